@@ -1,0 +1,1 @@
+"""nemotron-kit's Hydra plugins. Nothing is re-exported here: Hydra scans the modules itself."""

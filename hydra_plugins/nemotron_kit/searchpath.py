@@ -1,0 +1,31 @@
+"""Puts nemotron-kit's packaged config groups and the user's directories on Hydra's search path.
+
+Hydra imports this module at every start of every Hydra app in the environment, so it imports
+nothing beyond Hydra and ``nemotron_kit.paths``.
+"""
+
+from __future__ import annotations
+
+from hydra.core.config_search_path import ConfigSearchPath
+from hydra.plugins.search_path_plugin import SearchPathPlugin
+
+from nemotron_kit.paths import CONFIG_PATH_ENV, packaged_conf_dir, user_config_dirs
+
+PROVIDER = "nemotron-kit"
+
+
+class NemotronKitSearchPathPlugin(SearchPathPlugin):
+    """Packaged ``conf/`` last, so that user directories (env var, ``--config-dir``) shadow it."""
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        packaged = str(packaged_conf_dir())
+        present = {
+            entry.path.removeprefix("file://") for entry in search_path.get_path() if entry.path
+        }
+        if packaged not in present:
+            search_path.append(provider=PROVIDER, path=f"file://{packaged}")
+        # Prepend in reverse so the first directory of the variable ends up first (wins).
+        for directory in reversed(user_config_dirs()):
+            search_path.prepend(
+                provider=f"{PROVIDER}:{CONFIG_PATH_ENV}", path=f"file://{directory}"
+            )

@@ -1,0 +1,185 @@
+"""Command-line entry point: the Hydra app, with errors reported as one sentence.
+
+Hydra prints its own multi-line errors and exits 1; we ask it to raise instead
+(HYDRA_FULL_ERROR=1 while it runs) and report one sentence naming the culprit and the fix.
+A user who sets HYDRA_FULL_ERROR=1 gets Hydra's full traceback as usual.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Sequence
+
+FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``nemotron-kit`` / ``python -m nemotron_kit``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    sys.argv = [sys.argv[0], *lift_config_dirs(args)]
+    sys.exit(run_hydra_app())
+
+
+def lift_config_dirs(args: list[str]) -> list[str]:
+    """Turn ``--config-dir DIR`` into a front entry of ``$NEMOTRON_KIT_CONFIG_PATH``.
+
+    Hydra 1.3 inserts ``--config-dir`` *after* the app's own configs, so a user's option could
+    never shadow a packaged one of the same name. Through the variable the directory goes first,
+    and jobs on other machines (Slurm, containers) inherit the same search path.
+    """
+    from nemotron_kit.paths import CONFIG_PATH_ENV
+
+    rest: list[str] = []
+    dirs: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("--config-dir", "-cd") and i + 1 < len(args):
+            dirs.append(args[i + 1])
+            i += 2
+            continue
+        if arg.startswith("--config-dir="):
+            dirs.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+        i += 1
+    if dirs:
+        absolute = [os.path.abspath(os.path.expanduser(d)) for d in dirs]
+        existing = os.environ.get(CONFIG_PATH_ENV, "")
+        os.environ[CONFIG_PATH_ENV] = os.pathsep.join(
+            [*absolute, *([existing] if existing else [])]
+        )
+    return rest
+
+
+def run_hydra_app() -> int:
+    """Run the Hydra app; return the process exit code."""
+    user_value = os.environ.get(FULL_ERROR_ENV)
+    os.environ[FULL_ERROR_ENV] = "1"
+    try:
+        from nemotron_kit.app import hydra_app
+
+        hydra_app()
+        return 0
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if user_value == "1":
+            raise
+        from nemotron_kit.errors import NemotronKitError
+
+        print(f"Error: {describe_error(exc)}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, NemotronKitError) else 1
+    finally:
+        if user_value is None:
+            os.environ.pop(FULL_ERROR_ENV, None)
+        else:
+            os.environ[FULL_ERROR_ENV] = user_value
+
+
+def describe_error(exc: BaseException) -> str:
+    """One sentence for ``exc`` that names the culprit and the fix."""
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+    )
+
+    from nemotron_kit.errors import NemotronKitError
+
+    if isinstance(exc, NemotronKitError):
+        return str(exc)
+    cause = exc.__cause__
+    if isinstance(cause, NemotronKitError):
+        return str(cause)
+    if isinstance(exc, OverrideParseException):
+        reason = exc.message.splitlines()[0].strip().rstrip(".")
+        return (
+            f"Override '{exc.override}' is malformed ({reason}): write it as key=value, "
+            "group=option, +key=value, ++key=value or ~key."
+        )
+    if isinstance(exc, MissingConfigException):
+        return _describe_missing_config(exc)
+    if isinstance(exc, ConfigCompositionException):
+        return _describe_composition(exc)
+    yaml_error = _describe_yaml(exc)
+    if yaml_error:
+        return yaml_error
+    return (
+        f"The job raised {type(exc).__name__}: {_first_line(exc)} "
+        f"(set {FULL_ERROR_ENV}=1 to see the traceback)."
+    )
+
+
+def _describe_missing_config(exc: BaseException) -> str:
+    missing: str = getattr(exc, "missing_cfg_file", "") or ""
+    options: list[str] | None = getattr(exc, "options", None)
+    group, _, option = missing.rpartition("/")
+    dirs = "a config directory (--config-dir DIR or $NEMOTRON_KIT_CONFIG_PATH)"
+    if options:
+        choices = ", ".join(sorted(options))
+        return (
+            f"Config group '{group}' has no option '{option}': choose one of {choices}, "
+            f"or add {group}/{option}.yaml to {dirs}."
+        )
+    if group:
+        return (
+            f"Config group '{group}' does not exist (asked for '{missing}'): check the spelling, "
+            f"or create {missing}.yaml in {dirs}."
+        )
+    return f"{_first_line(exc)}: check the config name, or add it to {dirs}."
+
+
+_COULD_NOT_OVERRIDE = re.compile(
+    r"Could not override '([^']+)'\.\s*To append to your config use \+(\S+)"
+)
+_COULD_NOT_APPEND = re.compile(r"Could not append to config\. An item is already at '([^']+)'")
+_COULD_NOT_DELETE = re.compile(r"Could not delete from config\. '([^']+)' does not exist")
+
+
+def _describe_composition(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if m := _COULD_NOT_OVERRIDE.search(text):
+        key, line = m.group(1), m.group(2)
+        return (
+            f"Override '{line}' changes '{key}', which is not in the config: write '+{line}' to "
+            "add it, or check the spelling."
+        )
+    if m := _COULD_NOT_APPEND.search(text):
+        key = m.group(1)
+        return (
+            f"Override '+{key}=...' adds '{key}', which the config already has: drop the '+' to "
+            "change it, or write '++' to add or change."
+        )
+    if m := _COULD_NOT_DELETE.search(text):
+        return (
+            f"Override '~{m.group(1)}' deletes a key that is not in the config: check the spelling."
+        )
+    cause = exc.__cause__
+    summary = _first_line(exc) or "The config could not be composed"
+    if cause is not None:
+        return f"{summary}: {_first_line(cause)}; fix the config or the override."
+    return f"{summary}; fix the config or the override."
+
+
+def _describe_yaml(exc: BaseException) -> str:
+    """Hydra lets a malformed YAML file's parser error through; name the file and the spot."""
+    yaml = sys.modules.get("yaml")
+    if yaml is None or not isinstance(exc, yaml.MarkedYAMLError):
+        return ""
+    mark = exc.problem_mark or exc.context_mark
+    where = (
+        f"'{mark.name}' at line {mark.line + 1}, column {mark.column + 1}"
+        if mark
+        else "a config file"
+    )
+    problem = exc.problem or exc.context or "syntax error"
+    return f"Config file {where} is not valid YAML ({problem}): fix the syntax there."
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0].rstrip(".") if lines else ""

@@ -1,0 +1,53 @@
+"""Where nemotron-kit keeps things: its home, the packaged configs, user config directories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "NEMOTRON_KIT_HOME"
+CONFIG_PATH_ENV = "NEMOTRON_KIT_CONFIG_PATH"
+
+
+def home() -> Path:
+    """``$NEMOTRON_KIT_HOME``, else ``~/.nemotron_kit``; the embedded registry lives below it."""
+    value = os.environ.get(HOME_ENV)
+    return Path(value).expanduser() if value else Path.home() / ".nemotron_kit"
+
+
+def packaged_conf_dir() -> Path:
+    """The config groups shipped with the package.
+
+    A wheel carries them as ``nemotron_kit/conf``; a source checkout or editable install keeps
+    them in the top-level ``conf/`` beside the package.
+    """
+    package_dir = Path(__file__).resolve().parent
+    for candidate in (package_dir / "conf", package_dir.parent / "conf"):
+        if (candidate / "config.yaml").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"nemotron-kit's packaged configs are missing (looked in {package_dir / 'conf'} and "
+        f"{package_dir.parent / 'conf'}): reinstall the package."
+    )
+
+
+def user_config_dirs() -> list[Path]:
+    """Directories named by ``$NEMOTRON_KIT_CONFIG_PATH`` (``os.pathsep``-separated), in order.
+
+    A named directory that does not exist is an error, not silently skipped: a typo there would
+    otherwise quietly run with the packaged defaults.
+    """
+    from nemotron_kit.errors import ConfigError
+
+    dirs = []
+    for raw in os.environ.get(CONFIG_PATH_ENV, "").split(os.pathsep):
+        if not raw.strip():
+            continue
+        directory = Path(raw).expanduser().resolve()
+        if not directory.is_dir():
+            raise ConfigError(
+                f"{CONFIG_PATH_ENV} names '{raw}', which is not a directory: "
+                "create it or remove it from the variable."
+            )
+        dirs.append(directory)
+    return dirs

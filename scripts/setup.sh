@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Create (or update) the project's virtual environment in .venv with everything installed.
+# Used by scripts/main.sh and scripts/test.sh; safe to run again (fast when nothing changed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${NK_VENV:-.venv}
+PY=${PYTHON:-python3}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+# torch first and pinned: this machine carries a CPU wheel of 2.13.0; a looser requirement
+# would download a multi-GB CUDA build.
+if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+  "${PIP[@]}" "torch==2.13.0"
+fi
+# Exact pins for everything else: fast, repeatable installs (no resolver backtracking).
+"${PIP[@]}" -c constraints/ci.txt -e ".[all,test]" moto==5.2.5 flask flask-cors numpy

@@ -1,0 +1,109 @@
+"""Users extend and shadow every config group from their own directories, without copying ours."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import RunCli
+
+
+def make_user_dir(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+CLUSTER = "defaults:\n  - slurm\n  - _self_\npartition: batch\naccount: my-team\n"
+
+
+def test_config_dir_adds_a_cluster_profile(run_cli: RunCli, tmp_path: Path) -> None:
+    user = make_user_dir(tmp_path / "u", {"executor/my-cluster.yaml": CLUSTER})
+    result = run_cli("--config-dir", str(user), "executor=my-cluster", "--cfg", "job")
+    assert result.returncode == 0, result.stderr
+    executor = yaml.safe_load(result.stdout)["executor"]
+    assert executor["partition"] == "batch" and executor["account"] == "my-team"
+    # Everything else is inherited from the packaged slurm option.
+    assert executor["name"] == "slurm" and executor["max_requeue"] == 3
+    assert "my-cluster" in run_cli("--config-dir", str(user), "--help").stdout
+
+
+def test_config_dir_shadows_a_packaged_option(run_cli: RunCli, tmp_path: Path) -> None:
+    user = make_user_dir(tmp_path / "u", {"executor/local.yaml": "name: local\nenv: {FOO: bar}\n"})
+    cfg = yaml.safe_load(run_cli("--config-dir", str(user), "--cfg", "job").stdout)
+    assert cfg["executor"]["env"] == {"FOO": "bar"}
+
+
+def test_env_var_dirs_extend_and_the_first_wins(run_cli: RunCli, tmp_path: Path) -> None:
+    first = make_user_dir(
+        tmp_path / "first",
+        {
+            "executor/local.yaml": "name: local\nenv: {WHO: first}\n",
+            "recipe/mine.yaml": "# @package _global_\nrecipe: {name: mine, _target_: my.fn}\n",
+        },
+    )
+    second = make_user_dir(
+        tmp_path / "second",
+        {
+            "executor/local.yaml": "name: local\nenv: {WHO: second}\n",
+            "executor/my-cluster.yaml": CLUSTER,
+        },
+    )
+    env = {"NEMOTRON_KIT_CONFIG_PATH": f"{first}{os.pathsep}{second}"}
+    cfg = yaml.safe_load(run_cli("--cfg", "job", env=env).stdout)
+    assert cfg["executor"]["env"] == {"WHO": "first"}
+    cluster = yaml.safe_load(
+        run_cli("--cfg", "job", "executor=my-cluster", "+recipe=mine", env=env).stdout
+    )
+    assert cluster["executor"]["partition"] == "batch"
+    assert cluster["recipe"]["name"] == "mine"
+    # --config-dir comes before the variable's directories.
+    flag = make_user_dir(
+        tmp_path / "flag", {"executor/local.yaml": "name: local\nenv: {WHO: flag}\n"}
+    )
+    cfg = yaml.safe_load(run_cli("--config-dir", str(flag), "--cfg", "job", env=env).stdout)
+    assert cfg["executor"]["env"] == {"WHO": "flag"}
+
+
+def test_env_var_naming_a_missing_directory_is_an_error(run_cli: RunCli, tmp_path: Path) -> None:
+    result = run_cli("--cfg", "job", env={"NEMOTRON_KIT_CONFIG_PATH": str(tmp_path / "typo")})
+    assert result.returncode != 0
+    assert "typo" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plugin_serves_other_hydra_apps(tmp_path: Path) -> None:
+    """A user's own @hydra.main app gets nemotron-kit's groups through the search-path plugin."""
+    import subprocess
+    import sys
+
+    app = tmp_path / "my_app.py"
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "main.yaml").write_text(
+        "defaults:\n  - executor: slurm\n  - _self_\nmine: 1\n"
+    )
+    app.write_text(
+        "import hydra\nfrom omegaconf import OmegaConf\n"
+        "@hydra.main(version_base='1.3', config_path='conf', config_name='main')\n"
+        "def main(cfg):\n    print(OmegaConf.to_yaml(cfg))\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(app),
+            "hydra.run.dir=.",
+            "hydra.output_subdir=null",
+            "hydra/job_logging=disabled",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    cfg = yaml.safe_load(result.stdout)
+    assert cfg["executor"]["name"] == "slurm" and cfg["mine"] == 1
