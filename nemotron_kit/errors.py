@@ -39,3 +39,31 @@ class UnknownConfigOptionError(ConfigError):
 
 class InstantiationError(ConfigError):
     """A ``_target_`` could not be located, was refused, or raised while being built."""
+
+
+class ArtifactError(NemotronKitError):
+    """An artifact or registry operation failed."""
+
+
+class MetadataError(ArtifactError):
+    """Artifact metadata has the wrong type or an invalid value."""
+
+
+class URIError(ArtifactError):
+    """An ``art://`` URI or an artifact name is malformed or unsafe."""
+
+
+class NotFoundError(ArtifactError, LookupError):
+    """An artifact name, version or alias does not exist in the registry."""
+
+
+class CorruptRecordError(ArtifactError):
+    """A registry record cannot be read back (truncated, edited or not ours)."""
+
+
+class IntegrityError(ArtifactError):
+    """An artifact's files do not match the hashes recorded when it was published."""
+
+
+class StorageError(ArtifactError):
+    """The registry's storage is unreachable or refused an operation."""

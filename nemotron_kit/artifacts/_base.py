@@ -1,0 +1,150 @@
+"""The ``Artifact`` base model and ``InputDatasetInfo``."""
+
+from __future__ import annotations
+
+import importlib
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, ValidationError
+
+from nemotron_kit.errors import ArtifactError, MetadataError
+
+A = TypeVar("A", bound="Artifact")
+
+# Fields every artifact has; everything else a subclass declares is its typed metadata.
+BASE_FIELDS = frozenset(
+    {"path", "name", "type", "description", "created_at", "producer", "uri", "version", "metadata"}
+)
+
+
+class InputDatasetInfo(BaseModel):
+    """A source dataset that went into an artifact: where from, which split, how much."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uri: str
+    name: str | None = None
+    split: str | None = None
+    weight: NonNegativeFloat = 1.0
+    num_rows: NonNegativeInt | None = None
+    num_tokens: NonNegativeInt | None = None
+
+
+class Artifact(BaseModel):
+    """A path (local or fsspec URL) plus typed metadata, publishable as ``art://NAME:vN``.
+
+    Subclass it for your own types: declare typed fields, set ``type``; a published version loads
+    back as its own class wherever that class is importable.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    artifact_type: ClassVar[str] = "artifact"
+
+    path: str
+    name: str | None = None
+    type: str = ""
+    description: str = ""
+    created_at: datetime | None = None
+    producer: str | None = Field(default=None, description="run id of the producing run")
+    uri: str | None = Field(default=None, description="art://NAME:vN once published")
+    version: int | None = None
+    # Free-form user metadata beside the typed fields (JSON-serialisable values).
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "artifact_type" not in cls.__dict__:
+            cls.artifact_type = cls.__name__.removesuffix("Artifact").lower() or "artifact"
+
+    def __init__(self, **values: Any) -> None:
+        # A bad field becomes one sentence naming it, not pydantic's multi-line report.
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise MetadataError(describe_validation_error(type(self), exc)) from None
+
+    def model_post_init(self, context: Any, /) -> None:
+        if not self.type:
+            object.__setattr__(self, "type", self.artifact_type)
+
+    # -- metadata -------------------------------------------------------------------------
+    @property
+    def typed_metadata(self) -> dict[str, Any]:
+        """The subclass's own fields plus the free-form ``metadata`` dict."""
+        data = self.model_dump(mode="json", exclude=set(BASE_FIELDS))
+        return {**data, **self.metadata}
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The numeric metadata (bools excluded), e.g. ``{'step': 300, 'final_loss': 1.7}``."""
+        return {
+            key: float(value)
+            for key, value in self.typed_metadata.items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        }
+
+    @property
+    def local_path(self) -> Path:
+        """``path`` as a local ``Path``; an error for remote URLs."""
+        if "://" in self.path and not self.path.startswith("file://"):
+            raise ArtifactError(
+                f"Artifact path '{self.path}' is remote: open it with fsspec, or load the "
+                "artifact from a local registry."
+            )
+        return Path(self.path.removeprefix("file://"))
+
+    # -- registry convenience (logic lives in nemotron_kit.registry) ----------------------
+    def save(
+        self,
+        name: str | None = None,
+        *,
+        aliases: list[str] | tuple[str, ...] = (),
+        mode: Literal["auto", "copy", "reference"] = "auto",
+    ) -> str:
+        """Publish this artifact; returns ``art://NAME:vN`` and sets ``uri``/``version``."""
+        from nemotron_kit.registry import get_registry
+
+        return get_registry().publish(self, name=name, aliases=aliases, mode=mode).uri
+
+    @classmethod
+    def from_uri(cls: type[A], uri: str, *, verify: bool = False) -> A:
+        """Load ``art://NAME[:VER]`` as ``cls`` (or its subclass recorded at publish time)."""
+        from nemotron_kit.registry import get_registry
+
+        return get_registry().load(uri, expected=cls, verify=verify)
+
+
+def artifact_class_path(cls: type[Artifact]) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def import_artifact_class(path: str) -> type[Artifact] | None:
+    """The class named by ``module:QualName``, or None if it cannot be imported here."""
+    module_name, _, qualname = path.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    return obj if isinstance(obj, type) and issubclass(obj, Artifact) else None
+
+
+def describe_validation_error(cls: type[BaseModel], exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "<root>"
+    if first["type"] == "missing":
+        return f"{cls.__name__} needs a value for '{field}': pass {field}=..."
+    if first["type"] == "extra_forbidden":
+        return (
+            f"'{field}' is not a field of {cls.__name__}: fix the spelling, or put free-form "
+            "values in metadata={...}."
+        )
+    return (
+        f"{cls.__name__}.{field} is invalid ({first['msg']}, got {first.get('input')!r}): "
+        "give a valid value."
+    )

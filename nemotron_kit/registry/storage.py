@@ -1,0 +1,291 @@
+"""Storage primitives under the registry: a handful per backend, everything else built on them.
+
+Keys are ``/``-separated paths relative to the registry root. Each backend provides exclusive
+create (the commit point of a publish), atomic replace, read, exists, list and delete; the
+registry logic is written once above these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from nemotron_kit.errors import StorageError
+
+
+class Storage(ABC):
+    """The primitives a registry needs from a place to keep bytes."""
+
+    url: str  # the registry root as an fsspec URL or local path
+
+    @abstractmethod
+    def read(self, key: str) -> bytes:
+        """The object's bytes; ``FileNotFoundError`` if absent."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def create(self, key: str, data: bytes) -> bool:
+        """Create ``key`` with ``data`` only if absent, atomically; False if it already exists."""
+
+    @abstractmethod
+    def replace(self, key: str, data: bytes) -> None:
+        """Write ``key`` so readers see the old or the new bytes, never a mix."""
+
+    @abstractmethod
+    def put_file(self, local: Path, key: str) -> None:
+        """Upload a local file to ``key`` atomically (readers never see a partial object)."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Names directly under ``prefix`` (files and sub-prefixes), sorted."""
+
+    @abstractmethod
+    def walk(self, prefix: str) -> Iterator[tuple[str, float]]:
+        """Every object key below ``prefix`` with its modification time (epoch seconds)."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def open(self, key: str) -> IO[bytes]:
+        """A binary stream for reading ``key``."""
+
+    def local_path(self, key: str) -> Path | None:
+        """The key's local filesystem path, when the storage is a local directory."""
+        return None
+
+    @property
+    def is_local(self) -> bool:
+        return False
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p.strip("/"))
+
+
+class LocalStorage(Storage):
+    """A directory on this machine. Exclusive create is ``link(2)`` of a fully written temp file."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(str(root).removeprefix("file://")).expanduser().resolve()
+        self.url = str(self.root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"Cannot create the registry directory '{self.root}' ({exc.strerror}): choose a "
+                "writable registry.root."
+            ) from None
+
+    @property
+    def is_local(self) -> bool:
+        return True
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if path != self.root and self.root not in path.parents:
+            raise StorageError(f"Registry key '{key}' escapes the registry root.")
+        return path
+
+    def local_path(self, key: str) -> Path:
+        return self._path(key)
+
+    def _temp_for(self, path: Path) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
+
+    def read(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def create(self, key: str, data: bytes) -> bool:
+        path = self._path(key)
+        tmp = self._temp_for(path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)  # atomic, fails if the name exists; content already complete
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def replace(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        tmp = self._temp_for(path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def put_file(self, local: Path, key: str) -> None:
+        path = self._path(key)
+        tmp = self._temp_for(path)
+        try:
+            shutil.copyfile(local, tmp)
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def adopt(self, local: Path, key: str) -> None:
+        """Move a temp file written inside the registry into place (same filesystem)."""
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(local, path)
+
+    def list(self, prefix: str) -> list[str]:
+        path = self._path(prefix)
+        try:
+            return sorted(p.name for p in path.iterdir() if not p.name.startswith(".tmp-"))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+
+    def walk(self, prefix: str) -> Iterator[tuple[str, float]]:
+        base = self._path(prefix)
+        for dirpath, _, files in os.walk(base):
+            for fname in files:
+                full = Path(dirpath) / fname
+                with contextlib.suppress(FileNotFoundError):
+                    yield full.relative_to(self.root).as_posix(), full.stat().st_mtime
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._path(key).unlink()
+
+    def open(self, key: str) -> IO[bytes]:
+        return open(self._path(key), "rb")
+
+
+class FsspecStorage(Storage):
+    """Any fsspec filesystem; subclasses supply an exclusive create their backend can honour."""
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        import fsspec
+
+        self.url = url.rstrip("/")
+        self.fs, self.base = fsspec.core.url_to_fs(self.url, **storage_options)
+        self.base = self.base.rstrip("/")
+
+    def _full(self, key: str) -> str:
+        return _join(self.base, key) if key else self.base
+
+    def read(self, key: str) -> bytes:
+        data: bytes = self.fs.cat_file(self._full(key))
+        return data
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self._full(key)))
+
+    def replace(self, key: str, data: bytes) -> None:
+        self.fs.pipe_file(self._full(key), data)
+
+    def put_file(self, local: Path, key: str) -> None:
+        self.fs.put_file(str(local), self._full(key))
+
+    def list(self, prefix: str) -> list[str]:
+        try:
+            entries = self.fs.ls(self._full(prefix), detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        names = {str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries}
+        return sorted(n for n in names if n and not n.startswith(".tmp-"))
+
+    def walk(self, prefix: str) -> Iterator[tuple[str, float]]:
+        base = self._full(prefix)
+        try:
+            found = self.fs.find(base, detail=True)
+        except FileNotFoundError:
+            return
+        for path, info in found.items():
+            if info.get("type") == "directory":
+                continue
+            rel = str(path)[len(self.base) :].lstrip("/")
+            yield rel, _mtime(info)
+
+    def delete(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._full(key))
+
+    def open(self, key: str) -> IO[bytes]:
+        stream: IO[bytes] = self.fs.open(self._full(key), "rb")
+        return stream
+
+
+def _mtime(info: dict[str, Any]) -> float:
+    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0.0
+    if hasattr(value, "timestamp"):
+        return float(value.timestamp())
+    return float(value)
+
+
+class MemoryStorage(FsspecStorage):
+    """fsspec's in-memory filesystem (one process): for tests and notebooks."""
+
+    _lock = threading.Lock()
+
+    def create(self, key: str, data: bytes) -> bool:
+        with self._lock:
+            if self.fs.exists(self._full(key)):
+                return False
+            self.fs.pipe_file(self._full(key), data)
+            return True
+
+
+class S3Storage(FsspecStorage):
+    """S3 and S3-compatible stores. Exclusive create is a conditional PUT (If-None-Match: *)."""
+
+    def create(self, key: str, data: bytes) -> bool:
+        try:
+            self.fs.pipe_file(self._full(key), data, mode="create")
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            if "PreconditionFailed" in str(exc) or "412" in str(exc):
+                return False
+            raise
+        return True
+
+    def exists(self, key: str) -> bool:
+        # Listings are cached by s3fs; a commit point must never be judged from a stale cache.
+        self.fs.invalidate_cache(self._full(key))
+        return bool(self.fs.exists(self._full(key)))
+
+
+def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> Storage:
+    """The storage for a registry root: a local path, ``file://``, ``memory://`` or ``s3://``."""
+    options = dict(storage_options or {})
+    protocol = root.split("://", 1)[0] if "://" in root else "file"
+    if protocol == "file":
+        return LocalStorage(root)
+    if protocol == "memory":
+        return MemoryStorage(root, **options)
+    if protocol in ("s3", "s3a"):
+        endpoint = options.pop("endpoint_url", None)
+        if endpoint:
+            options.setdefault("client_kwargs", {})["endpoint_url"] = endpoint
+        options.setdefault("skip_instance_cache", True)
+        return S3Storage(root, **options)
+    raise StorageError(
+        f"Registry root '{root}' uses protocol '{protocol}', which nemotron-kit cannot publish "
+        "to safely: use a local path, memory:// or s3://."
+    )
