@@ -21,20 +21,63 @@ _EXPORTS: dict[str, str] = {
     # errors
     "NemotronKitError": "nemotron_kit.errors",
     "ConfigError": "nemotron_kit.errors",
+    # artifacts
+    "Artifact": "nemotron_kit.artifacts",
+    "DataBlendsArtifact": "nemotron_kit.artifacts",
+    "InputDatasetInfo": "nemotron_kit.artifacts",
+    "ModelArtifact": "nemotron_kit.artifacts",
+    "PretrainBlendsArtifact": "nemotron_kit.artifacts",
+    "PretrainDataArtifact": "nemotron_kit.artifacts",
+    "SFTDataArtifact": "nemotron_kit.artifacts",
+    "SplitJsonlDataArtifact": "nemotron_kit.artifacts",
+    # registry
+    "ArtifactEntry": "nemotron_kit.registry",
+    "ArtifactRegistry": "nemotron_kit.registry",
+    "ArtifactVersion": "nemotron_kit.registry",
+    "get_config": "nemotron_kit.registry",
+    "get_registry": "nemotron_kit.registry",
+    "init": "nemotron_kit.registry",
+    "is_initialized": "nemotron_kit.registry",
 }
+_SUBMODULES = ("artifacts", "config", "registry", "errors", "train_script")
 
 __all__ = [
+    "Artifact",
+    "ArtifactEntry",
+    "ArtifactRegistry",
+    "ArtifactVersion",
     "ConfigError",
+    "DataBlendsArtifact",
+    "InputDatasetInfo",
+    "ModelArtifact",
     "NemotronKitError",
+    "PretrainBlendsArtifact",
+    "PretrainDataArtifact",
+    "SFTDataArtifact",
+    "SplitJsonlDataArtifact",
     "__version__",
     "apply_hydra_overrides",
+    "get_config",
+    "get_registry",
+    "init",
     "instantiate",
+    "is_initialized",
     "load_omegaconf_yaml",
     "omegaconf_to_dataclass",
     "parse_config_and_overrides",
 ]
 
 if TYPE_CHECKING:
+    from nemotron_kit.artifacts import (
+        Artifact,
+        DataBlendsArtifact,
+        InputDatasetInfo,
+        ModelArtifact,
+        PretrainBlendsArtifact,
+        PretrainDataArtifact,
+        SFTDataArtifact,
+        SplitJsonlDataArtifact,
+    )
     from nemotron_kit.config import (
         apply_hydra_overrides,
         instantiate,
@@ -43,9 +86,20 @@ if TYPE_CHECKING:
         parse_config_and_overrides,
     )
     from nemotron_kit.errors import ConfigError, NemotronKitError
+    from nemotron_kit.registry import (
+        ArtifactEntry,
+        ArtifactRegistry,
+        ArtifactVersion,
+        get_config,
+        get_registry,
+        init,
+        is_initialized,
+    )
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"nemotron_kit.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'nemotron_kit' has no attribute {name!r}")

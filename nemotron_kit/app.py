@@ -6,6 +6,7 @@ finds configs through the search-path plugin rather than relative to ``__main__`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -13,6 +14,10 @@ from omegaconf import DictConfig
 
 from nemotron_kit.errors import NemotronKitError
 from nemotron_kit.paths import packaged_conf_dir
+from nemotron_kit.registry.resolver import register as register_art_resolver
+
+# ${art:...} must resolve wherever the config is read, including `--cfg job --resolve`.
+register_art_resolver()
 
 
 class NothingToRunError(NemotronKitError):
@@ -28,9 +33,40 @@ def run(cfg: DictConfig) -> Any:
             "Nothing to run: choose a recipe with '+recipe=NAME' (see `--help` for the options "
             "of the 'recipe' group), or add '--cfg job' to print the composed config."
         )
-    # Only the target is instantiated: the recipe node also carries its name and metadata.
+    # Resolve the recipe before touching the registry: a typo fails without side effects.
     recipe_fn = instantiate({"_target_": cfg.recipe._target_, "_partial_": True})
+    prepare_job(cfg)
     return recipe_fn(cfg)
+
+
+def prepare_job(cfg: DictConfig) -> list[str]:
+    """Select the job's registry, pin its artifact references, and save the pinned config.
+
+    Returns the pinned input URIs. Hydra saved ``.hydra/config.yaml`` before the job started,
+    with ``latest`` and ``${art:...}`` still floating; it is rewritten with the versions used.
+    """
+    from omegaconf import OmegaConf
+
+    from nemotron_kit.registry import init_from_config
+    from nemotron_kit.registry.resolver import pin_config
+
+    init_from_config(cfg.registry)
+    pinned = pin_config(cfg)
+    saved = _saved_config_path()
+    if saved is not None and saved.exists():
+        OmegaConf.save(cfg, saved)
+    return pinned
+
+
+def _saved_config_path() -> Path | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.output_subdir is None:
+        return None
+    return Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir / "config.yaml"
 
 
 # An absolute config_path: with None, Hydra would add the package itself (pkg://nemotron_kit)

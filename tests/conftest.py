@@ -26,7 +26,11 @@ def nk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("NEMOTRON_KIT_HOME", str(home))
     monkeypatch.delenv("NEMOTRON_KIT_CONFIG_PATH", raising=False)
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    from nemotron_kit.registry import reset
+
+    reset()  # the active registry is process-wide; each test starts without one
     yield home
+    reset()
 
 
 @pytest.fixture
@@ -53,3 +57,46 @@ def run_cli(nk_home: Path, tmp_path: Path) -> RunCli:
         )
 
     return run
+
+
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto's server mode) on loopback.
+
+    scripts/test.sh starts it and exports NK_TEST_S3_ENDPOINT; run alone, the tests start it
+    through the same script and stop it afterwards.
+    """
+    for key, value in S3_ENV.items():
+        os.environ.setdefault(key, value)
+    endpoint = os.environ.get("NK_TEST_S3_ENDPOINT")
+    if endpoint:
+        yield endpoint
+        return
+    script = REPO / "scripts" / "s3-server.sh"
+    env = {**os.environ, "NK_S3_PORT": "5077", "NK_S3_DIR": "/tmp/nk-s3-pytest"}
+    started = subprocess.run(
+        ["bash", str(script), "start"], env=env, capture_output=True, text=True, check=True
+    )
+    try:
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run(["bash", str(script), "stop"], env=env, check=False)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A fresh, empty bucket for one test."""
+    import uuid
+
+    import boto3
+
+    name = f"nk-{uuid.uuid4().hex[:20]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name

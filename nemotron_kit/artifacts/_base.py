@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import math
 from datetime import datetime
@@ -84,7 +85,9 @@ class Artifact(BaseModel):
         return {
             key: float(value)
             for key, value in self.typed_metadata.items()
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
         }
 
     @property
@@ -111,7 +114,7 @@ class Artifact(BaseModel):
         return get_registry().publish(self, name=name, aliases=aliases, mode=mode).uri
 
     @classmethod
-    def from_uri(cls: type[A], uri: str, *, verify: bool = False) -> A:
+    def from_uri(cls: builtins.type[A], uri: str, *, verify: bool = False) -> A:
         """Load ``art://NAME[:VER]`` as ``cls`` (or its subclass recorded at publish time)."""
         from nemotron_kit.registry import get_registry
 

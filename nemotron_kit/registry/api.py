@@ -60,15 +60,39 @@ def init(
     return registry
 
 
+def _settings(registry_cfg: Any) -> dict[str, Any]:
+    get = registry_cfg.get
+    return {
+        "root": get("root"),
+        "backend": get("backend", "fsspec"),
+        "project": get("project", "default"),
+        "endpoint_url": get("endpoint_url"),
+    }
+
+
 def init_from_config(registry_cfg: Any) -> ArtifactRegistry:
     """``init`` from a composed ``registry`` config node (local or s3 option)."""
-    get = registry_cfg.get
-    return init(
-        root=get("root"),
-        backend=get("backend", "fsspec"),
-        project=get("project", "default"),
-        endpoint_url=get("endpoint_url"),
-    )
+    return init(**_settings(registry_cfg))
+
+
+def registry_from_config(registry_cfg: Any) -> ArtifactRegistry:
+    """The registry a ``registry`` config node names; the active one if it is the same."""
+    settings = _settings(registry_cfg)
+    root = str(settings["root"])
+    if "://" not in root:
+        root = str(Path(root).expanduser())
+    if (
+        _registry is not None
+        and _config is not None
+        and (_config.root, _config.project)
+        == (
+            root,
+            settings["project"],
+        )
+    ):
+        return _registry
+    options = {"endpoint_url": settings["endpoint_url"]} if settings["endpoint_url"] else {}
+    return ArtifactRegistry(root, project=settings["project"], storage_options=options)
 
 
 def is_initialized() -> bool:

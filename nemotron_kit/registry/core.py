@@ -18,9 +18,11 @@ the same at 1 or 10,000 versions and never goes backwards.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import json
+import math
 import os
 import shutil
 import socket
@@ -125,7 +127,7 @@ class ArtifactVersion:
         return {
             k: float(v)
             for k, v in self.metadata.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         }
 
     @property
@@ -187,9 +189,15 @@ class VerifyReport:
         if self.ok:
             return f"{self.uri}: all files match their recorded digests"
         parts = []
-        for label, items in (("changed", self.changed), ("missing", self.missing), ("extra", self.extra)):
+        for label, items in (
+            ("changed", self.changed),
+            ("missing", self.missing),
+            ("extra", self.extra),
+        ):
             if items:
-                shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+                shown = ", ".join(items[:5]) + (
+                    f" and {len(items) - 5} more" if len(items) > 5 else ""
+                )
                 parts.append(f"{len(items)} {label} ({shown})")
         return f"{self.uri}: " + "; ".join(parts)
 
@@ -197,16 +205,25 @@ class VerifyReport:
 @dataclass
 class GcReport:
     removed: list[str] = field(default_factory=list)
-    kept_bytes: int = 0
-    freed_bytes: int = 0
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+def _finite(data: Any) -> Any:
+    """NaN and infinities become null: records must stay valid JSON (a diverged loss is NaN)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {k: _finite(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_finite(v) for v in data]
+    return data
+
+
 def _dumps(data: Any) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return json.dumps(_finite(data), sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 class ArtifactRegistry:
@@ -218,7 +235,7 @@ class ArtifactRegistry:
         *,
         project: str = "default",
         storage_options: dict[str, Any] | None = None,
-        hash_cache: Path | None | Literal[False] = None,
+        hash_cache: Path | Literal[False] | None = None,
     ) -> None:
         self.root = str(root)
         self.project = validate_name(project, "project name")
@@ -270,7 +287,7 @@ class ArtifactRegistry:
             if record.get("format") != RECORD_FORMAT or int(record["version"]) != version:
                 raise ValueError("not a nemotron-kit version record")
             for required in ("name", "project", "class", "fields", "manifest", "storage"):
-                record[required]  # noqa: B018 - presence check
+                record[required]
         except (ValueError, KeyError, TypeError) as exc:
             raise CorruptRecordError(
                 f"The version record '{key}' in {self.root} is corrupted ({exc}): restore it from "
@@ -286,8 +303,13 @@ class ArtifactRegistry:
         return f"{uri} does not exist: '{name}' has versions v1 to v{latest}."
 
     def _unknown_name_message(self, project: str, name: str) -> str:
+        self.storage.check_root()
         known = self.storage.list(f"artifacts/{project}")
-        hint = f"known names: {', '.join(known[:10])}" if known else "the registry has no artifacts yet"
+        hint = (
+            f"known names: {', '.join(known[:10])}"
+            if known
+            else "the registry has no artifacts yet"
+        )
         return f"No artifact named '{name}' in project '{project}' at {self.root} ({hint})."
 
     def _read_alias(self, project: str, name: str, alias: str) -> int | None:
@@ -306,14 +328,16 @@ class ArtifactRegistry:
         while self.storage.exists(self._record_key(project, name, version + 1)):
             version += 1
         if version != start:  # the pointer lagged (a crash, or a racing writer): mend it
-            self._move_latest(project, name, version)
+            with contextlib.suppress(Exception):  # best effort: readers may lack write access
+                self._move_latest(project, name, version)
         return version
 
     def _move_latest(self, project: str, name: str, version: int) -> None:
         current = self._read_alias(project, name, LATEST) or 0
         if version > current:
             self.storage.replace(
-                self._alias_key(project, name, LATEST), _dumps({"version": version, "updated_at": _now()})
+                self._alias_key(project, name, LATEST),
+                _dumps({"version": version, "updated_at": _now()}),
             )
 
     # -- resolve / load -------------------------------------------------------------------
@@ -372,8 +396,7 @@ class ArtifactRegistry:
             "uri": version.uri,
             "version": version.version,
         }
-        artifact = cls.model_validate(values)
-        return artifact  # type: ignore[return-value]
+        return cls.model_validate(values)
 
     def manifest(self, version: ArtifactVersion) -> hashing.Manifest:
         try:
@@ -385,7 +408,9 @@ class ArtifactRegistry:
                 "damaged outside nemotron-kit; restore it from a backup."
             ) from None
         except (ValueError, KeyError, TypeError, AssertionError) as exc:
-            raise CorruptRecordError(f"The manifest of {version.uri} is corrupted ({exc}).") from None
+            raise CorruptRecordError(
+                f"The manifest of {version.uri} is corrupted ({exc})."
+            ) from None
 
     def _materialize(self, version: ArtifactVersion) -> str:
         """A readable path for the artifact's files."""
@@ -397,7 +422,7 @@ class ArtifactRegistry:
         if local is None:
             return self._materialize_remote(version, single)
         if not local.exists():
-            self._build_tree(version, local, lambda digest, dst: self._link_object(digest, dst))
+            self._build_tree(version, local, self._link_object)
         return str(local / single) if single else str(local)
 
     def _materialize_remote(self, version: ArtifactVersion, single: str | None) -> str:
@@ -405,20 +430,25 @@ class ArtifactRegistry:
 
         local = home() / "cache" / "trees" / version.digest
         if not local.exists():
-            self._build_tree(
-                version, local, lambda digest, dst: dst.write_bytes(self.storage.read(self._object_key(digest)))
-            )
+
+            def download(digest: str, dst: Path) -> None:
+                dst.write_bytes(self.storage.read(self._object_key(digest)))
+                os.chmod(dst, 0o444)
+
+            self._build_tree(version, local, download)
         return str(local / single) if single else str(local)
 
     def _link_object(self, digest: str, dst: Path) -> None:
+        # A copy, not a hard link: writing into a loaded artifact must not change the stored
+        # object that every version with this content shares (root ignores read-only modes).
         src = self.storage.local_path(self._object_key(digest))
         assert src is not None
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copyfile(src, dst)
+        shutil.copyfile(src, dst)
+        os.chmod(dst, 0o444)
 
-    def _build_tree(self, version: ArtifactVersion, target: Path, place: Callable[[str, Path], None]) -> None:
+    def _build_tree(
+        self, version: ArtifactVersion, target: Path, place: Callable[[str, Path], None]
+    ) -> None:
         """Lay the files out under a temp name, then rename: readers never see a partial tree."""
         manifest = self.manifest(version)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -445,7 +475,9 @@ class ArtifactRegistry:
                 )
             return mode
         if mode != "auto":
-            raise ArtifactError(f"Unknown publish mode {mode!r}: use 'auto', 'copy' or 'reference'.")
+            raise ArtifactError(
+                f"Unknown publish mode {mode!r}: use 'auto', 'copy' or 'reference'."
+            )
         temporary = Path(tempfile.gettempdir()).resolve()
         if not self.storage.is_local or temporary in source.parents or source == temporary:
             return "copy"
@@ -478,12 +510,15 @@ class ArtifactRegistry:
         chosen = self._choose_mode(mode, source)
         files = hashing.scan(source)
         if not files:
-            raise ArtifactError(f"Artifact path '{source}' holds no files: there is nothing to publish.")
+            raise ArtifactError(
+                f"Artifact path '{source}' holds no files: there is nothing to publish."
+            )
         if chosen == "copy":
             manifest = self._store_objects(files)
         else:
             manifest = hashing.hash_files(files, self.hash_cache)
-        self.storage.create(self._manifest_key(manifest.digest), _dumps(manifest.to_json()))
+        if not self.storage.create(self._manifest_key(manifest.digest), _dumps(manifest.to_json())):
+            self.storage.touch(self._manifest_key(manifest.digest))  # reused: see _store_objects
 
         project = self.project
         created = _now()
@@ -501,7 +536,11 @@ class ArtifactRegistry:
             "producer": producer or artifact.producer,
             "inputs": pinned_inputs,
             "host": socket.gethostname(),
-            "manifest": {"digest": manifest.digest, "files": len(manifest.files), "bytes": manifest.total_bytes},
+            "manifest": {
+                "digest": manifest.digest,
+                "files": len(manifest.files),
+                "bytes": manifest.total_bytes,
+            },
             "storage": {
                 "mode": chosen,
                 "source": str(source),
@@ -525,7 +564,7 @@ class ArtifactRegistry:
         object.__setattr__(artifact, "created_at", datetime.fromisoformat(created))
         return published
 
-    def _store_objects(self, files: list[hashing.FileStat]) -> hashing.Manifest:
+    def _store_objects(self, files: builtins.list[hashing.FileStat]) -> hashing.Manifest:
         """Copy files into objects/ (content-addressed), hashing in the same pass."""
         known = self.hash_cache.lookup(files) if self.hash_cache else {}
         staging = self._staging_dir()
@@ -533,12 +572,19 @@ class ArtifactRegistry:
         try:
             for f in files:
                 digest = known.get(f.rel)
-                if digest is None or not self.storage.exists(self._object_key(digest)):
+                if digest is not None and self.storage.exists(self._object_key(digest)):
+                    # Reused content: refresh its age, so a concurrent gc's grace period covers it
+                    # until this publish commits.
+                    self.storage.touch(self._object_key(digest))
+                else:
                     tmp = staging / uuid.uuid4().hex
                     digest = hashing.copy_and_hash(f.path, tmp)
+                    if self.hash_cache:
+                        self.hash_cache.store([(f, digest)])
                     key = self._object_key(digest)
                     if self.storage.exists(key):
                         tmp.unlink()
+                        self.storage.touch(key)
                     elif hasattr(self.storage, "adopt"):
                         self.storage.adopt(tmp, key)
                     else:
@@ -561,7 +607,8 @@ class ArtifactRegistry:
     # -- aliases --------------------------------------------------------------------------
     def _write_alias(self, project: str, name: str, alias: str, version: int) -> None:
         self.storage.replace(
-            self._alias_key(project, name, alias), _dumps({"version": version, "updated_at": _now()})
+            self._alias_key(project, name, alias),
+            _dumps({"version": version, "updated_at": _now()}),
         )
 
     @_storage_errors
@@ -612,11 +659,16 @@ class ArtifactRegistry:
             if latest == 0:
                 continue  # a name whose first publish never committed
             entries.append(
-                ArtifactEntry(project, name, self._read_record(project, name, latest), self.aliases(name, project=project))
+                ArtifactEntry(
+                    project,
+                    name,
+                    self._read_record(project, name, latest),
+                    self.aliases(name, project=project),
+                )
             )
         return entries
 
-    def projects(self) -> list[str]:
+    def projects(self) -> builtins.list[str]:
         return self.storage.list("artifacts")
 
     # -- verify ---------------------------------------------------------------------------
@@ -641,7 +693,10 @@ class ArtifactRegistry:
             both = [present[r] for r in sorted(set(recorded) & set(present))]
             fresh = hashing.hash_files(both, cache=None)  # verify never trusts the stat cache
             for entry in fresh.files:
-                if entry.digest != recorded[entry.rel].digest or entry.size != recorded[entry.rel].size:
+                if (
+                    entry.digest != recorded[entry.rel].digest
+                    or entry.size != recorded[entry.rel].size
+                ):
                     report.changed.append(entry.rel)
             return report
         for entry in manifest.files:
@@ -684,9 +739,12 @@ class ArtifactRegistry:
                 if mtime <= cutoff and not keep(key):
                     yield key
 
-        doomed: list[str] = []
+        doomed: builtins.list[str] = []
         doomed += stale("objects", lambda k: k.rsplit("/", 1)[-1] in referenced_objects)
-        doomed += stale("manifests", lambda k: k.rsplit("/", 1)[-1].removesuffix(".json") in referenced_manifests)
+        doomed += stale(
+            "manifests",
+            lambda k: k.rsplit("/", 1)[-1].removesuffix(".json") in referenced_manifests,
+        )
         doomed += stale("staging", lambda k: False)
         doomed += stale("trees", lambda k: k.split("/")[1] in referenced_manifests)
         doomed += stale("artifacts", lambda k: not k.rsplit("/", 1)[-1].startswith(".tmp-"))

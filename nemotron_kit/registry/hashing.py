@@ -134,7 +134,9 @@ def scan(path: Path) -> list[FileStat]:
                 elif entry.is_file():
                     s = entry.stat()
                     out.append(
-                        FileStat(rel, Path(entry.path), s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino)
+                        FileStat(
+                            rel, Path(entry.path), s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino
+                        )
                     )
     out.sort(key=lambda f: f.rel)
     return out
@@ -178,7 +180,12 @@ class HashCache:
                 )
                 for path, size, mtime_ns, ctime_ns, ino, digest in rows:
                     f = wanted.get(path)
-                    if f and (f.size, f.mtime_ns, f.ctime_ns, f.ino) == (size, mtime_ns, ctime_ns, ino):
+                    if f and (f.size, f.mtime_ns, f.ctime_ns, f.ino) == (
+                        size,
+                        mtime_ns,
+                        ctime_ns,
+                        ino,
+                    ):
                         hits[f.rel] = digest
         except (sqlite3.Error, OSError, ValueError):
             return {}
@@ -187,7 +194,10 @@ class HashCache:
     def store(self, rows: list[tuple[FileStat, str]]) -> None:
         if not rows:
             return
-        with contextlib.suppress(sqlite3.Error, OSError), contextlib.closing(self._connect()) as conn:
+        with (
+            contextlib.suppress(sqlite3.Error, OSError),
+            contextlib.closing(self._connect()) as conn,
+        ):
             conn.executemany(
                 "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?)",
                 [(str(f.path), f.size, f.mtime_ns, f.ctime_ns, f.ino, d) for f, d in rows],
@@ -210,7 +220,8 @@ def hash_files(
             fresh[f.rel] = hash_file(f.path, threads=0, progress=advance)
         if small:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for f, digest in zip(small, pool.map(lambda f: hash_file(f.path, 1, advance), small)):
+                hashed = pool.map(lambda f: hash_file(f.path, 1, advance), small)
+                for f, digest in zip(small, hashed, strict=True):
                     fresh[f.rel] = digest
     if cache and fresh:
         cache.store([(f, fresh[f.rel]) for f in todo])
@@ -227,7 +238,10 @@ def _progress(total: int):  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
         transient=True,
     ) as bar:
         task = bar.add_task("hashing", total=total)

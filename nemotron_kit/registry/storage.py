@@ -56,12 +56,19 @@ class Storage(ABC):
     def delete(self, key: str) -> None: ...
 
     @abstractmethod
+    def touch(self, key: str) -> None:
+        """Set the object's modification time to now (gc keeps young objects)."""
+
+    @abstractmethod
     def open(self, key: str) -> IO[bytes]:
         """A binary stream for reading ``key``."""
 
     def local_path(self, key: str) -> Path | None:
         """The key's local filesystem path, when the storage is a local directory."""
         return None
+
+    def check_root(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
+        """Raise StorageError if the root itself is missing (e.g. an S3 bucket never created)."""
 
     @property
     def is_local(self) -> bool:
@@ -78,13 +85,8 @@ class LocalStorage(Storage):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(str(root).removeprefix("file://")).expanduser().resolve()
         self.url = str(self.root)
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(
-                f"Cannot create the registry directory '{self.root}' ({exc.strerror}): choose a "
-                "writable registry.root."
-            ) from None
+        if self.root.exists() and not self.root.is_dir():
+            raise StorageError(f"Registry root '{self.root}' is a file: choose a directory.")
 
     @property
     def is_local(self) -> bool:
@@ -151,7 +153,12 @@ class LocalStorage(Storage):
         """Move a temp file written inside the registry into place (same filesystem)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(local, 0o444)  # published content is never written again
         os.replace(local, path)
+
+    def touch(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(self._path(key))
 
     def list(self, prefix: str) -> list[str]:
         path = self._path(prefix)
@@ -226,6 +233,10 @@ class FsspecStorage(Storage):
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self._full(key))
 
+    def touch(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.pipe_file(self._full(key), self.fs.cat_file(self._full(key)))
+
     def open(self, key: str) -> IO[bytes]:
         stream: IO[bytes] = self.fs.open(self._full(key), "rb")
         return stream
@@ -265,6 +276,27 @@ class S3Storage(FsspecStorage):
             raise
         return True
 
+    def touch(self, key: str) -> None:
+        # Copying an object onto itself with new metadata refreshes LastModified server-side,
+        # without moving the data through this process.
+        bucket, _, path = self._full(key).partition("/")
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.call_s3(
+                "copy_object",
+                Bucket=bucket,
+                Key=path,
+                CopySource={"Bucket": bucket, "Key": path},
+                MetadataDirective="REPLACE",
+            )
+
+    def check_root(self) -> None:
+        bucket = self.base.split("/", 1)[0]
+        if not self.fs.exists(bucket):
+            raise StorageError(
+                f"The bucket '{bucket}' of registry '{self.url}' does not exist: create it "
+                f"(aws s3 mb s3://{bucket}) or fix registry.bucket."
+            )
+
     def exists(self, key: str) -> bool:
         # Listings are cached by s3fs; a commit point must never be judged from a stale cache.
         self.fs.invalidate_cache(self._full(key))
@@ -284,6 +316,10 @@ def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> St
         if endpoint:
             options.setdefault("client_kwargs", {})["endpoint_url"] = endpoint
         options.setdefault("skip_instance_cache", True)
+        # Fail fast on an unreachable endpoint instead of botocore's long retry loop.
+        config = options.setdefault("config_kwargs", {})
+        config.setdefault("connect_timeout", 5)
+        config.setdefault("retries", {"max_attempts": 2, "mode": "standard"})
         return S3Storage(root, **options)
     raise StorageError(
         f"Registry root '{root}' uses protocol '{protocol}', which nemotron-kit cannot publish "

@@ -3,6 +3,10 @@
 Hydra prints its own multi-line errors and exits 1; we ask it to raise instead
 (HYDRA_FULL_ERROR=1 while it runs) and report one sentence naming the culprit and the fix.
 A user who sets HYDRA_FULL_ERROR=1 gets Hydra's full traceback as usual.
+
+A few plain subcommands (``nemotron-kit artifacts ...``) are not Hydra jobs: when the first
+argument names one, ``main`` hands the rest to that module's ``main(argv) -> int`` instead.
+Those modules are imported only then, so ``--help`` and ``--cfg job`` stay fast.
 """
 
 from __future__ import annotations
@@ -14,12 +18,57 @@ from collections.abc import Sequence
 
 FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
 
+# Subcommand name -> module with ``main(argv: list[str]) -> int`` (imported on use only).
+SUBCOMMANDS: dict[str, str] = {
+    "artifacts": "nemotron_kit.cli.artifacts",
+}
+
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``nemotron-kit`` / ``python -m nemotron_kit``."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in SUBCOMMANDS:
+        sys.exit(run_subcommand(args[0], args[1:]))
     sys.argv = [sys.argv[0], *lift_config_dirs(args)]
     sys.exit(run_hydra_app())
+
+
+def run_subcommand(name: str, args: list[str]) -> int:
+    """Run the plain (non-Hydra) subcommand ``name``; return the process exit code.
+
+    Errors are reported like the Hydra app's: one ``Error: ...`` line on stderr, exit code 2 for
+    nemotron-kit's own errors and 1 for anything else; HYDRA_FULL_ERROR=1 shows the traceback.
+    """
+    import importlib
+
+    handler = importlib.import_module(SUBCOMMANDS[name]).main
+    try:
+        code: int = handler(args)
+        sys.stdout.flush()
+        return code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, and keep Python's exit-time flush
+        # from raising a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        if os.environ.get(FULL_ERROR_ENV) == "1":
+            raise
+        from nemotron_kit.errors import NemotronKitError
+
+        if isinstance(exc, NemotronKitError):
+            print(f"Error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return exc.exit_code
+        print(
+            f"Error: `nemotron-kit {name}` raised {type(exc).__name__}: {_first_line(exc)} "
+            f"(set {FULL_ERROR_ENV}=1 to see the traceback).",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def lift_config_dirs(args: list[str]) -> list[str]:
@@ -108,6 +157,9 @@ def describe_error(exc: BaseException) -> str:
     yaml_error = _describe_yaml(exc)
     if yaml_error:
         return yaml_error
+    interpolation = _describe_interpolation(exc)
+    if interpolation:
+        return interpolation
     return (
         f"The job raised {type(exc).__name__}: {_first_line(exc)} "
         f"(set {FULL_ERROR_ENV}=1 to see the traceback)."
@@ -163,6 +215,23 @@ def _describe_composition(exc: BaseException) -> str:
     if cause is not None:
         return f"{summary}: {_first_line(cause)}; fix the config or the override."
     return f"{summary}; fix the config or the override."
+
+
+_RAISED_WHILE_RESOLVING = re.compile(r"^(\w+) raised while resolving interpolation: (.*)$", re.S)
+
+
+def _describe_interpolation(exc: BaseException) -> str:
+    """OmegaConf wraps a resolver's error (``${art:...}``) and drops its cause; unwrap the text."""
+    omegaconf_errors = sys.modules.get("omegaconf.errors")
+    if omegaconf_errors is None or not isinstance(exc, omegaconf_errors.InterpolationResolutionError):
+        return ""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    match = _RAISED_WHILE_RESOLVING.match(lines[0]) if lines else None
+    if match is None:
+        return ""
+    key = next((ln.split(":", 1)[1].strip() for ln in lines if ln.strip().startswith("full_key:")), "")
+    where = f" (in '{key}')" if key else ""
+    return f"{match.group(2).strip()}{where}"
 
 
 def _describe_yaml(exc: BaseException) -> str:

@@ -1,0 +1,460 @@
+"""``nemotron-kit artifacts ...``: look into a registry, move aliases, verify, collect garbage.
+
+    nemotron-kit artifacts ls [--json]
+    nemotron-kit artifacts show URI [--json]
+    nemotron-kit artifacts versions NAME [--json]
+    nemotron-kit artifacts alias URI ALIAS
+    nemotron-kit artifacts verify URI [--json]
+    nemotron-kit artifacts gc [--dry-run] [--grace SECONDS] [--json]
+
+Every subcommand takes ``--root``, ``--project`` and ``--endpoint-url``. Plain argparse, not
+Hydra: these are queries against a registry, not jobs. rich is imported inside the handlers so
+that importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from nemotron_kit.errors import NemotronKitError, NotFoundError, StorageError, URIError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from nemotron_kit.registry.core import ArtifactRegistry, ArtifactVersion
+
+PROG = "nemotron-kit artifacts"
+DEFAULT_GRACE = 3600.0
+SHORT_DIGEST = 12
+
+
+class UsageError(NemotronKitError):
+    """The command line of ``nemotron-kit artifacts`` is malformed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one ``Error:`` line (exit 2) like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`.")
+
+
+def _grace(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of seconds >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Common options are accepted before and after the subcommand; SUPPRESS keeps a value
+    # given before it from being overwritten by the subparser's default.
+    common = _Parser(add_help=False)
+    group = common.add_argument_group("registry")
+    group.add_argument(
+        "--root",
+        default=argparse.SUPPRESS,
+        help="registry root: a directory or s3://BUCKET/PREFIX "
+        "(default: $NEMOTRON_KIT_HOME/registry)",
+    )
+    group.add_argument(
+        "--project",
+        default=argparse.SUPPRESS,
+        help="project of names given without PROJECT/ (default: default)",
+    )
+    group.add_argument(
+        "--endpoint-url",
+        default=argparse.SUPPRESS,
+        help="S3-compatible endpoint for s3:// roots (default: $AWS_ENDPOINT_URL)",
+    )
+
+    parser = _Parser(
+        prog=PROG,
+        parents=[common],
+        description="Inspect and maintain the artifact registry.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, help_text: str, handler: Callable[..., int]) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        return command
+
+    def add_json(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--json", action="store_true", help="print JSON to stdout")
+
+    add_json(add("ls", "list every artifact name with its latest version and metrics", cmd_ls))
+    show = add("show", "show one version: storage, files, digest, metadata, inputs", cmd_show)
+    show.add_argument("uri", metavar="URI", help="art://NAME[:vN|:ALIAS]")
+    add_json(show)
+    versions = add("versions", "list every version of a name", cmd_versions)
+    versions.add_argument("name", metavar="NAME", help="NAME or art://[PROJECT/]NAME")
+    add_json(versions)
+    alias = add("alias", "point ALIAS at the version URI resolves to", cmd_alias)
+    alias.add_argument("uri", metavar="URI", help="art://NAME[:vN|:ALIAS]")
+    alias.add_argument("alias", metavar="ALIAS", help="alias to set or move, e.g. best")
+    verify = add("verify", "re-hash a version's files; exit 1 if any changed", cmd_verify)
+    verify.add_argument("uri", metavar="URI", help="art://NAME[:vN|:ALIAS]")
+    add_json(verify)
+    gc = add("gc", "remove unreferenced objects and leftovers of killed publishes", cmd_gc)
+    gc.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
+    gc.add_argument(
+        "--grace",
+        type=_grace,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help=f"keep anything younger than this (default: {DEFAULT_GRACE:g})",
+    )
+    add_json(gc)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Parse ``argv`` (the words after ``artifacts``) and run the subcommand; the exit code."""
+    ns = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = ns.handler
+    return handler(ns)
+
+
+# -- the registry -------------------------------------------------------------------------
+def open_registry(ns: argparse.Namespace) -> ArtifactRegistry:
+    """The registry named by ``--root/--project/--endpoint-url`` (or their defaults)."""
+    from nemotron_kit.registry.api import default_root, init
+
+    root = str(getattr(ns, "root", None) or default_root())
+    project = str(getattr(ns, "project", None) or "default")
+    if "://" not in root or root.startswith("file://"):
+        local = Path(root.removeprefix("file://")).expanduser().absolute()
+        # The registry would create a missing root; a mistyped --root must not look empty.
+        if not local.is_dir():
+            raise NotFoundError(
+                f"There is no registry at '{local}': check --root (default "
+                "$NEMOTRON_KIT_HOME/registry), or publish an artifact there first."
+            )
+        root = str(local)
+    endpoint = getattr(ns, "endpoint_url", None) or os.environ.get("AWS_ENDPOINT_URL") or None
+    is_s3 = root.startswith(("s3://", "s3a://"))
+    try:
+        return init(root=root, project=project, endpoint_url=endpoint if is_s3 else None)
+    except ImportError as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise StorageError(
+            f"The registry at '{root}' needs a package that is not installed ({reason}): "
+            "install nemotron-kit[s3]."
+        ) from None
+
+
+def _name_and_project(registry: ArtifactRegistry, text: str) -> tuple[str, str]:
+    """``NAME`` or ``art://[PROJECT/]NAME`` (no version, alias or path) as (name, project)."""
+    if not text.startswith("art://"):
+        return text, registry.project
+    parsed = registry.parse(text)
+    if parsed.version is not None or parsed.alias is not None or parsed.path:
+        raise URIError(
+            f"'{text}' names one version, but `versions` lists them all: give the name alone, "
+            f"e.g. art://{parsed.name}."
+        )
+    return parsed.name, parsed.project or registry.project
+
+
+# -- formatting ---------------------------------------------------------------------------
+def _metrics(version: ArtifactVersion) -> dict[str, int | float]:
+    """The numeric metadata as recorded (ints stay ints); bools and NaN/inf are left out."""
+    out: dict[str, int | float] = {}
+    for key, value in version.metadata.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            continue
+        out[key] = value
+    return out
+
+
+def _format_number(value: float) -> str:
+    if isinstance(value, int):
+        return str(value)
+    text = f"{value:.6g}"
+    return f"{text}.0" if text.lstrip("-").isdigit() else text
+
+
+def _format_time(text: str) -> str:
+    """An ISO timestamp as local ``YYYY-MM-DD HH:MM:SS`` (the text itself if unparsable)."""
+    try:
+        return datetime.fromisoformat(text).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        return text
+
+
+def _format_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def _format_aliases(aliases: dict[str, int]) -> str:
+    return ", ".join(f"{a}:v{v}" for a, v in sorted(aliases.items()) if a != "latest")
+
+
+def _jsonable(value: Any) -> Any:
+    """``value`` with NaN/inf floats as null, so the output is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(_jsonable(data), indent=2, allow_nan=False, default=str))
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # Piped output has no terminal width; rich would assume 80 columns and wrap the cells.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+    return Console(width=width, highlight=False)
+
+
+def _table(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))  # Text: no markup in names or metadata
+    return table
+
+
+def _metric_columns(metrics: Iterable[dict[str, int | float]]) -> list[str]:
+    """Every metric key found, sorted: one column each."""
+    return sorted({key for m in metrics for key in m})
+
+
+# -- subcommands --------------------------------------------------------------------------
+def cmd_ls(ns: argparse.Namespace) -> int:
+    registry = open_registry(ns)
+    entries = registry.list()
+    if ns.json:
+        _print_json(
+            [
+                {
+                    "name": e.name,
+                    "project": e.project,
+                    "type": e.type,
+                    "uri": e.latest.uri,
+                    "latest_version": e.latest.version,
+                    "num_versions": e.num_versions,
+                    "aliases": {a: v for a, v in sorted(e.aliases.items()) if a != "latest"},
+                    "created_at": e.latest.created_at,
+                    "metrics": _metrics(e.latest),
+                }
+                for e in entries
+            ]
+        )
+        return 0
+    if not entries:
+        print(f"No artifacts in project '{registry.project}' at {registry.root}.")
+        return 0
+    metrics = [_metrics(e.latest) for e in entries]
+    keys = _metric_columns(metrics)
+    rows = [
+        [
+            e.name,
+            e.type,
+            f"v{e.latest.version}",
+            _format_aliases(e.aliases),
+            _format_time(e.latest.created_at),
+            *(_format_number(m[k]) if k in m else "-" for k in keys),
+        ]
+        for e, m in zip(entries, metrics, strict=True)
+    ]
+    columns = ["name", "type", "latest", "aliases", "created", *keys]
+    _console().print(_table(columns, rows))
+    return 0
+
+
+def cmd_show(ns: argparse.Namespace) -> int:
+    registry = open_registry(ns)
+    version = registry.resolve(ns.uri)
+    pointing = sorted(
+        a
+        for a, v in registry.aliases(version.name, project=version.project).items()
+        if v == version.version
+    )
+    storage = version.record.get("storage", {})
+    info: dict[str, Any] = {
+        "uri": version.uri,
+        "name": version.name,
+        "project": version.project,
+        "version": version.version,
+        "type": version.type,
+        "class": version.class_path,
+        "created_at": version.created_at,
+        "producer": version.producer,
+        "host": version.record.get("host"),
+        "description": version.fields.get("description") or "",
+        "storage": {
+            "mode": version.mode,
+            **({"source": storage.get("source")} if version.mode == "reference" else {}),
+        },
+        "files": version.num_files,
+        "bytes": version.total_bytes,
+        "digest": version.digest,
+        "metadata": version.metadata,
+        "inputs": list(version.record.get("inputs") or []),
+        "aliases": pointing,
+    }
+    if ns.json:
+        _print_json(info)
+        return 0
+
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+
+    def row(key: str, value: str) -> None:
+        grid.add_row(Text(key), Text(value))
+
+    row("type", version.type)
+    row("class", version.class_path)
+    row("created", f"{_format_time(version.created_at)} ({version.created_at})")
+    row("producer", version.producer or "-")
+    if info["host"]:
+        row("host", str(info["host"]))
+    if info["description"]:
+        row("description", str(info["description"]))
+    mode = version.mode
+    row("storage", f"{mode} ({storage.get('source')})" if mode == "reference" else mode)
+    files = f"{version.num_files} file{'s' if version.num_files != 1 else ''}"
+    row("files", f"{files}, {_format_bytes(version.total_bytes)}")
+    row("digest", version.digest)
+    row("inputs", ", ".join(info["inputs"]) or "-")
+    row("aliases", ", ".join(pointing) or "-")
+    metadata = version.metadata
+    row("metadata", "" if metadata else "-")
+    numeric = _metrics(version)
+    for key, value in metadata.items():
+        if key in numeric:
+            shown = _format_number(value)
+        elif isinstance(value, (str, float)):  # a string as is; a float here is NaN or inf
+            shown = str(value)
+        else:
+            shown = json.dumps(_jsonable(value), default=str)
+        row(f"  {key}", shown)
+    console = _console()
+    console.print(Text(version.uri, style="bold"))
+    console.print(grid)
+    return 0
+
+
+def cmd_versions(ns: argparse.Namespace) -> int:
+    registry = open_registry(ns)
+    name, project = _name_and_project(registry, ns.name)
+    versions = registry.versions(name, project=project)
+    by_version: dict[int, list[str]] = {}
+    for alias, number in sorted(registry.aliases(name, project=project).items()):
+        by_version.setdefault(number, []).append(alias)
+    metrics = [_metrics(v) for v in versions]
+    if ns.json:
+        _print_json(
+            [
+                {
+                    "uri": v.uri,
+                    "version": v.version,
+                    "created_at": v.created_at,
+                    "digest": v.digest,
+                    "files": v.num_files,
+                    "bytes": v.total_bytes,
+                    "metrics": m,
+                    "aliases": by_version.get(v.version, []),
+                }
+                for v, m in zip(versions, metrics, strict=True)
+            ]
+        )
+        return 0
+    keys = _metric_columns(metrics)
+    rows = [
+        [
+            f"v{v.version}",
+            _format_time(v.created_at),
+            v.digest[:SHORT_DIGEST],
+            *(_format_number(m[k]) if k in m else "-" for k in keys),
+            ", ".join(by_version.get(v.version, [])),
+        ]
+        for v, m in zip(versions, metrics, strict=True)
+    ]
+    _console().print(_table(["version", "created", "digest", *keys, "aliases"], rows))
+    return 0
+
+
+def cmd_alias(ns: argparse.Namespace) -> int:
+    registry = open_registry(ns)
+    version = registry.alias(ns.uri, ns.alias)
+    print(f"{ns.alias} -> {version.uri}")
+    return 0
+
+
+def cmd_verify(ns: argparse.Namespace) -> int:
+    registry = open_registry(ns)
+    report = registry.verify(ns.uri)
+    if ns.json:
+        _print_json(
+            {
+                "uri": report.uri,
+                "ok": report.ok,
+                "changed": report.changed,
+                "missing": report.missing,
+                "extra": report.extra,
+            }
+        )
+    else:
+        print(report.summary())
+        for label, items in (
+            ("changed", report.changed),
+            ("missing", report.missing),
+            ("extra", report.extra),
+        ):
+            for item in items:
+                print(f"  {label:<8} {item}")
+    return 0 if report.ok else 1
+
+
+def cmd_gc(ns: argparse.Namespace) -> int:
+    registry = open_registry(ns)
+    report = registry.gc(dry_run=ns.dry_run, grace_seconds=ns.grace)
+    if ns.json:
+        _print_json({"dry_run": ns.dry_run, "grace_seconds": ns.grace, "removed": report.removed})
+        return 0
+    if not report.removed:
+        print(f"Nothing to remove from {registry.root} (grace {ns.grace:g} s).")
+        return 0
+    count = len(report.removed)
+    verb = "Would remove" if ns.dry_run else "Removed"
+    print(f"{verb} {count} file{'s' if count != 1 else ''} from {registry.root}:")
+    for key in report.removed:
+        print(f"  {key}")
+    return 0

@@ -1,0 +1,439 @@
+"""One registry test suite, run against every storage backend: local disk, memory and S3.
+
+S3 is a real S3-compatible server (moto in server mode) on loopback, not a mock of boto.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nemotron_kit.artifacts import (
+    Artifact,
+    InputDatasetInfo,
+    ModelArtifact,
+    PretrainBlendsArtifact,
+)
+from nemotron_kit.errors import (
+    ArtifactError,
+    CorruptRecordError,
+    IntegrityError,
+    MetadataError,
+    NotFoundError,
+    StorageError,
+    URIError,
+)
+from nemotron_kit.registry import ArtifactRegistry
+
+BACKENDS = ["local", "memory", "s3"]
+
+
+class EvalReport(Artifact):
+    """A user-defined artifact type, importable by its module path."""
+
+    accuracy: float
+    num_examples: int = 0
+
+
+def make_data(root: Path, files: dict[str, bytes]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def files_of(artifact: Artifact) -> dict[str, bytes]:
+    base = artifact.local_path
+    if base.is_file():
+        return {base.name: base.read_bytes()}
+    return {
+        p.relative_to(base).as_posix(): p.read_bytes()
+        for p in sorted(base.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("NEMOTRON_KIT_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def make_registry(
+    request: pytest.FixtureRequest, tmp_path: Path, home: Path
+) -> Callable[[str], ArtifactRegistry]:
+    def make(backend: str) -> ArtifactRegistry:
+        cache = tmp_path / f"hashes-{uuid.uuid4().hex}.sqlite"
+        if backend == "local":
+            return ArtifactRegistry(tmp_path / f"registry-{uuid.uuid4().hex[:8]}", hash_cache=cache)
+        if backend == "memory":
+            return ArtifactRegistry(f"memory://nk-{uuid.uuid4().hex}", hash_cache=cache)
+        endpoint = request.getfixturevalue("s3_endpoint")
+        bucket = request.getfixturevalue("s3_bucket")
+        return ArtifactRegistry(
+            f"s3://{bucket}/registry", storage_options={"endpoint_url": endpoint}, hash_cache=cache
+        )
+
+    return make
+
+
+@pytest.fixture(params=BACKENDS)
+def registry(
+    request: pytest.FixtureRequest, make_registry: Callable[[str], ArtifactRegistry]
+) -> ArtifactRegistry:
+    return make_registry(request.param)
+
+
+def all_keys(registry: ArtifactRegistry) -> set[str]:
+    return {key for key, _ in registry.storage.walk("")}
+
+
+# -- round trips ------------------------------------------------------------------------------
+
+
+def test_publish_and_load_round_trip(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    data = make_data(
+        tmp_path / "blend", {"blend.json": b'{"w": 1}', "shards/0.bin": os.urandom(4096)}
+    )
+    art = PretrainBlendsArtifact(
+        path=str(data),
+        total_tokens=4096,
+        num_shards=1,
+        seq_length=64,
+        source_datasets=[
+            InputDatasetInfo(uri="builtin://arith", name="arith", weight=1.0, num_rows=10)
+        ],
+        metadata={"note": "first"},
+    )
+    v1 = registry.publish(art, name="blend", aliases=["best"])
+    assert v1.uri == "art://blend:v1" and art.uri == "art://blend:v1" and art.version == 1
+    v2 = registry.publish(art, name="blend")
+    assert v2.version == 2
+
+    for uri, expected in [
+        ("art://blend", 2),
+        ("art://blend:latest", 2),
+        ("art://blend:v1", 1),
+        ("art://blend:1", 1),
+        ("art://blend:best", 1),
+        ("art://default/blend:v2", 2),
+    ]:
+        loaded = registry.load(uri, PretrainBlendsArtifact)
+        assert type(loaded) is PretrainBlendsArtifact
+        assert loaded.version == expected and loaded.uri == f"art://blend:v{expected}"
+        assert loaded.total_tokens == 4096 and loaded.seq_length == 64
+        assert loaded.source_datasets[0].name == "arith"
+        assert loaded.metadata == {"note": "first"}
+        assert files_of(loaded) == files_of(Artifact(path=str(data)))
+    assert registry.resolve("art://blend:v1").metrics == {
+        "total_tokens": 4096.0,
+        "num_shards": 1.0,
+        "seq_length": 64.0,
+    }
+    assert [v.version for v in registry.versions("blend")] == [1, 2]
+    assert registry.aliases("blend") == {"best": 1, "latest": 2}
+    (entry,) = registry.list()
+    assert (entry.name, entry.type, entry.num_versions) == ("blend", "pretrain_blends", 2)
+
+
+def test_single_file_artifact(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    f = tmp_path / "model.pt"
+    f.write_bytes(b"weights")
+    registry.publish(ModelArtifact(path=str(f), step=3), name="ckpt")
+    loaded = registry.load("art://ckpt", ModelArtifact)
+    assert loaded.local_path.name == "model.pt" and loaded.local_path.read_bytes() == b"weights"
+
+
+def test_user_subclass_loads_back_as_its_own_class(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    data = make_data(tmp_path / "eval", {"results.json": b"{}"})
+    registry.publish(EvalReport(path=str(data), accuracy=0.75, num_examples=8), name="eval")
+    loaded = registry.load("art://eval", Artifact)
+    assert isinstance(loaded, EvalReport) and loaded.accuracy == 0.75
+    assert loaded.metrics == {"accuracy": 0.75, "num_examples": 8.0}
+
+    def local_class() -> type[Artifact]:
+        class Unimportable(Artifact):
+            score: float
+
+        return Unimportable
+
+    registry.publish(local_class()(path=str(data), score=0.5), name="other")
+    fallback = registry.load("art://other")
+    assert type(fallback) is Artifact and fallback.metadata["score"] == 0.5
+
+
+def test_wrong_type_is_refused(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    data = make_data(tmp_path / "m", {"w.bin": b"x"})
+    registry.publish(ModelArtifact(path=str(data)), name="model")
+    with pytest.raises(
+        ArtifactError, match=r"art://model:v1 is a ModelArtifact .*not a PretrainBlendsArtifact"
+    ):
+        registry.load("art://model", PretrainBlendsArtifact)
+
+
+# -- storage: dedup, verify, gc ----------------------------------------------------------------
+
+
+def test_identical_content_is_stored_once(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    same = os.urandom(10_000)
+    a = make_data(tmp_path / "a", {"x.bin": same, "y.bin": b"y"})
+    b = make_data(tmp_path / "b", {"copy-of-x.bin": same, "z.bin": b"z"})
+    registry.publish(Artifact(path=str(a)), name="a", mode="copy")
+    registry.publish(Artifact(path=str(a)), name="a", mode="copy")
+    registry.publish(Artifact(path=str(b)), name="b", mode="copy")
+    objects = [k for k in all_keys(registry) if k.startswith("objects/")]
+    assert len(objects) == 3  # x (shared), y, z
+    assert registry.resolve("art://a:v1").digest == registry.resolve("art://a:v2").digest
+
+
+def test_verify_detects_changed_and_missing_objects(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    data = make_data(tmp_path / "d", {"a.bin": b"a" * 100, "b.bin": b"b" * 100})
+    version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
+    assert registry.verify("art://d").ok
+    a_digest = next(f.digest for f in registry.manifest(version).files if f.rel == "a.bin")
+    b_digest = next(f.digest for f in registry.manifest(version).files if f.rel == "b.bin")
+    registry.storage.replace(registry._object_key(a_digest), b"tampered")
+    registry.storage.delete(registry._object_key(b_digest))
+    report = registry.verify("art://d:v1")
+    assert (report.changed, report.missing, report.extra) == (["a.bin"], ["b.bin"], [])
+    with pytest.raises(IntegrityError, match=r"a\.bin"):
+        registry.load("art://d", verify=True)
+
+
+def test_reference_mode_detects_drift(
+    make_registry: Callable[[str], ArtifactRegistry], tmp_path: Path
+) -> None:
+    registry = make_registry("local")
+    data = make_data(tmp_path / "ref", {"keep.txt": b"k", "edit.txt": b"e", "gone.txt": b"g"})
+    version = registry.publish(Artifact(path=str(data)), name="ref", mode="reference")
+    assert version.mode == "reference"
+    assert registry.load("art://ref").path == str(data)  # zero copy
+    assert not any(k.startswith("objects/") for k in all_keys(registry))
+    (data / "edit.txt").write_bytes(b"edited")
+    (data / "gone.txt").unlink()
+    (data / "new.txt").write_bytes(b"n")
+    report = registry.verify("art://ref")
+    assert (report.changed, report.missing, report.extra) == (
+        ["edit.txt"],
+        ["gone.txt"],
+        ["new.txt"],
+    )
+
+
+def test_remote_registry_refuses_reference_mode(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    if registry.storage.is_local:
+        pytest.skip("local registries can reference data in place")
+    data = make_data(tmp_path / "d", {"a": b"a"})
+    before = all_keys(registry)
+    with pytest.raises(ArtifactError, match="mode='copy'"):
+        registry.publish(Artifact(path=str(data)), name="d", mode="reference")
+    assert all_keys(registry) == before
+
+
+def test_gc_removes_only_what_no_version_needs(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    keep = make_data(tmp_path / "keep", {"k.bin": b"keep" * 10})
+    registry.publish(Artifact(path=str(keep)), name="keep", mode="copy")
+    # Leftovers of killed publishes: an object and a manifest no record names, a staging file,
+    # a half-written record temp file.
+    registry.storage.replace("objects/ff/" + "f" * 64, b"orphan")
+    registry.storage.replace("manifests/ee/" + "e" * 64 + ".json", b"{}")
+    registry.storage.replace("staging/dead/chunk", b"partial")
+    registry.storage.replace("artifacts/default/keep/versions/.tmp-123-00000002.json", b"{")
+    before = all_keys(registry)
+
+    assert registry.gc(grace_seconds=3600).removed == []  # everything is young: kept
+    report = registry.gc(dry_run=True, grace_seconds=0)
+    assert len(report.removed) == 4
+    assert all_keys(registry) == before  # dry run writes nothing
+
+    registry.gc(grace_seconds=0)
+    after = all_keys(registry)
+    assert after == before - set(report.removed)
+    assert registry.verify("art://keep").ok
+    assert registry.gc(grace_seconds=0).removed == []
+
+
+# -- versions, aliases, latest -----------------------------------------------------------------
+
+
+def test_latest_survives_a_lagging_pointer(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    data = make_data(tmp_path / "d", {"a": b"a"})
+    for _ in range(3):
+        registry.publish(Artifact(path=str(data)), name="d")
+    # A crash between the commit and the pointer move leaves `latest` behind.
+    registry.storage.replace(registry._alias_key("default", "d", "latest"), b'{"version": 1}')
+    assert registry.resolve("art://d:latest").version == 3
+    assert registry.publish(Artifact(path=str(data)), name="d").version == 4
+    assert [v.version for v in registry.versions("d")] == [1, 2, 3, 4]
+
+
+def test_alias_moves_and_latest_is_reserved(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    data = make_data(tmp_path / "d", {"a": b"a"})
+    registry.publish(Artifact(path=str(data)), name="d")
+    registry.publish(Artifact(path=str(data)), name="d")
+    assert registry.alias("art://d:v1", "prod").version == 1
+    assert registry.resolve("art://d:prod").version == 1
+    registry.alias("art://d:latest", "prod")
+    assert registry.resolve("art://d:prod").version == 2
+    with pytest.raises(URIError, match="latest"):
+        registry.alias("art://d:v1", "latest")
+
+
+class CountingStorage:
+    """Wraps a storage and counts calls, to show that resolving `latest` does not scan."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if callable(attr):
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                self.calls[name] += 1
+                return attr(*args, **kwargs)
+
+            return counted
+        return attr
+
+
+def test_resolving_latest_does_not_depend_on_the_number_of_versions(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    data = make_data(tmp_path / "d", {"a": b"a"})
+    registry.publish(Artifact(path=str(data)), name="one")
+    for _ in range(25):
+        registry.publish(Artifact(path=str(data)), name="many")
+    counts = {}
+    for name in ("one", "many"):
+        counting = CountingStorage(registry.storage)
+        registry.storage = counting  # type: ignore[assignment]
+        try:
+            registry.resolve(f"art://{name}:latest")
+        finally:
+            registry.storage = counting.inner
+        counts[name] = dict(counting.calls)
+    assert counts["one"] == counts["many"]
+    assert "list" not in counts["many"] and "walk" not in counts["many"]
+
+
+# -- bad input ----------------------------------------------------------------------------------
+
+
+def test_bad_input_is_one_sentence_and_writes_nothing(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    data = make_data(tmp_path / "d", {"a": b"a"})
+    registry.publish(Artifact(path=str(data)), name="d", aliases=["best"])
+    before = all_keys(registry)
+    cases: list[tuple[Callable[[], Any], type[Exception], str]] = [
+        (
+            lambda: registry.publish(Artifact(path=str(data)), name="../escape"),
+            URIError,
+            "'../escape'",
+        ),
+        (lambda: registry.publish(Artifact(path=str(data)), name="a/b"), URIError, "'a/b'"),
+        (lambda: registry.publish(Artifact(path=str(data)), name="/abs"), URIError, "'/abs'"),
+        (lambda: registry.publish(Artifact(path=str(data)), name="tab\tname"), URIError, "control"),
+        (
+            lambda: registry.publish(Artifact(path=str(data)), name="back\\slash"),
+            URIError,
+            "backslash",
+        ),
+        (lambda: registry.publish(Artifact(path=str(data))), URIError, "empty"),
+        (
+            lambda: registry.publish(Artifact(path=str(data)), name="d", aliases=["latest"]),
+            URIError,
+            "latest",
+        ),
+        (
+            lambda: registry.publish(Artifact(path=str(data)), name="d", aliases=["v3"]),
+            URIError,
+            "version",
+        ),
+        (
+            lambda: registry.publish(Artifact(path=str(tmp_path / "nope")), name="d"),
+            ArtifactError,
+            "does not exist",
+        ),
+        (
+            lambda: registry.publish(Artifact(path=str(data)), name="d", inputs=["art://ghost"]),
+            NotFoundError,
+            "ghost",
+        ),
+        (lambda: registry.resolve("art://d:v7"), NotFoundError, "v1 to v1"),
+        (lambda: registry.resolve("art://ghost"), NotFoundError, "No artifact named 'ghost'"),
+        (lambda: registry.resolve("art://d:gold"), NotFoundError, "no alias 'gold'"),
+        (lambda: registry.resolve("art://d:v0"), URIError, "start at 1"),
+        (lambda: registry.resolve("art://a/b/c"), URIError, "ambiguous"),
+        (lambda: registry.resolve("d"), URIError, "not an artifact URI"),
+        (lambda: registry.resolve("art://../etc"), URIError, "'..'"),
+        (lambda: registry.alias("art://d:v9", "best"), NotFoundError, "v9"),
+        (lambda: ModelArtifact(path=str(data), step=-5), MetadataError, "ModelArtifact.step"),
+        (lambda: ModelArtifact(path=str(data), step="many"), MetadataError, "ModelArtifact.step"),
+        (lambda: ModelArtifact(path=str(data), stepz=1), MetadataError, "'stepz'"),
+        (lambda: PretrainBlendsArtifact(path="x", total_tokens=-1), MetadataError, "total_tokens"),
+    ]
+    for action, error, fragment in cases:
+        with pytest.raises(error) as info:
+            action()
+        message = str(info.value)
+        assert fragment in message, message
+        assert "\n" not in message
+    assert all_keys(registry) == before
+    assert registry.resolve("art://d:best").version == 1
+
+
+def test_corrupted_version_record_is_named(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    data = make_data(tmp_path / "d", {"a": b"a"})
+    registry.publish(Artifact(path=str(data)), name="d")
+    key = registry._record_key("default", "d", 1)
+    registry.storage.replace(key, b'{"format": "nemotron-kit/version/1", "version": 1')
+    with pytest.raises(CorruptRecordError, match=r"versions/00000001\.json.*corrupted"):
+        registry.resolve("art://d:v1")
+    registry.storage.replace(key, json.dumps({"something": "else"}).encode())
+    with pytest.raises(CorruptRecordError):
+        registry.load("art://d")
+
+
+def test_unreachable_s3_endpoint_is_one_sentence(
+    tmp_path: Path, home: Path, s3_endpoint: str
+) -> None:
+    registry = ArtifactRegistry(
+        "s3://nowhere/registry",
+        storage_options={"endpoint_url": "http://127.0.0.1:9"},
+        hash_cache=False,
+    )
+    with pytest.raises(StorageError) as info:
+        registry.resolve("art://d")
+    assert "s3://nowhere/registry" in str(info.value) and "\n" not in str(info.value)
+    data = make_data(tmp_path / "d", {"a": b"a"})
+    with pytest.raises(StorageError):
+        registry.publish(Artifact(path=str(data)), name="d")
+
+
+def test_missing_bucket_is_one_sentence(home: Path, s3_endpoint: str) -> None:
+    registry = ArtifactRegistry(
+        f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/r",
+        storage_options={"endpoint_url": s3_endpoint},
+        hash_cache=False,
+    )
+    with pytest.raises(StorageError, match=r"bucket .* does not exist") as info:
+        registry.resolve("art://d")
+    assert "\n" not in str(info.value)
