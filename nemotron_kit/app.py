@@ -33,17 +33,27 @@ def run(cfg: DictConfig) -> Any:
             "Nothing to run: choose a recipe with '+recipe=NAME' (see `--help` for the options "
             "of the 'recipe' group), or add '--cfg job' to print the composed config."
         )
+    from nemotron_kit.tracking import run as runs
+
+    failure = runs.start_error()
+    if failure is not None:
+        raise runs.LineageError(
+            f"Lineage could not be recorded ({failure}): the job did not run; fix the registry "
+            "or tracker settings, or run with tracker=noop."
+        )
     # Resolve the recipe before touching the registry: a typo fails without side effects.
     recipe_fn = instantiate({"_target_": cfg.recipe._target_, "_partial_": True})
-    prepare_job(cfg)
+    current = runs.current_run()
+    prepare_job(cfg, pins=current.pins if current else None)
     return recipe_fn(cfg)
 
 
-def prepare_job(cfg: DictConfig) -> list[str]:
+def prepare_job(cfg: DictConfig, pins: dict[str, str] | None = None) -> list[str]:
     """Select the job's registry, pin its artifact references, and save the pinned config.
 
     Returns the pinned input URIs. Hydra saved ``.hydra/config.yaml`` before the job started,
     with ``latest`` and ``${art:...}`` still floating; it is rewritten with the versions used.
+    ``pins`` are the lineage callback's, so the job reads exactly what its run record names.
     """
     from omegaconf import OmegaConf
 
@@ -51,11 +61,31 @@ def prepare_job(cfg: DictConfig) -> list[str]:
     from nemotron_kit.registry.resolver import pin_config
 
     init_from_config(cfg.registry)
-    pinned = pin_config(cfg)
+    pinned = pin_config(cfg, pins=pins)
     saved = _saved_config_path()
     if saved is not None and saved.exists():
         OmegaConf.save(cfg, saved)
+        _redact_saved_files(saved.parent)
     return pinned
+
+
+def _redact_saved_files(hydra_dir: Path) -> None:
+    """Hydra saved the raw command-line overrides; a secret typed there must not stay on disk."""
+    from nemotron_kit.tracking._secrets import redact_override, redact_text
+
+    overrides = hydra_dir / "overrides.yaml"
+    if overrides.exists():
+        import yaml
+
+        lines = yaml.safe_load(overrides.read_text()) or []
+        overrides.write_text(yaml.safe_dump([redact_override(str(o)) for o in lines]))
+    for name in ("hydra.yaml", "config.yaml"):
+        path = hydra_dir / name
+        if path.exists():
+            text = path.read_text()
+            cleaned = redact_text(text)
+            if cleaned != text:
+                path.write_text(cleaned)
 
 
 def _saved_config_path() -> Path | None:

@@ -437,3 +437,17 @@ def test_missing_bucket_is_one_sentence(home: Path, s3_endpoint: str) -> None:
     with pytest.raises(StorageError, match=r"bucket .* does not exist") as info:
         registry.resolve("art://d")
     assert "\n" not in str(info.value)
+
+
+def test_artifact_configs_instantiate_their_types(tmp_path: Path) -> None:
+    """conf/artifact/*.yaml: each `_target_` builds its class, so recipes declare outputs by composition."""
+    import yaml
+
+    from nemotron_kit.config import instantiate
+    from tests.conftest import REPO
+
+    for option in sorted((REPO / "conf" / "artifact").glob("*.yaml")):
+        node = yaml.safe_load(option.read_text())
+        built = instantiate(node, path=str(tmp_path))
+        assert isinstance(built, Artifact) and built.name == node["name"]
+        assert type(built).__name__ == node["_target_"].rsplit(".", 1)[-1]

@@ -81,6 +81,32 @@ def _storage_errors(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@dataclass
+class RunContext:
+    """The run this process works for: publishes name it as producer and its inputs as theirs.
+
+    Set by the lineage tracker at job start (nemotron_kit.tracking); the registry only reads it,
+    so it stays independent of how runs are tracked.
+    """
+
+    run_id: str
+    inputs: list[str] = field(default_factory=list)
+    # Called after each commit with (version, aliases): trackers mirror outputs (e.g. to W&B).
+    listeners: list[Callable[[ArtifactVersion, list[str]], None]] = field(default_factory=list)
+
+
+_run_context: RunContext | None = None
+
+
+def set_run_context(context: RunContext | None) -> None:
+    global _run_context
+    _run_context = context
+
+
+def run_context() -> RunContext | None:
+    return _run_context
+
+
 @dataclass(frozen=True)
 class ArtifactVersion:
     """One published version: its pinned URI and the record stored at publish time."""
@@ -500,7 +526,12 @@ class ArtifactRegistry:
         alias_list = [validate_alias(a) for a in aliases]
         if LATEST in alias_list:
             raise URIError("'latest' always names the newest version and cannot be set by hand.")
-        pinned_inputs = [self.resolve(i).uri for i in inputs]
+        context = run_context()
+        producer = producer or artifact.producer or (context.run_id if context else None)
+        if producer is not None:
+            validate_name(producer, "run id")
+        input_list = list(inputs) or (list(context.inputs) if context else [])
+        pinned_inputs = [self.resolve(i).uri for i in input_list]
         if "://" in artifact.path and not artifact.path.startswith("file://"):
             raise ArtifactError(
                 f"Artifact path '{artifact.path}' is remote: publish from a local path (download "
@@ -524,7 +555,7 @@ class ArtifactRegistry:
         created = _now()
         fields = artifact.model_dump(mode="json", exclude={"path", "uri", "version", "name"})
         fields["created_at"] = created
-        fields["producer"] = producer or artifact.producer
+        fields["producer"] = producer
         record = {
             "format": RECORD_FORMAT,
             "project": project,
@@ -533,7 +564,7 @@ class ArtifactRegistry:
             "class": artifact_class_path(type(artifact)),
             "fields": fields,
             "created_at": created,
-            "producer": producer or artifact.producer,
+            "producer": producer,
             "inputs": pinned_inputs,
             "host": socket.gethostname(),
             "manifest": {
@@ -558,6 +589,11 @@ class ArtifactRegistry:
         for alias in alias_list:
             self._write_alias(project, name, alias, version)
         published = ArtifactVersion(record, self.project)
+        if producer is not None:  # index: a run's outputs, without scanning versions
+            self.storage.create(f"runs/{producer}/outputs/{project}/{name}/{version:08d}", b"")
+        if context is not None:
+            for listener in context.listeners:
+                listener(published, alias_list)
         object.__setattr__(artifact, "name", name)
         object.__setattr__(artifact, "uri", published.uri)
         object.__setattr__(artifact, "version", version)
@@ -569,6 +605,7 @@ class ArtifactRegistry:
         known = self.hash_cache.lookup(files) if self.hash_cache else {}
         staging = self._staging_dir()
         entries = []
+        fresh: builtins.list[tuple[hashing.FileStat, str]] = []
         try:
             for f in files:
                 digest = known.get(f.rel)
@@ -579,8 +616,7 @@ class ArtifactRegistry:
                 else:
                     tmp = staging / uuid.uuid4().hex
                     digest = hashing.copy_and_hash(f.path, tmp)
-                    if self.hash_cache:
-                        self.hash_cache.store([(f, digest)])
+                    fresh.append((f, digest))
                     key = self._object_key(digest)
                     if self.storage.exists(key):
                         tmp.unlink()
@@ -593,6 +629,8 @@ class ArtifactRegistry:
                 entries.append(hashing.ManifestEntry(f.rel, f.size, digest))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+        if self.hash_cache:
+            self.hash_cache.store(fresh)
         return hashing.Manifest.build(entries)
 
     def _staging_dir(self) -> Path:
@@ -670,6 +708,71 @@ class ArtifactRegistry:
 
     def projects(self) -> builtins.list[str]:
         return self.storage.list("artifacts")
+
+    # -- runs and the lineage index ---------------------------------------------------------
+    @_storage_errors
+    def create_run(self, run_id: str, record: dict[str, Any]) -> None:
+        """Write a run's start record (once: run ids are never reused)."""
+        validate_name(run_id, "run id")
+        if not self.storage.create(f"runs/{run_id}/start.json", _dumps(record)):
+            raise ArtifactError(
+                f"Run '{run_id}' already exists in {self.root}: run ids are unique."
+            )
+
+    @_storage_errors
+    def finish_run(self, run_id: str, record: dict[str, Any]) -> None:
+        """Write a run's end record (once)."""
+        validate_name(run_id, "run id")
+        self.storage.create(f"runs/{run_id}/end.json", _dumps(record))
+
+    @_storage_errors
+    def read_run(self, run_id: str) -> dict[str, Any]:
+        """A run's start record merged with its end record (if it ended) and its outputs."""
+        validate_name(run_id, "run id")
+        try:
+            record: dict[str, Any] = json.loads(self.storage.read(f"runs/{run_id}/start.json"))
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"No run '{run_id}' in {self.root}: list runs with `nemotron-kit runs ls`."
+            ) from None
+        except ValueError as exc:
+            raise CorruptRecordError(
+                f"The record of run '{run_id}' is corrupted ({exc})."
+            ) from None
+        try:
+            record.update(json.loads(self.storage.read(f"runs/{run_id}/end.json")))
+        except FileNotFoundError:
+            record.setdefault("status", "RUNNING")
+        except ValueError:
+            record["status"] = "UNKNOWN"
+        record["outputs"] = self.run_outputs(run_id)
+        return record
+
+    @_storage_errors
+    def run_ids(self) -> builtins.list[str]:
+        return self.storage.list("runs")
+
+    @_storage_errors
+    def run_outputs(self, run_id: str) -> builtins.list[str]:
+        out = []
+        for key, _ in self.storage.walk(f"runs/{run_id}/outputs"):
+            project, name, version = key.split("/")[-3:]
+            out.append(ArtURI(name, project, int(version)).format(self.project))
+        return sorted(out)
+
+    def _consumer_prefix(self, version: ArtifactVersion) -> str:
+        return f"{self._name_prefix(version.project, version.name)}/consumers/{version.version:08d}"
+
+    @_storage_errors
+    def add_consumer(self, uri: str | ArtURI, run_id: str) -> None:
+        """Index that ``run_id`` used the version at ``uri`` (for downstream queries)."""
+        validate_name(run_id, "run id")
+        self.storage.create(f"{self._consumer_prefix(self.resolve(uri))}/{run_id}", b"")
+
+    @_storage_errors
+    def consumers(self, uri: str | ArtURI) -> builtins.list[str]:
+        """Run ids that used the version at ``uri``."""
+        return self.storage.list(self._consumer_prefix(self.resolve(uri)))
 
     # -- verify ---------------------------------------------------------------------------
     @_storage_errors

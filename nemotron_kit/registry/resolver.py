@@ -67,22 +67,25 @@ def register() -> None:
 _REF = re.compile(r"\$\{art:\s*(['\"]?)([^,}'\"]+)\1")
 
 
-def pin_config(cfg: DictConfig) -> list[str]:
+def pin_config(cfg: DictConfig, pins: dict[str, str] | None = None) -> list[str]:
     """Pin every ``${art:...}`` reference and ``art://`` string in ``cfg`` to a version, in place.
 
     ``${art:data}`` becomes ``${art:data:v3}`` and ``art://data:latest`` becomes
     ``art://data:v3``. Returns the pinned URIs in the order met. Pinning happens once, at job
     start: a publish to ``latest`` during a long job cannot change what the job reads, and the
-    saved config names the exact versions.
+    saved config names the exact versions. ``pins`` (reference -> pinned URI) is reused and
+    filled in, so pinning a second copy of the config gives the very same versions.
     """
     registry = registry_for(cfg)
-    pinned: dict[str, str] = {}
+    pinned: dict[str, str] = {} if pins is None else pins
+    used: list[str] = []
 
     def pin(uri: str) -> str:
         if uri not in pinned:
             parsed = parse_uri(uri)
             version = registry.resolve(parsed)
             pinned[uri] = version.uri + (f"/{parsed.path}" if parsed.path else "")
+        used.append(pinned[uri])
         return pinned[uri]
 
     def pin_ref(match: re.Match[str]) -> str:
@@ -100,4 +103,4 @@ def pin_config(cfg: DictConfig) -> list[str]:
                 visit(node[key])
 
     visit(cfg)
-    return list(dict.fromkeys(pinned.values()))
+    return list(dict.fromkeys(used))

@@ -85,6 +85,8 @@ class LocalStorage(Storage):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(str(root).removeprefix("file://")).expanduser().resolve()
         self.url = str(self.root)
+        self._root_str = str(self.root)
+        self._root_prefix = self._root_str.rstrip("/") + "/"
         if self.root.exists() and not self.root.is_dir():
             raise StorageError(f"Registry root '{self.root}' is a file: choose a directory.")
 
@@ -93,10 +95,11 @@ class LocalStorage(Storage):
         return True
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
-        if path != self.root and self.root not in path.parents:
+        # Keys are built from validated names; normpath (no syscalls) still guards against '..'.
+        path = os.path.normpath(os.path.join(self._root_str, key))
+        if path != self._root_str and not path.startswith(self._root_prefix):
             raise StorageError(f"Registry key '{key}' escapes the registry root.")
-        return path
+        return Path(path)
 
     def local_path(self, key: str) -> Path:
         return self._path(key)

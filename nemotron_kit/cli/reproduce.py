@@ -1,0 +1,117 @@
+"""``nemotron-kit reproduce URI [overrides]``: re-make a version from its recorded run.
+
+The producing run's composed config (with every input pinned to the version it used) becomes
+the primary config of a new run; Hydra overrides on the command line apply on top (e.g.
+``executor=slurm``). The new run publishes a new version of the same name, and its content
+digest is compared with the original's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nemotron_kit.errors import ArtifactError
+
+PROG = "nemotron-kit reproduce"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nemotron_kit.cli.artifacts import _Parser
+
+    parser = _Parser(
+        prog=PROG,
+        description="Re-run the run that produced URI with its recorded config and pinned "
+        "inputs, and report whether the new version's content digest equals the old one.",
+    )
+    parser.add_argument("uri", metavar="URI", help="art://NAME[:vN|:ALIAS] to reproduce")
+    parser.add_argument(
+        "overrides", nargs="*", metavar="OVERRIDE", help="Hydra overrides, e.g. executor=slurm"
+    )
+    parser.add_argument(
+        "--root", default=None, help="registry root (default: $NEMOTRON_KIT_HOME/registry)"
+    )
+    parser.add_argument("--project", default=None, help="project (default: default)")
+    parser.add_argument(
+        "--endpoint-url", default=None, help="S3-compatible endpoint for s3:// roots"
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    from nemotron_kit.cli.artifacts import open_registry
+    from nemotron_kit.tracking._secrets import REDACTED
+    from nemotron_kit.tracking.run import REQUESTED_RUN_ID_ENV, new_run_id
+
+    ns = build_parser().parse_args(argv)
+    registry = open_registry(ns)
+    original = registry.resolve(ns.uri)
+    if not original.producer:
+        raise ArtifactError(
+            f"{original.uri} was published outside a tracked run: there is no recorded config "
+            "to reproduce it from."
+        )
+    run = registry.read_run(original.producer)
+    config: dict[str, Any] = dict(run["config"])
+    if REDACTED in yaml.safe_dump(config):
+        raise ArtifactError(
+            f"The run that made {original.uri} had secret values in its config, which were not "
+            "recorded: pass them as overrides through ${oc.env:...} in your config instead."
+        )
+    config.pop("executor", None)  # where it ran is not part of the result: choose it anew
+    new_id = new_run_id()
+    with tempfile.TemporaryDirectory(prefix="nk-reproduce-") as tmp:
+        primary = {"defaults": ["config", "_self_"], **config}
+        (Path(tmp) / "reproduce.yaml").write_text(yaml.safe_dump(primary, sort_keys=False))
+        cmd = [
+            sys.executable,
+            "-m",
+            "nemotron_kit",
+            "--config-dir",
+            tmp,
+            "--config-name",
+            "reproduce",
+            f"registry.root={registry.root}",
+            f"registry.project={registry.project}",
+            *ns.overrides,
+        ]
+        env = {**os.environ, REQUESTED_RUN_ID_ENV: new_id}
+        result = subprocess.run(cmd, env=env, check=False)
+    if result.returncode != 0:
+        raise ArtifactError(
+            f"The reproduction run of {original.uri} failed (exit {result.returncode}); see its "
+            f"output above and `nemotron-kit runs show {new_id}`."
+        )
+    outputs = [registry.resolve(uri) for uri in registry.run_outputs(new_id)]
+    remade = next((v for v in outputs if v.name == original.name), None)
+    if remade is None:
+        raise ArtifactError(
+            f"The reproduction run {new_id} published no version of '{original.name}': its "
+            f"outputs were {', '.join(v.uri for v in outputs) or 'none'}."
+        )
+    same = remade.digest == original.digest
+    report = {
+        "original": original.uri,
+        "reproduced": remade.uri,
+        "run": new_id,
+        "original_digest": original.digest,
+        "reproduced_digest": remade.digest,
+        "identical": same,
+    }
+    if ns.json:
+        import json
+
+        print(json.dumps(report, indent=2))
+    else:
+        verdict = "identical content" if same else "DIFFERENT content"
+        print(f"{remade.uri} reproduces {original.uri}: {verdict}")
+        print(f"  digest {original.digest[:16]}… -> {remade.digest[:16]}…  (run {new_id})")
+    return 0 if same else 1

@@ -1,0 +1,222 @@
+"""The run a job process works for: created at job start, ended at job end.
+
+One run per job. The lineage callback starts it where the job really runs (locally, in a
+Slurm job, in torchrun's rank 0) and the job's publishes name it as their producer.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nemotron_kit.errors import NemotronKitError
+from nemotron_kit.tracking._code import code_version, package_versions
+from nemotron_kit.tracking._secrets import redact, redact_override
+
+if TYPE_CHECKING:
+    from nemotron_kit.registry.core import ArtifactRegistry, ArtifactVersion
+    from nemotron_kit.tracking.trackers import LineageTracker
+
+RUN_ID_ENV = "NEMOTRON_KIT_RUN_ID"
+# Set by `nemotron-kit reproduce` (and launchers) to choose the id of the run they start.
+REQUESTED_RUN_ID_ENV = "NEMOTRON_KIT_REQUESTED_RUN_ID"
+
+
+class LineageError(NemotronKitError):
+    """Lineage could not be recorded; the job does not run without it."""
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+@dataclass
+class ActiveRun:
+    run_id: str
+    registry: ArtifactRegistry
+    trackers: list[LineageTracker]
+    config: dict[str, Any]  # the composed job config: pinned, unresolved, secrets redacted
+    inputs: list[str]
+    pins: dict[str, str]
+    overrides: list[str]
+    hydra: dict[str, Any]
+    started_at: str = field(default_factory=_now)
+    started_monotonic: float = field(default_factory=time.monotonic)
+    code: dict[str, Any] = field(default_factory=dict)
+    tracker_errors: list[str] = field(default_factory=list)
+
+    @property
+    def recipe(self) -> str | None:
+        recipe = self.config.get("recipe") or {}
+        return recipe.get("name") if isinstance(recipe, dict) else None
+
+    def start_record(self) -> dict[str, Any]:
+        return {
+            "format": "nemotron-kit/run/1",
+            "run_id": self.run_id,
+            "recipe": self.recipe,
+            "config": self.config,
+            "overrides": self.overrides,
+            "inputs": self.inputs,
+            "hydra": self.hydra,
+            "code": self.code,
+            "packages": package_versions(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "argv": [redact_override(a) for a in sys.argv],
+            "started_at": self.started_at,
+        }
+
+    def end_record(self, status: str, error: str | None) -> dict[str, Any]:
+        return {
+            "status": status,
+            "error": error,
+            "ended_at": _now(),
+            "duration_s": round(time.monotonic() - self.started_monotonic, 3),
+            "outputs": self.registry.run_outputs(self.run_id),
+        }
+
+    def notify_output(self, version: ArtifactVersion, aliases: list[str]) -> None:
+        for tracker in self.trackers:
+            try:
+                tracker.log_output(self, version, aliases)
+            except Exception as exc:  # the version is committed; a mirror failure is reported
+                self.report_tracker_error(tracker, "log_output", exc)
+
+    def report_tracker_error(self, tracker: object, what: str, exc: BaseException) -> None:
+        message = redact(f"{type(tracker).__name__}.{what} failed: {type(exc).__name__}: {exc}")
+        self.tracker_errors.append(message)
+        print(f"Error: lineage tracker {message}", file=sys.stderr, flush=True)
+
+
+_current: ActiveRun | None = None
+# A failure while starting lineage; the task refuses to run (Hydra swallows callback errors).
+_start_error: str | None = None
+
+
+def current_run() -> ActiveRun | None:
+    return _current
+
+
+def start_error() -> str | None:
+    return _start_error
+
+
+def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> ActiveRun | None:
+    """Start the job's run: registry, pinned inputs, run record, trackers, run context.
+
+    Returns None when every tracker is ``noop`` (no lineage is wanted).
+    """
+    global _current, _start_error
+    from nemotron_kit.registry import init_from_config
+    from nemotron_kit.registry.core import RunContext, set_run_context
+    from nemotron_kit.registry.resolver import pin_config
+    from nemotron_kit.tracking.trackers import build_trackers
+
+    _start_error = None
+    cfg = copy.deepcopy(job_cfg)
+    registry = init_from_config(cfg.registry)
+    pins: dict[str, str] = {}
+    inputs = pin_config(cfg, pins=pins)
+    trackers = build_trackers(cfg.get("tracker"))
+    if not any(t.records_lineage for t in trackers):
+        return None
+    run_id = os.environ.pop(REQUESTED_RUN_ID_ENV, None) or new_run_id()
+    hydra_info: dict[str, Any] = {}
+    overrides: list[str] = []
+    if hydra_cfg is not None:
+        job = hydra_cfg.job
+        overrides = [str(o) for o in hydra_cfg.overrides.task]
+        mode = hydra_cfg.get("mode")
+        mode_name = getattr(mode, "name", str(mode))
+        hydra_info = {
+            "job_name": job.get("name"),
+            "job_num": job.get("num"),
+            "mode": mode_name,
+            "output_dir": hydra_cfg.runtime.get("output_dir"),
+            "sweep_id": sweep_id(hydra_cfg) if mode_name == "MULTIRUN" else None,
+        }
+    run = ActiveRun(
+        run_id=run_id,
+        registry=registry,
+        trackers=trackers,
+        config=redact(OmegaConf.to_container(cfg, resolve=False)),
+        inputs=inputs,
+        pins=pins,
+        overrides=[redact_override(o) for o in overrides],
+        hydra=hydra_info,
+        code=code_version(),
+    )
+    for tracker in trackers:
+        tracker.start_run(run)
+    if hydra_info.get("sweep_id"):
+        registry.storage.create(f"sweeps/{hydra_info['sweep_id']}/jobs/{run_id}", b"")
+    _current = run
+    os.environ[RUN_ID_ENV] = run_id
+    set_run_context(RunContext(run_id, list(inputs), [run.notify_output]))
+    return run
+
+
+def fail_start(exc: BaseException) -> None:
+    """Remember why lineage could not start, and say so at once."""
+    global _start_error
+    text = str(exc) if isinstance(exc, NemotronKitError) else f"{type(exc).__name__}: {exc}"
+    _start_error = redact(text)
+    print(f"Error: lineage could not be recorded: {_start_error}", file=sys.stderr, flush=True)
+
+
+def end_run(status: str, error: str | None) -> dict[str, Any] | None:
+    """End the current run in every tracker; returns the end record."""
+    global _current
+    from nemotron_kit.registry.core import set_run_context
+
+    run = _current
+    if run is None:
+        return None
+    try:
+        error = redact(error) if error else None
+        for tracker in run.trackers:
+            try:
+                tracker.end_run(run, status, error)
+            except Exception as exc:
+                run.report_tracker_error(tracker, "end_run", exc)
+        return run.end_record(status, error)
+    finally:
+        _current = None
+        set_run_context(None)
+        os.environ.pop(RUN_ID_ENV, None)
+
+
+SWEEP_ID_ENV = "NEMOTRON_KIT_SWEEP_ID"
+
+
+def sweep_id(hydra_cfg: DictConfig) -> str:
+    """The id of a multirun, the same in the submitting process and in every job.
+
+    The lineage callback chooses it when the multirun starts and exports it, so jobs in other
+    processes (pools, Slurm) inherit it; the sweep directory's digest is the fallback.
+    """
+    chosen = os.environ.get(SWEEP_ID_ENV)
+    if chosen:
+        return chosen
+    import blake3
+
+    sweep_dir = os.path.abspath(str(hydra_cfg.sweep.dir))
+    return "sweep-" + blake3.blake3(sweep_dir.encode()).hexdigest()[:16]
+
+
+def new_sweep_id() -> str:
+    return "sweep-" + new_run_id()

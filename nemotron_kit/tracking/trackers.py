@@ -1,0 +1,83 @@
+"""Lineage trackers: where a run's lineage goes. ``file`` keeps it in the registry itself."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from nemotron_kit.registry.core import ArtifactVersion
+    from nemotron_kit.tracking.run import ActiveRun
+
+
+@runtime_checkable
+class LineageTracker(Protocol):
+    """What a tracker is told about a run. Every method is called where the job runs."""
+
+    #: False for trackers that record nothing (then no run record is written at all).
+    records_lineage: bool
+
+    def start_run(self, run: ActiveRun) -> None:
+        """The run started; ``run`` has its id, redacted config, pinned inputs and code version."""
+
+    def log_output(self, run: ActiveRun, version: ArtifactVersion, aliases: list[str]) -> None:
+        """The run published ``version`` (already committed in the registry)."""
+
+    def end_run(self, run: ActiveRun, status: str, error: str | None) -> None:
+        """The run ended with ``status`` (COMPLETED or FAILED) and, if it failed, the error."""
+
+
+class NoOpTracker:
+    """Records nothing; artifacts are still versioned, without a producing run."""
+
+    records_lineage = False
+
+    def start_run(self, run: ActiveRun) -> None:
+        return None
+
+    def log_output(self, run: ActiveRun, version: ArtifactVersion, aliases: list[str]) -> None:
+        return None
+
+    def end_run(self, run: ActiveRun, status: str, error: str | None) -> None:
+        return None
+
+
+class FileTracker:
+    """Run records in the registry (``runs/RUN_ID/``): the embedded default, offline by design."""
+
+    records_lineage = True
+
+    def start_run(self, run: ActiveRun) -> None:
+        run.registry.create_run(run.run_id, run.start_record())
+        for uri in run.inputs:
+            run.registry.add_consumer(uri, run.run_id)
+
+    def log_output(self, run: ActiveRun, version: ArtifactVersion, aliases: list[str]) -> None:
+        return None  # the registry indexes a run's outputs itself when they are published
+
+    def end_run(self, run: ActiveRun, status: str, error: str | None) -> None:
+        run.registry.finish_run(run.run_id, run.end_record(status, error))
+
+
+def build_trackers(tracker_cfg: Any) -> list[LineageTracker]:
+    """Trackers from the composed ``tracker`` node: ``{file: {...}, wandb: {...}}``."""
+    trackers: list[LineageTracker] = []
+    names = list(tracker_cfg.keys()) if tracker_cfg else []
+    for name in names:
+        options = tracker_cfg[name] or {}
+        if not options.get("enabled", True):
+            continue
+        if name == "file":
+            trackers.append(FileTracker())
+        elif name == "noop":
+            trackers.append(NoOpTracker())
+        elif name == "wandb":
+            from nemotron_kit.tracking.wandb import WandbTracker
+
+            trackers.append(WandbTracker.from_config(options))
+        else:
+            from nemotron_kit.errors import ConfigError
+
+            raise ConfigError(
+                f"Unknown tracker '{name}': use file, wandb or noop (tracker=[file,wandb])."
+            )
+    return trackers

@@ -1,0 +1,217 @@
+"""Run records written where the job runs: contents, failures, sweeps, reproduce, secrets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nemotron_kit.registry import ArtifactRegistry
+from tests.conftest import REPO, RunCli
+
+TEST_CONF = REPO / "tests" / "conf"
+
+
+def stage(
+    run_cli: RunCli, cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    flags = [a for a in args if a in ("-m", "--multirun")]
+    args = tuple(a for a in args if a not in flags)
+    return run_cli(
+        *flags,
+        "--config-dir",
+        str(TEST_CONF),
+        "+recipe=stage",
+        "hydra.run.dir=out/${now:%H%M%S%f}",
+        "hydra.sweep.dir=multi/${now:%H%M%S%f}",
+        *args,
+        cwd=cwd,
+        env={"PYTHONPATH": str(REPO), **(env or {})},
+    )
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    path = tmp_path / "work"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def registry_of(nk_home: Path) -> ArtifactRegistry:
+    return ArtifactRegistry(nk_home / "registry", hash_cache=False)
+
+
+def test_run_records_what_a_job_used_and_made(run_cli: RunCli, nk_home: Path, work: Path) -> None:
+    # The job runs inside a git repository with an uncommitted change: the run names both.
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    (work / "train.py").write_text("print('v1')\n")
+    subprocess.run(["git", "-C", str(work), "add", "."], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(work),
+            "-c",
+            "user.email=a@b",
+            "-c",
+            "user.name=a",
+            "commit",
+            "-qm",
+            "init",
+        ],
+        check=True,
+    )
+    (work / "train.py").write_text("print('v2, uncommitted')\n")
+
+    assert stage(run_cli, work, "stage.name=data", "output.name=data").returncode == 0
+    second = stage(
+        run_cli, work, "stage.name=model", "output.name=model", "+inputs.data=art://data:latest"
+    )
+    assert second.returncode == 0, second.stderr
+
+    registry = registry_of(nk_home)
+    model = registry.resolve("art://model")
+    data = registry.resolve("art://data")
+    assert model.inputs == ["art://data:v1"] if hasattr(model, "inputs") else True
+    assert model.record["inputs"] == ["art://data:v1"]
+    run = registry.read_run(model.producer or "")
+    assert run["status"] == "COMPLETED" and run["outputs"] == ["art://model:v1"]
+    assert run["recipe"] == "stage" and run["inputs"] == ["art://data:v1"]
+    assert run["config"]["inputs"]["data"] == "art://data:v1"  # pinned, never latest
+    assert "+inputs.data=art://data:latest" in run["overrides"]
+    assert run["hydra"]["job_name"] == "nemotron_kit"
+    assert run["code"]["commit"] and run["code"]["dirty"] and run["code"]["diff_digest"]
+    assert "hydra-core" in run["packages"] and run["host"]
+    assert run["duration_s"] >= 0 and run["started_at"]
+    assert registry.consumers("art://data:v1") == [model.producer]
+    assert data.producer and registry.read_run(data.producer)["outputs"] == ["art://data:v1"]
+
+
+def test_failed_job_is_recorded_failed_with_its_error(
+    run_cli: RunCli, nk_home: Path, work: Path
+) -> None:
+    result = stage(run_cli, work, "stage.name=bad", "output.name=bad", "stage.fail=true")
+    assert result.returncode != 0
+    registry = registry_of(nk_home)
+    (run_id,) = registry.run_ids()
+    run = registry.read_run(run_id)
+    assert run["status"] == "FAILED"
+    assert run["error"] == "RuntimeError: stage bad was asked to fail"
+    assert run["outputs"] == []
+
+
+def test_sweep_summary_lists_every_job(run_cli: RunCli, nk_home: Path, work: Path) -> None:
+    result = stage(
+        run_cli,
+        work,
+        "-m",
+        "stage.name=s",
+        "output.name=sw",
+        "stage.seed=1,2",
+        "stage.fail=false,true",
+    )
+    assert result.returncode != 0  # one job failed
+    registry = registry_of(nk_home)
+    (sweep,) = registry.storage.list("sweeps")
+    summary = json.loads(registry.storage.read(f"sweeps/{sweep}/summary.json"))
+    jobs = summary["jobs"]
+    assert [j["job_num"] for j in jobs] == [0, 1, 2, 3]
+    assert [j["status"] for j in jobs] == ["COMPLETED", "FAILED", "COMPLETED", "FAILED"]
+    assert all(j["outputs"] for j in jobs if j["status"] == "COMPLETED")
+    assert all("asked to fail" in j["error"] for j in jobs if j["status"] == "FAILED")
+    assert sweep in result.stderr  # the summary table is printed
+
+
+def test_noop_tracker_records_no_run(run_cli: RunCli, nk_home: Path, work: Path) -> None:
+    assert stage(run_cli, work, "tracker=noop", "output.name=quiet").returncode == 0
+    registry = registry_of(nk_home)
+    assert registry.run_ids() == []
+    assert registry.resolve("art://quiet").producer is None
+
+
+def test_lineage_failure_stops_the_job(
+    run_cli: RunCli, nk_home: Path, work: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    result = stage(run_cli, work, f"registry.root={blocker}", "output.name=x")
+    assert result.returncode != 0
+    assert "Lineage could not be recorded" in result.stderr
+    assert not list(work.rglob("out-one"))  # the recipe never ran
+
+
+def test_reproduce_reports_equal_digests(run_cli: RunCli, nk_home: Path, work: Path) -> None:
+    assert stage(run_cli, work, "stage.name=data", "output.name=data").returncode == 0
+    assert (
+        stage(
+            run_cli, work, "stage.name=m", "output.name=m", "+inputs.data=art://data:latest"
+        ).returncode
+        == 0
+    )
+    # A newer input must not leak into the reproduction: it uses the pinned version.
+    assert (
+        stage(run_cli, work, "stage.name=data", "output.name=data", "stage.seed=9").returncode == 0
+    )
+    result = run_cli("reproduce", "art://m:v1", "--json", cwd=work, env={"PYTHONPATH": str(REPO)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    assert report["identical"] is True and report["reproduced"] == "art://m:v2"
+    registry = registry_of(nk_home)
+    assert registry.read_run(report["run"])["inputs"] == ["art://data:v1"]
+
+    changed = run_cli(
+        "reproduce", "art://m:v1", "stage.seed=3", cwd=work, env={"PYTHONPATH": str(REPO)}
+    )
+    assert changed.returncode == 1 and "DIFFERENT" in changed.stdout
+    orphan = run_cli("reproduce", "art://nope", cwd=work)
+    assert orphan.returncode == 2 and orphan.stderr.count("Error:") == 1
+
+
+SENTINELS = {
+    "WANDB_API_KEY": "sentinel-wandb-4f1c9e2a7b",
+    "HF_TOKEN": "sentinel-hf-8d3e6a0c51",
+    "AWS_SECRET_ACCESS_KEY": "sentinel-aws-2b7f4c9d13",
+}
+
+
+def test_secrets_land_nowhere(run_cli: RunCli, nk_home: Path, work: Path, tmp_path: Path) -> None:
+    wandb_dirs = {
+        k: str(tmp_path / k.lower())
+        for k in ("WANDB_DIR", "WANDB_DATA_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR")
+    }
+    for d in wandb_dirs.values():
+        Path(d).mkdir()
+    env = {**SENTINELS, **wandb_dirs, "WANDB_MODE": "offline"}
+    first = stage(
+        run_cli,
+        work,
+        "stage.name=data",
+        "output.name=data",
+        "tracker=[file,wandb]",
+        "+stage.hf_token=${oc.env:HF_TOKEN}",
+        "+stage.note=${oc.env:WANDB_API_KEY}",
+        env=env,
+    )
+    assert first.returncode == 0, first.stderr
+    second = stage(
+        run_cli,
+        work,
+        "stage.name=m",
+        "output.name=m",
+        "tracker=[file,wandb]",
+        "+inputs.data=art://data:latest",
+        "stage.fail=true",
+        "+stage.api_key=${oc.env:AWS_SECRET_ACCESS_KEY}",
+        env=env,
+    )
+    assert second.returncode != 0
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".wandb" for p in written), "the W&B mirror wrote nothing"
+    for path in written:
+        data = path.read_bytes()
+        for name, value in SENTINELS.items():
+            assert value.encode() not in data, f"{name} leaked into {path}"
+    for stream in (first.stdout, first.stderr, second.stdout, second.stderr):
+        assert not any(v in stream for v in SENTINELS.values())
