@@ -6,11 +6,12 @@ finds configs through the search-path plugin rather than relative to ``__main__`
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from nemotron_kit.errors import NemotronKitError
 from nemotron_kit.paths import packaged_conf_dir
@@ -18,6 +19,21 @@ from nemotron_kit.registry.resolver import register as register_art_resolver
 
 # ${art:...} must resolve wherever the config is read, including `--cfg job --resolve`.
 register_art_resolver()
+
+
+def _run_mode(executor_name: str) -> str:
+    """hydra.mode: a job for another executor goes through the launcher, unless it is the job."""
+    from nemotron_kit.tracking.run import INSIDE_JOB_ENV
+
+    if os.environ.get("NEMOTRON_KIT_MULTIRUN") and not os.environ.get(INSIDE_JOB_ENV):
+        return "MULTIRUN"  # -m on the command line
+    if executor_name != "local" and not os.environ.get(INSIDE_JOB_ENV):
+        return "MULTIRUN"
+    return "RUN"
+
+
+if not OmegaConf.has_resolver("nk_mode"):
+    OmegaConf.register_new_resolver("nk_mode", _run_mode)
 
 
 class NothingToRunError(NemotronKitError):
@@ -79,6 +95,16 @@ def _redact_saved_files(hydra_dir: Path) -> None:
 
         lines = yaml.safe_load(overrides.read_text()) or []
         overrides.write_text(yaml.safe_dump([redact_override(str(o)) for o in lines]))
+    hydra_yaml = hydra_dir / "hydra.yaml"
+    if hydra_yaml.exists():
+        saved = OmegaConf.load(hydra_yaml)
+        overrides_node = saved.hydra.overrides
+        for group in ("task", "hydra"):
+            if group in overrides_node:
+                overrides_node[group] = [redact_override(str(o)) for o in overrides_node[group]]
+        if "override_dirname" in saved.hydra.job:
+            saved.hydra.job.override_dirname = redact_text(str(saved.hydra.job.override_dirname))
+        OmegaConf.save(saved, hydra_yaml)
     for name in ("hydra.yaml", "config.yaml"):
         path = hydra_dir / name
         if path.exists():

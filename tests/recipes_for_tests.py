@@ -42,6 +42,12 @@ def produce(cfg: DictConfig) -> str:
                 h.update(path.read_bytes())
     if cfg.stage.get("fail"):
         raise RuntimeError(f"stage {cfg.stage.name} was asked to fail")
+    if cfg.stage.get("sleep"):
+        import time
+
+        time.sleep(float(cfg.stage.sleep))
+    if cfg.stage.get("exit_code") is not None:
+        os._exit(int(cfg.stage.exit_code))  # dies without a Python exception or a result
     if cfg.stage.get("print_secret"):
         print("token in config:", cfg.stage.print_secret)
     out = Path(os.getcwd()) / f"out-{cfg.stage.name}"

@@ -440,7 +440,7 @@ def test_missing_bucket_is_one_sentence(home: Path, s3_endpoint: str) -> None:
 
 
 def test_artifact_configs_instantiate_their_types(tmp_path: Path) -> None:
-    """conf/artifact/*.yaml: each `_target_` builds its class, so recipes declare outputs by composition."""
+    """conf/artifact/*.yaml: each `_target_` builds its class; recipes compose their outputs."""
     import yaml
 
     from nemotron_kit.config import instantiate

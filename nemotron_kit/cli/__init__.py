@@ -21,6 +21,9 @@ FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
 # Subcommand name -> module with ``main(argv: list[str]) -> int`` (imported on use only).
 SUBCOMMANDS: dict[str, str] = {
     "artifacts": "nemotron_kit.cli.artifacts",
+    "lineage": "nemotron_kit.cli.lineage",
+    "reproduce": "nemotron_kit.cli.reproduce",
+    "runs": "nemotron_kit.cli.runs",
 }
 
 
@@ -29,6 +32,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in SUBCOMMANDS:
         sys.exit(run_subcommand(args[0], args[1:]))
+    if any(a in ("-m", "--multirun") for a in args):
+        # Tell the config's hydra.mode (nk_mode) too, or Hydra warns that -m overrides it.
+        os.environ["NEMOTRON_KIT_MULTIRUN"] = "1"
     sys.argv = [sys.argv[0], *lift_config_dirs(args)]
     sys.exit(run_hydra_app())
 
@@ -111,11 +117,12 @@ def run_hydra_app() -> int:
         from nemotron_kit.app import hydra_app
 
         hydra_app()
-        return 0
+        return _lineage_exit_code()
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
     except Exception as exc:
+        _flush_pending_sweep()
         if user_value == "1":
             raise
         from nemotron_kit.errors import NemotronKitError
@@ -127,6 +134,20 @@ def run_hydra_app() -> int:
             os.environ.pop(FULL_ERROR_ENV, None)
         else:
             os.environ[FULL_ERROR_ENV] = user_value
+
+
+def _flush_pending_sweep() -> None:
+    """A sweep with a failed job ends without Hydra's on_multirun_end: summarise it anyway."""
+    callback = sys.modules.get("nemotron_kit.tracking.callback")
+    if callback is not None:
+        callback.flush_pending_sweep()
+
+
+def _lineage_exit_code() -> int:
+    """Non-zero when a job ran but its lineage could not be fully recorded (already printed)."""
+    callback = sys.modules.get("nemotron_kit.tracking.callback")
+    failures = getattr(callback, "failures", None)
+    return 1 if failures else 0
 
 
 def describe_error(exc: BaseException) -> str:
@@ -223,13 +244,17 @@ _RAISED_WHILE_RESOLVING = re.compile(r"^(\w+) raised while resolving interpolati
 def _describe_interpolation(exc: BaseException) -> str:
     """OmegaConf wraps a resolver's error (``${art:...}``) and drops its cause; unwrap the text."""
     omegaconf_errors = sys.modules.get("omegaconf.errors")
-    if omegaconf_errors is None or not isinstance(exc, omegaconf_errors.InterpolationResolutionError):
+    if omegaconf_errors is None or not isinstance(
+        exc, omegaconf_errors.InterpolationResolutionError
+    ):
         return ""
     lines = [line for line in str(exc).splitlines() if line.strip()]
     match = _RAISED_WHILE_RESOLVING.match(lines[0]) if lines else None
     if match is None:
         return ""
-    key = next((ln.split(":", 1)[1].strip() for ln in lines if ln.strip().startswith("full_key:")), "")
+    key = next(
+        (ln.split(":", 1)[1].strip() for ln in lines if ln.strip().startswith("full_key:")), ""
+    )
     where = f" (in '{key}')" if key else ""
     return f"{match.group(2).strip()}{where}"
 

@@ -58,27 +58,36 @@ def _grace(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    # Common options are accepted before and after the subcommand; SUPPRESS keeps a value
-    # given before it from being overwritten by the subparser's default.
-    common = _Parser(add_help=False)
-    group = common.add_argument_group("registry")
+def add_registry_options(parser: argparse.ArgumentParser, default: Any = argparse.SUPPRESS) -> None:
+    """--root, --project and --endpoint-url: which registry a subcommand reads.
+
+    With the default SUPPRESS, options given before a sub-subcommand are not overwritten by the
+    sub-parser's defaults.
+    """
+    group = parser.add_argument_group("registry")
     group.add_argument(
         "--root",
-        default=argparse.SUPPRESS,
+        default=default,
         help="registry root: a directory or s3://BUCKET/PREFIX "
         "(default: $NEMOTRON_KIT_HOME/registry)",
     )
     group.add_argument(
         "--project",
-        default=argparse.SUPPRESS,
+        default=default,
         help="project of names given without PROJECT/ (default: default)",
     )
     group.add_argument(
         "--endpoint-url",
-        default=argparse.SUPPRESS,
+        default=default,
         help="S3-compatible endpoint for s3:// roots (default: $AWS_ENDPOINT_URL)",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # Common options are accepted before and after the subcommand; SUPPRESS keeps a value
+    # given before it from being overwritten by the subparser's default.
+    common = _Parser(add_help=False)
+    add_registry_options(common)
 
     parser = _Parser(
         prog=PROG,

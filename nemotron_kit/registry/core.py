@@ -714,10 +714,15 @@ class ArtifactRegistry:
     def create_run(self, run_id: str, record: dict[str, Any]) -> None:
         """Write a run's start record (once: run ids are never reused)."""
         validate_name(run_id, "run id")
-        if not self.storage.create(f"runs/{run_id}/start.json", _dumps(record)):
+        if self.storage.create(f"runs/{run_id}/start.json", _dumps(record)):
+            return
+        if self.storage.exists(f"runs/{run_id}/end.json"):
             raise ArtifactError(
                 f"Run '{run_id}' already exists in {self.root}: run ids are unique."
             )
+        # The same run again: a requeued Slurm job (preemption, time limit) is another attempt.
+        attempt = len(self.storage.list(f"runs/{run_id}/attempts")) + 2
+        self.storage.create(f"runs/{run_id}/attempts/{attempt:04d}.json", _dumps(record))
 
     @_storage_errors
     def finish_run(self, run_id: str, record: dict[str, Any]) -> None:
@@ -747,6 +752,12 @@ class ArtifactRegistry:
             record["status"] = "UNKNOWN"
         record["outputs"] = self.run_outputs(run_id)
         return record
+
+    @_storage_errors
+    def run_attempts(self, run_id: str) -> int:
+        """How many times the run started (a requeued Slurm job starts it again)."""
+        validate_name(run_id, "run id")
+        return 1 + len(self.storage.list(f"runs/{run_id}/attempts"))
 
     @_storage_errors
     def run_ids(self) -> builtins.list[str]:

@@ -59,6 +59,6 @@ def redact(data: Any, secrets: list[str] | None = None) -> Any:
 def redact_override(override: str, secrets: list[str] | None = None) -> str:
     """``api_key=abc`` -> ``api_key=***REDACTED***``; known secret values anywhere are redacted."""
     key, sep, value = override.partition("=")
-    if sep and value and SECRET_NAME.search(key) and not value.startswith("${"):
+    if sep and value and SECRET_NAME.search(key.rsplit(".", 1)[-1]) and not value.startswith("${"):
         return f"{key}={REDACTED}"
     return redact_text(override, secrets)

@@ -111,26 +111,11 @@ def write_sweep_summary(config: DictConfig) -> dict[str, Any] | None:
     jobs.sort(key=lambda j: (j["job_num"] is None, j["job_num"]))
     summary = {"sweep_id": sweep, "sweep_dir": str(config.hydra.sweep.dir), "jobs": jobs}
     registry.storage.replace(f"sweeps/{sweep}/summary.json", json.dumps(summary, indent=1).encode())
-    _print_summary(summary)
+    outputs = sum(len(j["outputs"]) for j in jobs)
+    print(
+        f"lineage: {len(jobs)} runs of {sweep} recorded, {outputs} versions published "
+        "(nemotron-kit runs ls)",
+        file=sys.stderr,
+        flush=True,
+    )
     return summary
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"sweep {summary['sweep_id']}")
-    for column in ("job", "run", "status", "overrides", "outputs"):
-        table.add_column(column)
-    for job in summary["jobs"]:
-        status = job["status"] or "?"
-        if job.get("error"):
-            status = f"{status}: {job['error']}"[:80]
-        table.add_row(
-            str(job["job_num"]),
-            job["run_id"],
-            status,
-            " ".join(job["overrides"]),
-            ", ".join(job["outputs"]),
-        )
-    Console(stderr=True).print(table)

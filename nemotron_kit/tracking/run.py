@@ -6,7 +6,9 @@ Slurm job, in torchrun's rank 0) and the job's publishes name it as their produc
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import os
 import socket
 import sys
@@ -27,6 +29,10 @@ if TYPE_CHECKING:
     from nemotron_kit.tracking.trackers import LineageTracker
 
 RUN_ID_ENV = "NEMOTRON_KIT_RUN_ID"
+# Set by the launcher for jobs it runs elsewhere: the pins decided at submission (JSON), and a
+# marker that this process is the job itself (so a remote executor does not submit again).
+PINS_ENV = "NEMOTRON_KIT_PINS"
+INSIDE_JOB_ENV = "NEMOTRON_KIT_INSIDE_JOB"
 # Set by `nemotron-kit reproduce` (and launchers) to choose the id of the run they start.
 REQUESTED_RUN_ID_ENV = "NEMOTRON_KIT_REQUESTED_RUN_ID"
 
@@ -129,7 +135,7 @@ def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> Activ
     _start_error = None
     cfg = copy.deepcopy(job_cfg)
     registry = init_from_config(cfg.registry)
-    pins: dict[str, str] = {}
+    pins: dict[str, str] = json.loads(os.environ.get(PINS_ENV) or "{}")
     inputs = pin_config(cfg, pins=pins)
     trackers = build_trackers(cfg.get("tracker"))
     if not any(t.records_lineage for t in trackers):
@@ -147,7 +153,9 @@ def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> Activ
             "job_num": job.get("num"),
             "mode": mode_name,
             "output_dir": hydra_cfg.runtime.get("output_dir"),
-            "sweep_id": sweep_id(hydra_cfg) if mode_name == "MULTIRUN" else None,
+            # Jobs our launcher runs elsewhere see a plain RUN; the sweep id comes with them.
+            "sweep_id": os.environ.get(SWEEP_ID_ENV)
+            or (sweep_id(hydra_cfg) if mode_name == "MULTIRUN" else None),
         }
     run = ActiveRun(
         run_id=run_id,
@@ -160,8 +168,19 @@ def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> Activ
         hydra=hydra_info,
         code=code_version(),
     )
-    for tracker in trackers:
-        tracker.start_run(run)
+    started: list[LineageTracker] = []
+    try:
+        for tracker in trackers:
+            tracker.start_run(run)
+            started.append(tracker)
+    except BaseException as exc:
+        # A run begun in one tracker must not stay RUNNING there because another one failed.
+        for tracker in started:
+            with contextlib.suppress(Exception):
+                tracker.end_run(
+                    run, "FAILED", redact(f"lineage start failed: {type(exc).__name__}: {exc}")
+                )
+        raise
     if hydra_info.get("sweep_id"):
         registry.storage.create(f"sweeps/{hydra_info['sweep_id']}/jobs/{run_id}", b"")
     _current = run

@@ -1,0 +1,217 @@
+"""``nemotron-kit runs ...``: the runs recorded in the registry (``runs/RUN_ID/``).
+
+    nemotron-kit runs ls [--json] [--limit N]
+    nemotron-kit runs show RUN_ID [--json]
+
+``ls`` lists runs newest first: id, recipe, status, start, duration and outputs. ``show``
+prints one run: status and error, overrides, pinned inputs, outputs, code version, host,
+package versions and the composed config (as recorded: unresolved, secrets redacted).
+Both take ``--root``, ``--project`` and ``--endpoint-url`` like ``nemotron-kit artifacts``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nemotron_kit.cli.artifacts import (
+    _console,
+    _format_time,
+    _Parser,
+    _print_json,
+    _table,
+    add_registry_options,
+    open_registry,
+)
+from nemotron_kit.errors import ArtifactError, NotFoundError
+
+if TYPE_CHECKING:
+    from nemotron_kit.registry.core import ArtifactRegistry
+
+PROG = "nemotron-kit runs"
+SHORT_COMMIT = 12
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number >= 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    add_registry_options(common)
+    parser = _Parser(prog=PROG, parents=[common], description="Inspect recorded runs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    def add(name: str, help_text: str, handler: Callable[..., int]) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        command.set_defaults(handler=handler)
+        command.add_argument("--json", action="store_true", help="print JSON to stdout")
+        return command
+
+    ls = add("ls", "list runs, newest first: recipe, status, start, duration, outputs", cmd_ls)
+    ls.add_argument(
+        "--limit", type=_limit, default=None, metavar="N", help="show the N newest runs only"
+    )
+    show = add("show", "show one run: status, inputs, outputs, code, config", cmd_show)
+    show.add_argument("run_id", metavar="RUN_ID", help="a run id from `nemotron-kit runs ls`")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Parse ``argv`` (the words after ``runs``) and run the subcommand; the exit code."""
+    ns = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = ns.handler
+    return handler(ns)
+
+
+# -- reading ------------------------------------------------------------------------------
+def read_runs(registry: ArtifactRegistry) -> list[dict[str, Any]]:
+    """Every run with a record, newest first (by start time, then id).
+
+    A directory under ``runs/`` without a start record (a version published by hand with an
+    explicit ``producer``) is not a run and is left out; an unreadable record is listed with
+    status ``UNREADABLE`` and the reason as its error.
+    """
+    records: list[dict[str, Any]] = []
+    for run_id in registry.run_ids():
+        try:
+            record = registry.read_run(run_id)
+        except NotFoundError:
+            continue
+        except ArtifactError as exc:
+            record = {"status": "UNREADABLE", "error": str(exc)}
+        record.setdefault("run_id", run_id)
+        records.append(record)
+    records.sort(key=lambda r: (str(r.get("started_at") or ""), str(r["run_id"])), reverse=True)
+    return records
+
+
+def _format_duration(seconds: Any) -> str:
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _summary(record: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "run_id": record["run_id"],
+        "recipe": record.get("recipe"),
+        "status": record.get("status"),
+        "error": record.get("error"),
+        "started_at": record.get("started_at"),
+        "ended_at": record.get("ended_at"),
+        "duration_s": record.get("duration_s"),
+        "inputs": list(record.get("inputs") or []),
+        "outputs": list(record.get("outputs") or []),
+    }
+
+
+# -- subcommands --------------------------------------------------------------------------
+def cmd_ls(ns: argparse.Namespace) -> int:
+    registry = open_registry(ns)
+    records = read_runs(registry)
+    if ns.limit is not None:
+        records = records[: ns.limit]
+    if ns.json:
+        _print_json([_summary(r) for r in records])
+        return 0
+    if not records:
+        print(f"No runs recorded at {registry.root}.")
+        return 0
+    rows = [
+        [
+            str(r["run_id"]),
+            str(r.get("recipe") or "-"),
+            str(r.get("status") or "-"),
+            _format_time(str(r.get("started_at") or "-")),
+            _format_duration(r.get("duration_s")),
+            ", ".join(r.get("outputs") or []) or "-",
+        ]
+        for r in records
+    ]
+    columns = ["run", "recipe", "status", "started", "duration", "outputs"]
+    _console().print(_table(columns, rows))
+    return 0
+
+
+def _code_line(code: Any) -> str:
+    if not isinstance(code, dict) or not code:
+        return "- (not in a git repository)"
+    commit = str(code.get("commit") or "?")[:SHORT_COMMIT]
+    text = commit
+    if code.get("dirty"):
+        digest = str(code.get("diff_digest") or "")[:SHORT_COMMIT]
+        text += f" + uncommitted changes (digest {digest})" if digest else " (dirty)"
+    if code.get("repo"):
+        text += f" in {code['repo']}"
+    return text
+
+
+def cmd_show(ns: argparse.Namespace) -> int:
+    registry = open_registry(ns)
+    record = registry.read_run(ns.run_id)
+    record.setdefault("run_id", ns.run_id)
+    if ns.json:
+        _print_json(record)
+        return 0
+
+    import yaml
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+
+    def row(key: str, value: str, style: str = "") -> None:
+        grid.add_row(Text(key), Text(value, style=style))
+
+    status = str(record.get("status") or "-")
+    color = {"COMPLETED": "green", "FAILED": "bold red"}.get(status, "yellow")
+    row("recipe", str(record.get("recipe") or "-"))
+    row("status", status, color)
+    if record.get("error"):
+        row("error", str(record["error"]), "red")
+    started = record.get("started_at")
+    row("started", f"{_format_time(str(started))} ({started})" if started else "-")
+    if record.get("ended_at"):
+        row("ended", f"{_format_time(str(record['ended_at']))} ({record['ended_at']})")
+    row("duration", _format_duration(record.get("duration_s")))
+    row("overrides", "\n".join(str(o) for o in record.get("overrides") or []) or "-")
+    row("inputs", "\n".join(str(i) for i in record.get("inputs") or []) or "-")
+    row("outputs", "\n".join(str(o) for o in record.get("outputs") or []) or "-")
+    row("code", _code_line(record.get("code")))
+    host = str(record.get("host") or "-")
+    row("host", f"{host} (pid {record['pid']})" if record.get("pid") else host)
+    hydra = record.get("hydra") or {}
+    if isinstance(hydra, dict) and hydra.get("output_dir"):
+        row("output dir", str(hydra["output_dir"]))
+    if isinstance(hydra, dict) and hydra.get("sweep_id"):
+        row("sweep", f"{hydra['sweep_id']} (job {hydra.get('job_num')})")
+    packages = record.get("packages") or {}
+    row("packages", ", ".join(f"{k} {v}" for k, v in sorted(packages.items())) or "-")
+    console = _console()
+    console.print(Text(f"run {record['run_id']}", style="bold"))
+    console.print(grid)
+    config = record.get("config")
+    if config:
+        console.print(Text("config:", style="bold"))
+        text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+        console.print(Text("  " + text.rstrip("\n").replace("\n", "\n  ")))
+    return 0

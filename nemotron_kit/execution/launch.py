@@ -1,0 +1,178 @@
+"""A sweep's launch: pin inputs, pick the executor, run every job, report every job."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from nemotron_kit.errors import NemotronKitError
+from nemotron_kit.execution.base import Executor, JobOutcome
+from nemotron_kit.execution.job import HydraJob, JobSpec
+
+
+class SweepJobFailed(NemotronKitError):
+    """A job of the sweep failed; the summary table lists every job."""
+
+    exit_code = 1
+
+
+def build_executor(executor_cfg: Any, **extra: Any) -> Executor:
+    """The executor a composed ``executor`` node describes (through its ``_target_``)."""
+    from nemotron_kit.config import instantiate
+
+    node = (
+        OmegaConf.to_container(executor_cfg, resolve=True)
+        if OmegaConf.is_config(executor_cfg)
+        else dict(executor_cfg)
+    )
+    assert isinstance(node, dict)
+    if "_target_" not in node:
+        from nemotron_kit.errors import ConfigError
+
+        raise ConfigError(
+            f"Executor '{node.get('name', '?')}' has no _target_: extend a packaged executor "
+            "(defaults: [slurm]) or name its class."
+        )
+    for key, value in extra.items():
+        if value is not None:
+            node[key] = value
+    executor = instantiate(node, _convert_="all")
+    assert isinstance(executor, Executor)
+    return executor
+
+
+def _needs_pinning(config: DictConfig, overrides: Sequence[str]) -> bool:
+    text = OmegaConf.to_yaml(config) + "\n".join(overrides)
+    return "art:" in text
+
+
+def pin_job(hydra_context: Any, config: DictConfig, overrides: Sequence[str]) -> dict[str, str]:
+    """Pin the job's artifact references now, at submission: every job of a sweep, and every
+    rank of a job, reads the versions that were current when the user launched it."""
+    from nemotron_kit.registry.resolver import pin_config
+
+    job_cfg = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    with open_dict(job_cfg):
+        job_cfg.pop("hydra", None)
+    pins: dict[str, str] = {}
+    pin_config(job_cfg, pins=pins)
+    return pins
+
+
+def launch_sweep(
+    *,
+    hydra_context: Any,
+    task_function: Any,
+    config: DictConfig,
+    job_overrides: Sequence[Sequence[str]],
+    initial_job_idx: int,
+    max_parallel: int | None = None,
+    dry_run: bool = False,
+) -> list[Any]:
+    from hydra.core.singleton import Singleton
+    from hydra.core.utils import JobReturn, JobStatus, setup_globals
+
+    setup_globals()
+    executor = build_executor(
+        config.executor, **({"max_parallel": max_parallel} if max_parallel else {})
+    )
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    from nemotron_kit.tracking.run import new_run_id
+
+    specs = []
+    for offset, overrides in enumerate(job_overrides):
+        pins = (
+            pin_job(hydra_context, config, overrides) if _needs_pinning(config, overrides) else {}
+        )
+        specs.append(JobSpec(initial_job_idx + offset, tuple(overrides), pins, new_run_id()))
+    if dry_run or bool(config.executor.get("dry_run", False)):
+        plan = executor.describe(specs, sweep_dir)
+        plan["pinned_inputs"] = {str(s.num): s.pins for s in specs}
+        print(json.dumps(plan, indent=2, default=str))
+        return []
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    job = HydraJob(hydra_context, task_function, config, Singleton.get_state(), str(sweep_dir))
+    outcomes = executor.run(job, specs, sweep_dir)
+    close_vanished_runs(config, outcomes)
+    print_summary(executor, outcomes)
+    returns = []
+    for outcome in outcomes:
+        succeeded = outcome.status in ("COMPLETED", "SUBMITTED")
+        ret = JobReturn(
+            overrides=list(outcome.spec.overrides),
+            working_dir=outcome.working_dir,
+            task_name=str(config.hydra.job.name),
+            status=JobStatus.COMPLETED if succeeded else JobStatus.FAILED,
+        )
+        if succeeded:
+            ret.return_value = outcome.return_value
+        else:
+            ret.return_value = SweepJobFailed(
+                f"Job {outcome.spec.num} ({outcome.spec.label}) failed: {outcome.reason}; "
+                "see the sweep summary above for every job."
+            )
+        returns.append(ret)
+    return returns
+
+
+def close_vanished_runs(config: DictConfig, outcomes: list[JobOutcome]) -> None:
+    """A job killed before its end hook leaves its run RUNNING; record Slurm's verdict instead."""
+    failed = [o for o in outcomes if o.status == "FAILED" and o.spec.run_id]
+    if not failed:
+        return
+    try:
+        from nemotron_kit.registry.api import registry_from_config
+
+        registry = registry_from_config(config.registry)
+        for o in failed:
+            run_id = o.spec.run_id or ""
+            if registry.storage.exists(f"runs/{run_id}/start.json") and not registry.storage.exists(
+                f"runs/{run_id}/end.json"
+            ):
+                registry.finish_run(
+                    run_id,
+                    {
+                        "status": "FAILED",
+                        "error": o.reason,
+                        "outputs": registry.run_outputs(run_id),
+                    },
+                )
+    except Exception as exc:  # the summary still tells the user; lineage is reported separately
+        print(f"Error: could not record the failed jobs' status in lineage: {exc}", file=sys.stderr)
+
+
+def print_summary(executor: Executor, outcomes: list[JobOutcome]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    failed = sum(o.status == "FAILED" for o in outcomes)
+    # Show what differs between jobs; overrides shared by all are said once in the title.
+    common = (
+        set.intersection(*(set(o.spec.overrides) for o in outcomes)) if len(outcomes) > 1 else set()
+    )
+    submitted = sum(o.status == "SUBMITTED" for o in outcomes)
+    title = (
+        f"{executor.name}: {len(outcomes) - failed - submitted} of {len(outcomes)} jobs completed"
+    )
+    if submitted:
+        title = f"{executor.name}: {submitted} jobs submitted (detached)"
+    table = Table(title=title)
+    for column in ("job", "status", "id", "overrides", "reason"):
+        table.add_column(column, overflow="fold")
+    for o in outcomes:
+        style = {"COMPLETED": "green", "SUBMITTED": "cyan"}.get(o.status, "red")
+        varying = " ".join(x for x in o.spec.overrides if x not in common) or o.spec.label
+        table.add_row(
+            str(o.spec.num), f"[{style}]{o.status}[/]", o.job_id or "", varying, o.reason or ""
+        )
+    if common:
+        table.caption = "every job: " + " ".join(
+            x for x in outcomes[0].spec.overrides if x in common
+        )
+    Console(stderr=True, width=max(120, Console(stderr=True).width), soft_wrap=False).print(table)
+    sys.stderr.flush()

@@ -1,0 +1,337 @@
+"""Slurm through submitit: one job, or a sweep as one job array.
+
+Fixes what Hydra's submitit launcher gets wrong: a task that raises fails its Slurm job (not
+COMPLETED); a job that vanishes (scancel, out of memory, time limit, node failure) becomes a
+FAILED result with Slurm's reason while the other jobs' results are kept; jobs run against an
+immutable code snapshot; secrets travel in a private file, not through sbatch's environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from nemotron_kit.errors import ConfigError
+from nemotron_kit.execution.base import Executor, JobOutcome
+from nemotron_kit.execution.job import JobSpec
+from nemotron_kit.execution.local import outcome_from_result
+
+SNAPSHOT_ENV = "NEMOTRON_KIT_SNAPSHOT"
+
+
+def _secret_env() -> dict[str, str]:
+    from nemotron_kit.tracking._secrets import SECRET_NAME
+
+    return {k: v for k, v in os.environ.items() if SECRET_NAME.search(k)}
+
+
+@contextlib.contextmanager
+def _without(names: list[str]) -> Iterator[None]:
+    """Hide variables from child processes (sbatch copies the environment into Slurm)."""
+    saved = {k: os.environ.pop(k) for k in names if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def write_secret_file(directory: Path, secrets: dict[str, str]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    path = directory / f"{uuid.uuid4().hex}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(secrets, f)
+    return path
+
+
+class SlurmEntry:
+    """What a Slurm task runs: load secrets, put the snapshot first on sys.path, run the job.
+
+    submitit calls ``checkpoint`` when the job is preempted or hits its time limit; returning
+    the same call requeues it, and the job resumes from its own checkpoints.
+    """
+
+    def __init__(
+        self,
+        job: Callable[[JobSpec], Any],
+        spec: JobSpec,
+        secret_file: str | None,
+        snapshot: str | None,
+    ) -> None:
+        self.job, self.spec, self.secret_file, self.snapshot = job, spec, secret_file, snapshot
+
+    def __call__(self) -> Any:
+        if self.secret_file:
+            with open(self.secret_file) as f:
+                os.environ.update(json.load(f))
+        if self.snapshot:
+            os.environ[SNAPSHOT_ENV] = self.snapshot
+            sys.path.insert(0, self.snapshot)  # before the live checkout (cwd) on sys.path
+        return self.job(self.spec)  # spec.run_id: a requeued attempt continues the same run
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self)
+
+
+class SlurmExecutor(Executor):
+    """Submit jobs with sbatch through submitit and wait for them (or detach)."""
+
+    name = "slurm"
+
+    def __init__(
+        self,
+        partition: str | None = None,
+        account: str | None = None,
+        qos: str | None = None,
+        nodes: int = 1,
+        tasks_per_node: int = 1,
+        gpus_per_node: int = 0,
+        cpus_per_task: int = 1,
+        mem_gb: float | None = None,
+        time_min: int = 60,
+        constraint: str | None = None,
+        exclusive: bool = False,
+        additional_parameters: dict[str, Any] | None = None,
+        setup: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        max_requeue: int = 3,
+        array_parallelism: int = 256,
+        detach: bool = False,
+        container: dict[str, Any] | None = None,
+        snapshot: bool = True,
+        snapshot_untracked: bool = False,
+        dry_run: bool = False,
+        poll_interval_s: float = 1.0,
+        **_: Any,
+    ) -> None:
+        self.partition, self.account, self.qos = partition, account, qos
+        self.nodes, self.tasks_per_node, self.gpus_per_node = nodes, tasks_per_node, gpus_per_node
+        self.cpus_per_task, self.mem_gb, self.time_min = cpus_per_task, mem_gb, time_min
+        self.constraint, self.exclusive = constraint, exclusive
+        self.additional_parameters = dict(additional_parameters or {})
+        self.setup = list(setup or [])
+        self.env = {str(k): str(v) for k, v in (env or {}).items()}
+        self.max_requeue, self.array_parallelism, self.detach = (
+            max_requeue,
+            array_parallelism,
+            detach,
+        )
+        self.container = dict(container or {})
+        self.snapshot, self.snapshot_untracked, self.dry_run = snapshot, snapshot_untracked, dry_run
+        self.poll_interval_s = poll_interval_s
+
+    # -- parameters ---------------------------------------------------------------------------
+    def parameters(self, name: str) -> dict[str, Any]:
+        """submitit parameters (each maps to an sbatch option)."""
+        extra = dict(self.additional_parameters)
+        if self.container.get("image"):
+            # pyxis: run the job's tasks inside the image, with the requested mounts.
+            extra["container_image"] = str(self.container["image"])
+            if self.container.get("mounts"):
+                extra["container_mounts"] = ",".join(self.container["mounts"])
+        if self.env:
+            extra.setdefault("export", "ALL," + ",".join(f"{k}={v}" for k, v in self.env.items()))
+        params: dict[str, Any] = {
+            "name": name,
+            "timeout_min": int(self.time_min),
+            "nodes": int(self.nodes),
+            "tasks_per_node": int(self.tasks_per_node),
+            "cpus_per_task": int(self.cpus_per_task),
+            "slurm_array_parallelism": int(self.array_parallelism),
+            "slurm_additional_parameters": extra,
+            "slurm_setup": list(self.setup),
+        }
+        if self.gpus_per_node:
+            params["gpus_per_node"] = int(self.gpus_per_node)
+        if self.mem_gb is not None:
+            params["mem_gb"] = self.mem_gb
+        for key in ("partition", "account", "qos", "constraint"):
+            value = getattr(self, key)
+            if value:
+                params[f"slurm_{key}"] = value
+        if self.exclusive:
+            params["slurm_exclusive"] = True
+        return params
+
+    def describe(self, specs: list[JobSpec], sweep_dir: Path) -> dict[str, Any]:
+        from nemotron_kit.execution.snapshot import repo_root, snapshot_files
+        from nemotron_kit.registry import hashing
+
+        plan: dict[str, Any] = {
+            "executor": self.name,
+            "array": len(specs) > 1,
+            "jobs": [list(s.overrides) for s in specs],
+            "submitit_parameters": self.parameters("nemotron_kit"),
+            "max_requeue": self.max_requeue,
+            "detach": self.detach,
+        }
+        repo = repo_root() if self.snapshot else None
+        if repo is not None:
+            files = snapshot_files(repo, self.snapshot_untracked)
+            plan["snapshot"] = {
+                "repo": str(repo),
+                "files": len(files),
+                "digest": hashing.hash_files(files, cache=None).digest,
+            }
+        plan["secrets_passed_by_file"] = sorted(_secret_env())
+        return plan
+
+    # -- run ------------------------------------------------------------------------------------
+    def run(
+        self, job: Callable[[JobSpec], Any], specs: list[JobSpec], sweep_dir: Path
+    ) -> list[JobOutcome]:
+        if shutil.which("sbatch") is None:
+            raise ConfigError(
+                "executor=slurm needs Slurm's sbatch on PATH, which is missing here: run on a "
+                "Slurm login node, or try scripts/local-slurm.sh for a single-node cluster."
+            )
+        import submitit
+
+        from nemotron_kit.execution.snapshot import make_snapshot
+        from nemotron_kit.paths import home
+
+        sweep_dir = sweep_dir.absolute()
+        snapshot = (
+            make_snapshot(home() / "snapshots", include_untracked=self.snapshot_untracked)
+            if self.snapshot
+            else None
+        )
+        if snapshot is not None:
+            print(
+                f"code snapshot {snapshot.digest[:16]} ({snapshot.files} files of {snapshot.repo})",
+                file=sys.stderr,
+            )
+        secrets = _secret_env()
+        secret_file = write_secret_file(home() / "secrets", secrets) if secrets else None
+        executor = submitit.AutoExecutor(
+            folder=str(sweep_dir / ".submitit" / "%j"),
+            cluster="slurm",
+            slurm_max_num_timeout=int(self.max_requeue),
+        )
+        executor.update_parameters(**self.parameters(name="nemotron_kit"))
+        entries = [
+            SlurmEntry(
+                job,
+                spec,
+                str(secret_file) if secret_file else None,
+                str(snapshot.path) if snapshot else None,
+            )
+            for spec in specs
+        ]
+        with _without(list(secrets)):
+            if len(entries) == 1:
+                jobs = [executor.submit(entries[0])]
+            else:
+                with executor.batch():
+                    jobs = [executor.submit(entry) for entry in entries]
+        ids = [j.job_id for j in jobs]
+        print(
+            f"submitted Slurm job{'s' if len(ids) > 1 else ''} {', '.join(ids)}",
+            file=sys.stderr,
+            flush=True,
+        )
+        if self.detach:
+            return [
+                JobOutcome(
+                    spec,
+                    "SUBMITTED",
+                    None,
+                    j.job_id,
+                    None,
+                    {"slurm_job_id": j.job_id, "detached": True},
+                )
+                for spec, j in zip(specs, jobs, strict=True)
+            ]
+        try:
+            if len(jobs) == 1:
+                self._stream(jobs[0])
+            outcomes = [
+                self._outcome(spec, j, sweep_dir) for spec, j in zip(specs, jobs, strict=True)
+            ]
+        except KeyboardInterrupt:
+            for j in jobs:
+                with contextlib.suppress(Exception):
+                    j.cancel(check=False)
+            raise
+        finally:
+            if secret_file is not None and all(j.done() for j in jobs):
+                secret_file.unlink(missing_ok=True)
+        return outcomes
+
+    def _stream(self, job: Any) -> None:
+        """Attached single job: echo its output as it is written, until it ends."""
+        offset = 0
+        while True:
+            done = job.done()
+            try:
+                with open(job.paths.stdout, "rb") as f:
+                    f.seek(offset)
+                    chunk = f.read()
+                    offset += len(chunk)
+                    if chunk:
+                        sys.stdout.write(chunk.decode(errors="replace"))
+                        sys.stdout.flush()
+            except FileNotFoundError:
+                pass
+            if done:
+                return
+            time.sleep(self.poll_interval_s)
+
+    def _outcome(self, spec: JobSpec, job: Any, sweep_dir: Path) -> JobOutcome:
+        from submitit.core.utils import FailedJobError, UncompletedJobError
+
+        try:
+            ret = job.result()
+        except FailedJobError:
+            return outcome_from_result(spec, sweep_dir, self._reason(job), job.job_id)
+        except UncompletedJobError:
+            outcome = outcome_from_result(spec, sweep_dir, self._reason(job), job.job_id)
+            if outcome.status == "COMPLETED":  # finished, then lost: trust Slurm's verdict
+                outcome.status, outcome.reason = "FAILED", self._reason(job)
+            return outcome
+        outcome = outcome_from_result(spec, sweep_dir, "finished without a result", job.job_id)
+        if outcome.status == "COMPLETED" and outcome.return_value is None:
+            outcome.return_value = getattr(ret, "_return_value", None)
+        return outcome
+
+    def _reason(self, job: Any) -> str:
+        """Slurm's account of a job that ended without a result: state and exit code."""
+        try:
+            out = (
+                subprocess.run(
+                    [
+                        "sacct",
+                        "-j",
+                        str(job.job_id),
+                        "-X",
+                        "-n",
+                        "-P",
+                        "-o",
+                        "State,ExitCode,Elapsed",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    check=False,
+                )
+                .stdout.strip()
+                .splitlines()
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            out = []
+        if out:
+            state, exit_code, elapsed = [*out[-1].split("|"), "", "", ""][:3]
+            return f"Slurm job {job.job_id} ended {state} (exit code {exit_code}, after {elapsed})"
+        return f"Slurm job {job.job_id} ended {job.state} without a result"
