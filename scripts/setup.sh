@@ -6,6 +6,14 @@ cd "$(dirname "$0")/.."
 VENV=${NK_VENV:-.venv}
 PY=${PYTHON:-python3}
 
+# Graphviz renders lineage pictures (nemotron-kit lineage --output graph.png).
+if ! command -v dot >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends graphviz >/dev/null
+  else
+    echo "note: Graphviz (dot) is missing; install Debian's graphviz to render lineage pictures" >&2
+  fi
+fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi

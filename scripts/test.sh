@@ -6,13 +6,25 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export OMP_NUM_THREADS=1 WANDB_MODE=offline
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=nk-test-access AWS_SECRET_ACCESS_KEY=nk-test-secret-key AWS_DEFAULT_REGION=us-east-1
 PY=.venv/bin/python
 
-# A real S3-compatible server (moto) on loopback for the S3 registry tests.
+# A real S3-compatible server (moto) on loopback for the S3 registry tests, and a real
+# single-node Slurm (munge, slurmctld, slurmd, slurmdbd + MariaDB so sacct works).
+stop_services() {
+  bash scripts/s3-server.sh stop || true
+  [ "${NK_STARTED_SLURM:-0}" = 1 ] && bash scripts/local-slurm.sh stop || true
+}
+trap stop_services EXIT
 NK_TEST_S3_ENDPOINT=$(bash scripts/s3-server.sh start)
 export NK_TEST_S3_ENDPOINT
-trap 'bash scripts/s3-server.sh stop' EXIT
+if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_SLURM:-0}" != 1 ]; then
+  bash scripts/local-slurm.sh setup
+  bash scripts/local-slurm.sh start
+  NK_STARTED_SLURM=1
+  bash scripts/local-slurm.sh health >/dev/null
+  export NK_TEST_SLURM=1
+fi
 
 echo "== ruff"; "$PY" -m ruff check . && "$PY" -m ruff format --check .
 echo "== mypy"; "$PY" -m mypy

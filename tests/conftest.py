@@ -60,8 +60,8 @@ def run_cli(nk_home: Path, tmp_path: Path) -> RunCli:
 
 
 S3_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_ACCESS_KEY_ID": "nk-test-access",
+    "AWS_SECRET_ACCESS_KEY": "nk-test-secret-key",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 

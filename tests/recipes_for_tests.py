@@ -55,3 +55,47 @@ def produce(cfg: DictConfig) -> str:
     (out / "result.txt").write_text(h.hexdigest())
     artifact = instantiate(cfg.output, path=str(out))
     return str(artifact.save(aliases=list(cfg.stage.get("aliases", []))))
+
+
+def checkpointed(cfg: DictConfig) -> str:
+    """Count to `stage.steps`, one step a `stage.step_s`, saving progress after every step.
+
+    Restarted (a requeued Slurm job), it resumes from the saved step: the log records where
+    each attempt started, so a test can see the resume.
+    """
+    import os
+    import time
+
+    from hydra.core.hydra_config import HydraConfig
+
+    from nemotron_kit.config import instantiate
+
+    # The job's own output directory: the same path again when a requeued job restarts.
+    out = Path(HydraConfig.get().runtime.output_dir) / f"out-{cfg.stage.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    state = out / "checkpoint.json"
+    step = json.loads(state.read_text())["step"] if state.exists() else 0
+    with open(out / "attempts.log", "a") as log:
+        log.write(f"start {step} job={os.environ.get('SLURM_JOB_ID')}\n")
+    while step < int(cfg.stage.steps):
+        time.sleep(float(cfg.stage.step_s))
+        step += 1
+        tmp = state.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"step": step}))
+        os.replace(tmp, state)
+    (out / "result.txt").write_text(f"finished at {step}")
+    return str(instantiate(cfg.output, path=str(out)).save())
+
+
+def secret_probe(cfg: DictConfig) -> str:
+    """Publish a digest of the secret the job received (never the secret itself)."""
+    import hashlib
+    import os
+
+    from nemotron_kit.config import instantiate
+
+    out = Path(os.getcwd()) / f"out-{cfg.stage.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    value = os.environ.get("WANDB_API_KEY", "")
+    (out / "digest.txt").write_text(hashlib.sha256(value.encode()).hexdigest())
+    return str(instantiate(cfg.output, path=str(out)).save())

@@ -24,8 +24,7 @@ from nemotron_kit.errors import ConfigError
 from nemotron_kit.execution.base import Executor, JobOutcome
 from nemotron_kit.execution.job import JobSpec
 from nemotron_kit.execution.local import outcome_from_result
-
-SNAPSHOT_ENV = "NEMOTRON_KIT_SNAPSHOT"
+from nemotron_kit.tracking.run import SNAPSHOT_ENV
 
 
 def _secret_env() -> dict[str, str]:

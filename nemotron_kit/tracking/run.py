@@ -41,6 +41,16 @@ class LineageError(NemotronKitError):
     """Lineage could not be recorded; the job does not run without it."""
 
 
+_SLURM_FIELDS = {
+    "job_id": "SLURM_JOB_ID",
+    "array_job_id": "SLURM_ARRAY_JOB_ID",
+    "array_task_id": "SLURM_ARRAY_TASK_ID",
+    "restart_count": "SLURM_RESTART_COUNT",
+    "nodelist": "SLURM_JOB_NODELIST",
+}
+SNAPSHOT_ENV = "NEMOTRON_KIT_SNAPSHOT"
+
+
 def new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
 
@@ -82,6 +92,8 @@ class ActiveRun:
             "packages": package_versions(),
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "slurm": {k: os.environ[v] for k, v in _SLURM_FIELDS.items() if v in os.environ}
+            or None,
             "argv": [redact_override(a) for a in sys.argv],
             "started_at": self.started_at,
         }
@@ -166,7 +178,7 @@ def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> Activ
         pins=pins,
         overrides=[redact_override(o) for o in overrides],
         hydra=hydra_info,
-        code=code_version(),
+        code=_code_info(),
     )
     started: list[LineageTracker] = []
     try:
@@ -187,6 +199,15 @@ def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> Activ
     os.environ[RUN_ID_ENV] = run_id
     set_run_context(RunContext(run_id, list(inputs), [run.notify_output]))
     return run
+
+
+def _code_info() -> dict[str, Any]:
+    """The git state, plus the snapshot a remote job runs from (its digest names the code)."""
+    info = code_version()
+    snapshot = os.environ.get(SNAPSHOT_ENV)
+    if snapshot:
+        info["snapshot"] = {"digest": os.path.basename(snapshot.rstrip("/")), "path": snapshot}
+    return info
 
 
 def fail_start(exc: BaseException) -> None:
