@@ -341,7 +341,7 @@ def test_job_runs_the_snapshot_not_the_live_checkout(
             if line.startswith("submitted Slurm job"):
                 break
         recipe.write_text(recipe.read_text().replace("'uncommitted-edit'", "'edited-after-submit'"))
-        rest, err = proc.communicate(timeout=180)
+        _, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, "".join(lines) + err
     registry = registry_of(nk_home)
     version = registry.load("art://code")
