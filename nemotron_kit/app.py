@@ -80,16 +80,31 @@ def prepare_job(cfg: DictConfig, pins: dict[str, str] | None = None) -> list[str
     pinned = pin_config(cfg, pins=pins)
     saved = _saved_config_path()
     if saved is not None and saved.exists():
-        OmegaConf.save(cfg, saved)
+        if pinned:  # the saved file still says `latest` / ${art:NAME}: write the pinned config
+            OmegaConf.save(cfg, saved)
         _redact_saved_files(saved.parent)
     return pinned
 
 
 def _redact_saved_files(hydra_dir: Path) -> None:
     """Hydra saved the raw command-line overrides; a secret typed there must not stay on disk."""
-    from nemotron_kit.tracking._secrets import redact_override, redact_text
+    from nemotron_kit.tracking._secrets import (
+        SECRET_NAME,
+        redact_override,
+        redact_text,
+        secret_values,
+    )
 
     overrides = hydra_dir / "overrides.yaml"
+    text = overrides.read_text() if overrides.exists() else ""
+    secrets = secret_values()
+    if not SECRET_NAME.search(text) and not any(
+        v in (hydra_dir / name).read_text()
+        for name in ("hydra.yaml", "config.yaml")
+        if (hydra_dir / name).exists()
+        for v in secrets
+    ):
+        return  # nothing secret was written: leave Hydra's files as they are
     if overrides.exists():
         import yaml
 

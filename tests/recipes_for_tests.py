@@ -99,3 +99,39 @@ def secret_probe(cfg: DictConfig) -> str:
     value = os.environ.get("WANDB_API_KEY", "")
     (out / "digest.txt").write_text(hashlib.sha256(value.encode()).hexdigest())
     return str(instantiate(cfg.output, path=str(out)).save())
+
+
+def distributed(cfg: DictConfig) -> str | None:
+    """Under torchrun: every rank writes what it saw; rank 0 publishes after a barrier."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+    from hydra.core.hydra_config import HydraConfig
+
+    from nemotron_kit.config import instantiate
+    from nemotron_kit.execution import is_rank_zero
+    from nemotron_kit.execution.torchrun import backend
+
+    dist.init_process_group(backend())
+    rank, world = dist.get_rank(), dist.get_world_size()
+    total = torch.tensor([rank + 1.0])
+    dist.all_reduce(total)
+    out = Path(HydraConfig.get().runtime.output_dir) / "ranks"
+    out.mkdir(parents=True, exist_ok=True)
+    seen = {
+        "rank": rank,
+        "world": world,
+        "env_rank": os.environ["RANK"],
+        "local_rank": os.environ["LOCAL_RANK"],
+        "inputs": OmegaConf.to_container(cfg.get("inputs", {}), resolve=True),
+        "all_reduce": total.item(),
+    }
+    (out / f"rank{rank}.json").write_text(json.dumps(seen))
+    dist.barrier()
+    uri = None
+    if is_rank_zero():
+        uri = str(instantiate(cfg.output, path=str(out)).save())
+    dist.barrier()
+    dist.destroy_process_group()
+    return uri

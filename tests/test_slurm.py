@@ -56,19 +56,24 @@ def job_ids(output: str) -> list[str]:
     return [j.strip() for j in match.group(1).split(",")]
 
 
-def sacct(job: str) -> list[tuple[str, str]]:
-    for _ in range(50):  # accounting records arrive asynchronously
+def sacct(job: str, expect: int = 1) -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    for _ in range(60):  # accounting records reach slurmdbd asynchronously
         out = subprocess.run(
             ["sacct", "-j", job, "-n", "-P", "-X", "-o", "JobID,State"],
             capture_output=True,
             text=True,
             check=True,
         ).stdout
-        rows = [tuple(line.split("|")) for line in out.strip().splitlines() if line]
-        if rows and all(state not in ("PENDING", "RUNNING", "REQUEUED") for _, state in rows):
-            return rows  # type: ignore[return-value]
+        rows = [
+            (a, b) for a, _, b in (line.partition("|") for line in out.strip().splitlines() if line)
+        ]
+        if len(rows) >= expect and all(
+            s not in ("PENDING", "RUNNING", "REQUEUED") for _, s in rows
+        ):
+            return rows
         time.sleep(0.5)
-    return rows  # type: ignore[return-value]
+    return rows
 
 
 @pytest.fixture
@@ -119,7 +124,7 @@ def test_eight_job_sweep_is_one_array(run_cli: RunCli, nk_home: Path, work: Path
     result = slurm(run_cli, work, "-m", "stage.name=arr", "output.name=arr", "stage.seed=range(8)")
     assert result.returncode == 0, result.stderr
     (array,) = {j.split("_")[0] for j in job_ids(result.stderr)}
-    rows = sacct(array)
+    rows = sacct(array, expect=8)
     assert sorted(r[0] for r in rows) == sorted(f"{array}_{i}" for i in range(8))
     assert {state for _, state in rows} == {"COMPLETED"}
     assert [v.version for v in registry_of(nk_home).versions("arr")] == list(range(1, 9))
@@ -139,7 +144,7 @@ def test_failures_are_reported_and_other_results_kept(
     )
     assert result.returncode != 0
     (array,) = {j.split("_")[0] for j in job_ids(result.stderr)}
-    states = dict(sacct(array))
+    states = dict(sacct(array, expect=4))
     # job 0 ok; 1 raises; 2 os._exit(3); 3 raises (before it would exit)
     assert states[f"{array}_0"] == "COMPLETED"
     assert states[f"{array}_1"] == "FAILED"  # a raising task fails its Slurm job too

@@ -522,6 +522,12 @@ class ArtifactRegistry:
         extra: dict[str, Any] | None = None,
     ) -> ArtifactVersion:
         """Publish ``artifact`` as the next version of ``name``; atomic under crashes and races."""
+        rank = os.environ.get("RANK", "0") or "0"
+        if rank != "0":
+            raise ArtifactError(
+                f"Only rank 0 publishes artifacts (this is RANK={rank}): guard the publish with "
+                "nemotron_kit.execution.is_rank_zero()."
+            )
         name = validate_name(name or artifact.name or "")
         alias_list = [validate_alias(a) for a in aliases]
         if LATEST in alias_list:

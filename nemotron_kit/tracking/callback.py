@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from nemotron_kit.tracking import run as runs
 
@@ -26,19 +26,12 @@ failures: list[str] = []
 _pending_sweep: DictConfig | None = None
 
 
-def _job_config(config: DictConfig) -> DictConfig:
-    cfg = copy.deepcopy(config)
-    with open_dict(cfg):
-        cfg.pop("hydra", None)
-    return cfg
-
-
 class LineageCallback(Callback):
     """Starts and ends the job's run; writes a sweep summary at the end of a multirun."""
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
         try:
-            runs.start_run(_job_config(config), config.get("hydra"))
+            runs.start_run(config, config.get("hydra"))
         except Exception as exc:
             runs.fail_start(exc)
 

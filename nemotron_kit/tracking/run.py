@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemotron_kit.errors import NemotronKitError
 from nemotron_kit.tracking._code import code_version, package_versions
@@ -145,13 +145,18 @@ def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> Activ
     from nemotron_kit.tracking.trackers import build_trackers
 
     _start_error = None
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        return None  # under torchrun only rank 0 records lineage
+    trackers = build_trackers(job_cfg.get("tracker"))
+    if not any(t.records_lineage for t in trackers):
+        return None
     cfg = copy.deepcopy(job_cfg)
+    if "hydra" in cfg:  # the job's config as the task sees it, without Hydra's own node
+        with open_dict(cfg):
+            cfg.pop("hydra")
     registry = init_from_config(cfg.registry)
     pins: dict[str, str] = json.loads(os.environ.get(PINS_ENV) or "{}")
     inputs = pin_config(cfg, pins=pins)
-    trackers = build_trackers(cfg.get("tracker"))
-    if not any(t.records_lineage for t in trackers):
-        return None
     run_id = os.environ.pop(REQUESTED_RUN_ID_ENV, None) or new_run_id()
     hydra_info: dict[str, Any] = {}
     overrides: list[str] = []

@@ -1,0 +1,133 @@
+"""Sweeps: our launcher against Hydra's own, side by side in one run.
+
+1. A 20-job local sweep of a trivial task: hydra/launcher=nemotron_kit (forked pool, one job
+   composed up front) vs Hydra's basic launcher and sweeper. Target: ratio <= 0.5.
+2. An 8-job Slurm sweep: executor=slurm (one job array through submitit) vs
+   hydra-submitit-launcher's submitit_slurm on the same cluster. Target: ratio <= 1.0.
+   Needs a running Slurm (scripts/local-slurm.sh start); skipped otherwise.
+
+Both sides run the same nemotron_kit app (same config, callbacks, tracker=noop), so the
+ratio isolates the launcher. Commands alternate; medians are reported.
+
+    python benchmarks/sweep.py [--runs 5] [--slurm-runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TASK = "def main(cfg):\n    return int(cfg.seed)\n"
+RECIPE = "# @package _global_\nrecipe: {name: trivial, _target_: bench_task.main}\nseed: 0\n"
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}\n{result.stderr[-2000:]}")
+    return elapsed
+
+
+def compare(
+    name: str, commands: dict[str, list[str]], runs: int, cwd: Path, env: dict[str, str]
+) -> float:
+    samples: dict[str, list[float]] = {k: [] for k in commands}
+    for cmd in commands.values():  # warm-up
+        timed(cmd, cwd, env)
+    for _ in range(runs):
+        for key, cmd in commands.items():
+            samples[key].append(timed(cmd, cwd, env))
+    (ours, theirs) = commands
+    print(f"{name}: median of {runs} runs each")
+    for key, values in samples.items():
+        print(f"  {key:<28} median {statistics.median(values):6.2f} s   min {min(values):6.2f} s")
+    ratio = statistics.median(samples[ours]) / statistics.median(samples[theirs])
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--slurm-runs", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "conf" / "recipe").mkdir(parents=True)
+        (work / "conf" / "recipe" / "trivial.yaml").write_text(RECIPE)
+        (work / "bench_task.py").write_text(TASK)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(work),
+            "NEMOTRON_KIT_HOME": str(work / "home"),
+            "OMP_NUM_THREADS": "1",
+        }
+        base = [
+            sys.executable,
+            "-m",
+            "nemotron_kit",
+            "-m",
+            "--config-dir",
+            str(work / "conf"),
+            "+recipe=trivial",
+            "tracker=noop",
+        ]
+        local = compare(
+            "20-job local sweep of a trivial task",
+            {
+                "nemotron_kit launcher": [*base, "seed=range(20)"],
+                "hydra basic launcher": [
+                    *base,
+                    "seed=range(20)",
+                    "hydra/launcher=basic",
+                    "hydra/sweeper=basic",
+                ],
+            },
+            args.runs,
+            work,
+            env,
+        )
+        print(f"ratio nemotron_kit / basic = {local:.2f}  (target <= 0.5)")
+
+        if (
+            shutil.which("sbatch") is None
+            or subprocess.run(["sinfo"], capture_output=True).returncode != 0
+        ):
+            print("8-job Slurm sweep: skipped (no Slurm here; scripts/local-slurm.sh start)")
+            return
+        slurm = compare(
+            "8-job Slurm sweep",
+            {
+                "nemotron_kit executor=slurm": [
+                    *base,
+                    "seed=range(8)",
+                    "executor=slurm",
+                    "executor.time_min=5",
+                ],
+                "submitit_slurm launcher": [
+                    *base,
+                    "seed=range(8)",
+                    "hydra/launcher=submitit_slurm",
+                    "hydra/sweeper=basic",
+                    "hydra.launcher.timeout_min=5",
+                    "hydra.launcher.partition=debug",
+                ],
+            },
+            args.slurm_runs,
+            work,
+            env,
+        )
+        print(f"ratio nemotron_kit / submitit_slurm = {slurm:.2f}  (target <= 1.0)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""executor=torchrun: real torch.distributed ranks (gloo on CPU) under torchrun --standalone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nemotron_kit.artifacts import Artifact
+from nemotron_kit.registry import ArtifactRegistry
+from tests.conftest import REPO, RunCli
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_ranks_see_the_same_inputs_and_rank_zero_alone_publishes(
+    run_cli: RunCli, nk_home: Path, tmp_path: Path
+) -> None:
+    registry = ArtifactRegistry(nk_home / "registry", hash_cache=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "x.txt").write_text("x")
+    registry.publish(Artifact(path=str(data)), name="data")
+    registry.publish(Artifact(path=str(data)), name="data")
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    result = run_cli(
+        "--config-dir",
+        str(REPO / "tests" / "conf"),
+        "+recipe=stage",
+        "recipe._target_=tests.recipes_for_tests.distributed",
+        "stage.name=dist",
+        "output.name=dist",
+        "executor=torchrun",
+        "executor.nproc_per_node=2",
+        "+inputs.data=art://data:latest",
+        cwd=work,
+        env={"PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 0, result.stderr
+    (ranks_dir,) = work.glob("multirun/*/*/0/ranks")
+    seen = [json.loads((ranks_dir / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [s["env_rank"] for s in seen] == ["0", "1"] and all(s["world"] == 2 for s in seen)
+    assert all(s["all_reduce"] == 3.0 for s in seen)  # a real collective across both ranks
+    assert seen[0]["inputs"] == seen[1]["inputs"] == {"data": "art://data:v2"}
+    assert [v.version for v in registry.versions("dist")] == [1]  # one publish, from rank 0
+    (run_id,) = registry.run_ids()  # one lineage run, from rank 0
+    assert registry.read_run(run_id)["inputs"] == ["art://data:v2"]
+    assert registry.consumers("art://data:v2") == [run_id]
