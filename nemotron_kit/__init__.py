@@ -38,8 +38,18 @@ _EXPORTS: dict[str, str] = {
     "get_registry": "nemotron_kit.registry",
     "init": "nemotron_kit.registry",
     "is_initialized": "nemotron_kit.registry",
+    # execution
+    "RunConfig": "nemotron_kit.execution",
+    "build_executor": "nemotron_kit.execution",
+    "load_run_profile": "nemotron_kit.execution",
+    # lineage
+    "LineageTracker": "nemotron_kit.tracking",
+    "NoOpTracker": "nemotron_kit.tracking",
+    "WandbTracker": "nemotron_kit.tracking.wandb",
+    "add_wandb_tags": "nemotron_kit.tracking.wandb",
+    "finish_wandb": "nemotron_kit.tracking.wandb",
 }
-_SUBMODULES = ("artifacts", "config", "registry", "errors", "train_script")
+_SUBMODULES = ("artifacts", "config", "registry", "errors", "train_script", "execution", "tracking")
 
 __all__ = [
     "Artifact",
@@ -49,20 +59,28 @@ __all__ = [
     "ConfigError",
     "DataBlendsArtifact",
     "InputDatasetInfo",
+    "LineageTracker",
     "ModelArtifact",
     "NemotronKitError",
+    "NoOpTracker",
     "PretrainBlendsArtifact",
     "PretrainDataArtifact",
+    "RunConfig",
     "SFTDataArtifact",
     "SplitJsonlDataArtifact",
+    "WandbTracker",
     "__version__",
+    "add_wandb_tags",
     "apply_hydra_overrides",
+    "build_executor",
+    "finish_wandb",
     "get_config",
     "get_registry",
     "init",
     "instantiate",
     "is_initialized",
     "load_omegaconf_yaml",
+    "load_run_profile",
     "omegaconf_to_dataclass",
     "parse_config_and_overrides",
 ]
@@ -86,6 +104,7 @@ if TYPE_CHECKING:
         parse_config_and_overrides,
     )
     from nemotron_kit.errors import ConfigError, NemotronKitError
+    from nemotron_kit.execution import RunConfig, build_executor, load_run_profile
     from nemotron_kit.registry import (
         ArtifactEntry,
         ArtifactRegistry,
@@ -95,6 +114,8 @@ if TYPE_CHECKING:
         init,
         is_initialized,
     )
+    from nemotron_kit.tracking import LineageTracker, NoOpTracker
+    from nemotron_kit.tracking.wandb import WandbTracker, add_wandb_tags, finish_wandb
 
 
 def __getattr__(name: str) -> Any:

@@ -256,6 +256,24 @@ def test_requeued_job_resumes_from_its_checkpoint(
     assert registry.run_attempts(run_id) == 2  # one logical run, two attempts
 
 
+def test_two_tasks_run_as_torch_ranks(run_cli: RunCli, nk_home: Path, work: Path) -> None:
+    result = slurm(
+        run_cli,
+        work,
+        "recipe._target_=tests.recipes_for_tests.distributed",
+        "stage.name=d",
+        "output.name=two-tasks",
+        "executor.tasks_per_node=2",
+    )
+    assert result.returncode == 0, result.stderr
+    (ranks,) = work.glob("multirun/*/*/0/ranks")
+    seen = [json.loads((ranks / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert [s["world"] for s in seen] == [2, 2] and all(s["all_reduce"] == 3.0 for s in seen)
+    registry = registry_of(nk_home)
+    assert [v.version for v in registry.versions("two-tasks")] == [1]
+    assert len(registry.run_ids()) == 1
+
+
 def test_dry_run_shows_the_plan_and_submits_nothing(
     run_cli: RunCli, nk_home: Path, work: Path
 ) -> None:
@@ -277,10 +295,10 @@ def test_dry_run_shows_the_plan_and_submits_nothing(
     plan = json.loads(result.stdout[result.stdout.index("{") :])
     params = plan["submitit_parameters"]
     assert params["slurm_partition"] == "debug" and params["timeout_min"] == 5
-    assert (
-        params["slurm_additional_parameters"]["container_image"]
-        == "nvcr.io/nvidia/pytorch:24.01-py3"
-    )
+    # pyxis starts from the squashed image, which the batch script's setup step makes first
+    image = params["slurm_additional_parameters"]["container_image"]
+    assert image.endswith(".sqsh") and "nvcr.io+nvidia+pytorch+24.01-py3" in image
+    assert any("nemotron_kit.execution.squash" in line for line in params["slurm_setup"])
     assert plan["array"] is True and len(plan["jobs"]) == 2
     assert (
         subprocess.run(["sacct", "-n", "-X", "-o", "JobID"], capture_output=True, text=True).stdout

@@ -107,3 +107,19 @@ def test_plugin_serves_other_hydra_apps(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     cfg = yaml.safe_load(result.stdout)
     assert cfg["executor"]["name"] == "slurm" and cfg["mine"] == 1
+
+
+def test_load_run_profile_and_build_executor_from_python(tmp_path: Path) -> None:
+    import nemotron_kit as kit
+    from nemotron_kit.execution.slurm import SlurmExecutor
+
+    user = make_user_dir(tmp_path / "u", {"executor/my-cluster.yaml": CLUSTER})
+    profile = kit.load_run_profile("my-cluster", config_dirs=[user])
+    assert profile.partition == "batch" and profile.name == "slurm" and profile.max_requeue == 3
+    executor = kit.build_executor(profile)
+    assert (
+        isinstance(executor, SlurmExecutor)
+        and executor.parameters("x")["slurm_account"] == "my-team"
+    )
+    run = kit.RunConfig(executor="my-cluster", overrides={"time_min": 30}, config_dirs=[str(user)])
+    assert run.build().parameters("x")["timeout_min"] == 30

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
 import cloudpickle
 
-from nemotron_kit.execution.job import JobFailed
+from nemotron_kit.execution.job import JobFailed, for_rank
 from nemotron_kit.execution.torchrun import rank
 
 
 def main(payload: str) -> int:
     job, spec = cloudpickle.loads(Path(payload).read_bytes())
-    if rank() != 0:
-        # Other ranks run the same job, without writing Hydra's files or the job's result.
-        spec = dataclasses.replace(spec, overrides=(*spec.overrides, "hydra.output_subdir=null"))
-        job = dataclasses.replace(
-            job, sweep_dir=str(Path(job.sweep_dir) / ".nemotron_kit" / f"rank{rank()}")
-        )
+    job, spec = for_rank(job, spec, rank())
     try:
         job(spec)
     except JobFailed:

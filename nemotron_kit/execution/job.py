@@ -117,3 +117,17 @@ def load_result(path: Path) -> dict[str, Any] | None:
     except (FileNotFoundError, EOFError, pickle.UnpicklingError):
         return None
     return data
+
+
+def for_rank(job: Any, spec: JobSpec, rank: int) -> tuple[Any, JobSpec]:
+    """The job as rank ``rank`` runs it: ranks other than 0 run the same job without writing
+    Hydra's files or the job's result (rank 0's is the job's)."""
+    if rank == 0:
+        return job, spec
+    import dataclasses
+
+    spec = dataclasses.replace(spec, overrides=(*spec.overrides, "hydra.output_subdir=null"))
+    job = dataclasses.replace(
+        job, sweep_dir=str(Path(job.sweep_dir) / ".nemotron_kit" / f"rank{rank}")
+    )
+    return job, spec

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,9 +23,15 @@ from typing import Any
 
 from nemotron_kit.errors import ConfigError
 from nemotron_kit.execution.base import Executor, JobOutcome
-from nemotron_kit.execution.job import JobSpec
+from nemotron_kit.execution.job import JobSpec, for_rank
 from nemotron_kit.execution.local import outcome_from_result
 from nemotron_kit.tracking.run import SNAPSHOT_ENV
+
+
+def _home() -> Path:
+    from nemotron_kit.paths import home
+
+    return home()
 
 
 def _secret_env() -> dict[str, str]:
@@ -76,7 +83,14 @@ class SlurmEntry:
         if self.snapshot:
             os.environ[SNAPSHOT_ENV] = self.snapshot
             sys.path.insert(0, self.snapshot)  # before the live checkout (cwd) on sys.path
-        return self.job(self.spec)  # spec.run_id: a requeued attempt continues the same run
+        job, spec = self.job, self.spec
+        if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+            # Several tasks: torchrun-style ranks (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR).
+            import submitit
+
+            submitit.helpers.TorchDistributedEnvironment().export()
+            job, spec = for_rank(job, spec, int(os.environ["RANK"]))
+        return job(spec)  # spec.run_id: a requeued attempt continues the same run
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         import submitit
@@ -127,7 +141,7 @@ class SlurmExecutor(Executor):
             array_parallelism,
             detach,
         )
-        self.container = dict(container or {})
+        self.container = dict(container or {})  # image, mounts, squash, squash_dir
         self.snapshot, self.snapshot_untracked, self.dry_run = snapshot, snapshot_untracked, dry_run
         self.poll_interval_s = poll_interval_s
 
@@ -135,9 +149,21 @@ class SlurmExecutor(Executor):
     def parameters(self, name: str) -> dict[str, Any]:
         """submitit parameters (each maps to an sbatch option)."""
         extra = dict(self.additional_parameters)
-        if self.container.get("image"):
+        setup = list(self.setup)
+        image = self.container.get("image")
+        if image:
             # pyxis: run the job's tasks inside the image, with the requested mounts.
-            extra["container_image"] = str(self.container["image"])
+            extra["container_image"] = str(image)
+            if self.container.get("squash", True):
+                # Import once per image into a shared .sqsh, on the compute node, before srun.
+                from nemotron_kit.execution.squash import squash_path
+
+                directory = self.container.get("squash_dir") or str(_home() / "squash")
+                extra["container_image"] = str(squash_path(str(image), directory))
+                setup.append(
+                    f"{shlex.quote(sys.executable)} -m nemotron_kit.execution.squash "
+                    f"{shlex.quote(str(image))} {shlex.quote(directory)} >/dev/null || exit 1"
+                )
             if self.container.get("mounts"):
                 extra["container_mounts"] = ",".join(self.container["mounts"])
         if self.env:
@@ -150,7 +176,7 @@ class SlurmExecutor(Executor):
             "cpus_per_task": int(self.cpus_per_task),
             "slurm_array_parallelism": int(self.array_parallelism),
             "slurm_additional_parameters": extra,
-            "slurm_setup": list(self.setup),
+            "slurm_setup": setup,
         }
         if self.gpus_per_node:
             params["gpus_per_node"] = int(self.gpus_per_node)
@@ -229,12 +255,21 @@ class SlurmExecutor(Executor):
             )
             for spec in specs
         ]
-        with _without(list(secrets)):
-            if len(entries) == 1:
-                jobs = [executor.submit(entries[0])]
-            else:
-                with executor.batch():
-                    jobs = [executor.submit(entry) for entry in entries]
+        try:
+            with _without(list(secrets)):
+                if len(entries) == 1:
+                    jobs = [executor.submit(entries[0])]
+                else:
+                    with executor.batch():
+                        jobs = [executor.submit(entry) for entry in entries]
+        except submitit.core.utils.FailedJobError as exc:  # sbatch refused the job
+            if secret_file is not None:
+                secret_file.unlink(missing_ok=True)
+            said = " ".join(str(exc).split())[:300]
+            raise ConfigError(
+                f"Slurm refused the submission ({said}): check `sinfo`, and the executor's "
+                "partition, account and resource settings."
+            ) from None
         ids = [j.job_id for j in jobs]
         print(
             f"submitted Slurm job{'s' if len(ids) > 1 else ''} {', '.join(ids)}",
@@ -292,7 +327,7 @@ class SlurmExecutor(Executor):
         from submitit.core.utils import FailedJobError, UncompletedJobError
 
         try:
-            ret = job.result()
+            ret = job.results()[0]  # task 0 (rank 0) holds the job's result
         except FailedJobError:
             return outcome_from_result(spec, sweep_dir, self._reason(job), job.job_id)
         except UncompletedJobError:
