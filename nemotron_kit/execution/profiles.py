@@ -47,7 +47,8 @@ def compose_config(
 
 def load_run_profile(name: str, config_dirs: Sequence[str | Path] = ()) -> DictConfig:
     """The executor config called ``name``, e.g. a cluster profile extending ``slurm``."""
-    return compose_config([f"executor={name}"], config_dirs).executor
+    profile: DictConfig = compose_config([f"executor={name}"], config_dirs).executor
+    return profile
 
 
 @dataclass
