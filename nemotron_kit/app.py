@@ -44,10 +44,14 @@ def run(cfg: DictConfig) -> Any:
     """Run the composed job: the recipe's ``_target_`` called with the whole config."""
     from nemotron_kit.config import instantiate
 
+    if cfg.get("pipeline") is not None and cfg.get("recipe") is None:
+        from nemotron_kit.pipeline import run_pipeline
+
+        return [r.outputs for r in run_pipeline(cfg)]
     if cfg.get("recipe") is None:
         raise NothingToRunError(
-            "Nothing to run: choose a recipe with '+recipe=NAME' (see `--help` for the options "
-            "of the 'recipe' group), or add '--cfg job' to print the composed config."
+            "Nothing to run: choose a recipe with '+recipe=NAME' or a pipeline with "
+            "'+pipeline=NAME' (see `--help`), or add '--cfg job' to print the composed config."
         )
     from nemotron_kit.tracking import run as runs
 

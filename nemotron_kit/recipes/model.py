@@ -6,8 +6,10 @@ whatever else used the global RNG before.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -101,6 +103,32 @@ class GPT(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+WEIGHTS_FILE = "model.pt"
+CONFIG_FILE = "config.json"
+
+
+def save_pretrained(weights: Mapping[str, torch.Tensor], config: GPTConfig, directory: Path) -> None:
+    """``model.pt`` (a state_dict of CPU tensors) and ``config.json`` (the architecture).
+
+    ``torch.save`` of the same tensors in the same order writes the same bytes, so equal
+    weights publish as equal artifacts.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    torch.save(dict(weights), directory / WEIGHTS_FILE)
+    info = {"architecture": config.to_dict(), "tokenizer": "bytes", "weights": WEIGHTS_FILE}
+    (directory / CONFIG_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def load_pretrained(directory: str | Path) -> GPT:
+    """The model a ``save_pretrained`` directory (a ModelArtifact's path) holds."""
+    directory = Path(directory)
+    info = json.loads((directory / CONFIG_FILE).read_text())
+    model = GPT(GPTConfig.from_mapping(info["architecture"]))
+    weights = torch.load(directory / info.get("weights", WEIGHTS_FILE), weights_only=True)
+    model.load_state_dict(weights)
+    return model
 
 
 @torch.no_grad()

@@ -44,7 +44,8 @@ class LineageCallback(Callback):
         run = runs.current_run()
         errors_before = list(run.tracker_errors) if run else []
         try:
-            runs.end_run(status, error)
+            result = getattr(job_return, "_return_value", None) if status == "COMPLETED" else None
+            runs.end_run(status, error, result)
         except Exception as exc:  # the run record could not be closed: say so, fail the command
             failures.append(f"ending run: {type(exc).__name__}: {exc}")
             print(f"Error: lineage could not be recorded: {exc}", file=sys.stderr, flush=True)

@@ -73,11 +73,16 @@ class ActiveRun:
     started_monotonic: float = field(default_factory=time.monotonic)
     code: dict[str, Any] = field(default_factory=dict)
     tracker_errors: list[str] = field(default_factory=list)
+    # Numbers the task returned (an eval's accuracy): kept with the run's lineage.
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def recipe(self) -> str | None:
         recipe = self.config.get("recipe") or {}
-        return recipe.get("name") if isinstance(recipe, dict) else None
+        if isinstance(recipe, dict) and recipe.get("name"):
+            return str(recipe["name"])
+        pipeline = self.config.get("pipeline") or {}
+        return f"pipeline:{pipeline.get('name')}" if isinstance(pipeline, dict) and pipeline else None
 
     def start_record(self) -> dict[str, Any]:
         return {
@@ -102,6 +107,7 @@ class ActiveRun:
         return {
             "status": status,
             "error": error,
+            "metrics": self.metrics,
             "ended_at": _now(),
             "duration_s": round(time.monotonic() - self.started_monotonic, 3),
             "outputs": self.registry.run_outputs(self.run_id),
@@ -223,7 +229,7 @@ def fail_start(exc: BaseException) -> None:
     print(f"Error: lineage could not be recorded: {_start_error}", file=sys.stderr, flush=True)
 
 
-def end_run(status: str, error: str | None) -> dict[str, Any] | None:
+def end_run(status: str, error: str | None, result: Any = None) -> dict[str, Any] | None:
     """End the current run in every tracker; returns the end record."""
     global _current
     from nemotron_kit.registry.core import set_run_context
@@ -231,6 +237,12 @@ def end_run(status: str, error: str | None) -> dict[str, Any] | None:
     run = _current
     if run is None:
         return None
+    if isinstance(result, dict):
+        run.metrics = {
+            str(k): float(v)
+            for k, v in result.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
     try:
         error = redact(error) if error else None
         for tracker in run.trackers:

@@ -1,0 +1,30 @@
+"""What a recipe needs from the job around it: its output directory and the one publish path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+
+def output_dir() -> Path:
+    """The job's own output directory (the same again when a job is restarted or requeued)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path(os.getcwd())
+
+
+def publish(output: DictConfig, path: Path, **fields: Any) -> str:
+    """Publish ``path`` as the artifact ``output`` describes (``_target_``, ``name``).
+
+    ``fields`` are the class's typed metadata; plain Python values only (no OmegaConf nodes),
+    since Hydra merges them into the config before building the artifact.
+    """
+    from nemotron_kit.config import instantiate
+
+    artifact = instantiate(output, path=str(path), **fields)
+    return str(artifact.save())

@@ -1,0 +1,40 @@
+"""Training metrics: a line on stdout every few steps and the same values in ``metrics.jsonl``."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+
+class MetricLogger:
+    """Rank 0's log of a training run; other ranks pass ``enabled=False`` and log nothing."""
+
+    def __init__(self, path: Path | None, every: int, enabled: bool = True) -> None:
+        self.path = path
+        self.every = max(1, every)
+        self.enabled = enabled
+        self._last_time = time.perf_counter()
+        self._last_step = 0
+
+    def info(self, message: str) -> None:
+        if self.enabled:
+            print(message, flush=True)
+
+    def step(self, step: int, total: int, force: bool = False, **values: float) -> None:
+        """Record ``values`` at ``step`` when it is a logging step (or ``force``)."""
+        if not self.enabled or not (force or step % self.every == 0):
+            return
+        now = time.perf_counter()
+        rate = (step - self._last_step) / max(now - self._last_time, 1e-9)
+        self._last_time, self._last_step = now, step
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in values.items())
+        print(f"step {step:>6}/{total}  {shown}  {rate:.1f} steps/s", flush=True)
+        if self.path is not None:
+            record: dict[str, Any] = {"step": step, **values, "steps_per_s": rate}
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def start(self, step: int) -> None:
+        self._last_time, self._last_step = time.perf_counter(), step

@@ -1,0 +1,120 @@
+"""pretrain: train a small GPT from scratch on a PretrainBlendsArtifact; publish a ModelArtifact.
+
+    python -m nemotron_kit +recipe=pretrain train.steps=300
+    python -m nemotron_kit +recipe=pretrain executor=torchrun executor.nproc_per_node=2
+
+Checkpoints go to ``<job output dir>/checkpoints/`` every ``train.checkpoint_every`` steps; a
+job restarted in the same directory resumes from the latest one and ends with the same weights
+as an uninterrupted run. Only rank 0 writes checkpoints and publishes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nemotron_kit.artifacts import PretrainBlendsArtifact
+from nemotron_kit.recipes import data, job
+
+if TYPE_CHECKING:
+    import torch
+
+    from nemotron_kit.recipes.training import TrainResult
+
+
+def main(cfg: DictConfig) -> str | None:
+    from nemotron_kit.registry import get_registry
+
+    # A wrong input type fails here, in one sentence, before torch is even imported.
+    blends = get_registry().load(cfg.inputs.data, expected=PretrainBlendsArtifact)
+    result = train(cfg, Path(blends.path), job.output_dir())
+    if result is None:  # not rank 0
+        return None
+    weights, architecture = result
+    out = job.output_dir() / "model"
+    from nemotron_kit.recipes.model import GPTConfig, save_pretrained
+
+    save_pretrained(weights.weights, GPTConfig.from_mapping(architecture), out)
+    return job.publish(
+        cfg.output,
+        out,
+        step=weights.step,
+        final_loss=weights.final_loss,
+        num_parameters=sum(t.numel() for t in weights.weights.values()),
+        architecture=architecture,
+        metadata=run_metadata(weights, blends.uri),
+    )
+
+
+@dataclass
+class TokenWindows:
+    """Random windows of ``length + 1`` tokens from one token stream (inputs, shifted targets)."""
+
+    tokens: torch.Tensor  # uint8, 1-D
+    length: int
+
+    def batch(
+        self, generator: torch.Generator, size: int, rank: int, world: int
+    ) -> tuple[torch.Tensor, torch.Tensor, None]:
+        import torch
+
+        starts = torch.randint(0, len(self.tokens) - self.length, (size,), generator=generator)
+        share = size // world
+        mine = starts[rank * share : (rank + 1) * share]
+        windows = self.tokens[mine[:, None] + torch.arange(self.length + 1)].long()
+        return windows[:, :-1], windows[:, 1:], None
+
+
+def train(cfg: DictConfig, blends_dir: Path, out_dir: Path) -> tuple[TrainResult, dict[str, int]] | None:
+    """Build the model, train it on the blend's train split; rank 0 gets (result, architecture)."""
+    import torch
+
+    from nemotron_kit.recipes import training
+    from nemotron_kit.recipes.metrics import MetricLogger
+    from nemotron_kit.recipes.model import GPT, GPTConfig
+
+    settings = training.TrainSettings.from_cfg(OmegaConf.to_container(cfg.train))  # type: ignore[arg-type]
+    architecture = GPTConfig.from_mapping(OmegaConf.to_container(cfg.model))  # type: ignore[arg-type]
+    blend = data.read_blend(blends_dir)
+    seq_length = int(blend["seq_length"])
+    if seq_length > architecture.context:
+        raise ValueError(
+            f"the blend's seq_length={seq_length} exceeds model.context={architecture.context}: "
+            "raise model.context or prepare data with a shorter data.seq_length."
+        )
+    stream = torch.frombuffer(bytearray(data.read_split(blends_dir, "train")), dtype=torch.uint8)
+    if len(stream) <= seq_length:
+        raise ValueError(f"the train split of {blends_dir} has only {len(stream)} tokens")
+
+    group = training.init_distributed()
+    try:
+        out_dir = group.shared_path(out_dir)
+        model = GPT(architecture, seed=settings.seed)
+        log = MetricLogger(out_dir / "metrics.jsonl", settings.log_every, enabled=group.rank == 0)
+        log.info(f"pretrain: {model.num_parameters():,} parameters, {len(stream):,} tokens")
+        result = training.fit(
+            model,
+            TokenWindows(stream, seq_length),
+            settings,
+            out_dir / "checkpoints",
+            group,
+            log,
+        )
+        log.info(f"pretrain: loss {result.initial_loss:.4f} -> {result.final_loss:.4f}")
+        return (result, architecture.to_dict()) if group.rank == 0 else None
+    finally:
+        training.close_distributed(group)
+
+
+def run_metadata(result: TrainResult, data_uri: str | None) -> dict[str, Any]:
+    from nemotron_kit.recipes.checkpoint import weights_digest
+
+    return {
+        "initial_loss": result.initial_loss,
+        "weights_digest": weights_digest(result.weights),
+        "resumed_from_step": result.resumed_from,
+        "data": data_uri,
+    }

@@ -1,0 +1,94 @@
+"""Pipelines: steps in order, outputs wired as pinned inputs, unchanged steps skipped."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+from nemotron_kit.registry import ArtifactRegistry
+from tests.conftest import REPO, RunCli
+
+TEST_CONF = REPO / "tests" / "conf"
+
+
+def pipeline(run_cli: RunCli, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        "--config-dir",
+        str(TEST_CONF),
+        "+pipeline=chain",
+        *args,
+        cwd=cwd,
+        env={"PYTHONPATH": str(REPO)},
+    )
+
+
+def step_runs(registry: ArtifactRegistry) -> list[str]:
+    return [
+        r
+        for r in registry.run_ids()
+        if not str(registry.read_run(r).get("recipe")).startswith("pipeline:")
+    ]
+
+
+def test_pipeline_runs_in_order_then_hits_the_cache(
+    run_cli: RunCli, nk_home: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    first = pipeline(run_cli, work)
+    assert first.returncode == 0, first.stderr
+    registry = ArtifactRegistry(nk_home / "registry", hash_cache=False)
+    three = registry.resolve("art://p-three")
+    assert three.record["inputs"] == ["art://p-two:v1"]
+    assert registry.resolve("art://p-two").record["inputs"] == ["art://p-one:v1"]
+    assert (
+        "art://p-one:v1" in first.stderr and "produced by stage run" in first.stderr
+    )  # lineage tree
+    runs_before = step_runs(registry)
+    assert len(runs_before) == 3
+
+    start = time.monotonic()
+    again = pipeline(run_cli, work)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("cached:") == 3
+    assert time.monotonic() - start < 10
+    assert step_runs(registry) == runs_before  # nothing ran
+    assert registry.resolve("art://p-three").version == 1
+
+    forced = pipeline(run_cli, work, "pipeline.force=true")
+    assert forced.returncode == 0 and "cached:" not in forced.stderr
+    assert registry.resolve("art://p-three").version == 2
+
+
+def test_a_changed_setting_reruns_only_what_depends_on_it(
+    run_cli: RunCli, nk_home: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    assert pipeline(run_cli, work).returncode == 0
+    # Change step two's config: step one stays cached; two and three (its consumer) run again.
+    changed = pipeline(
+        run_cli,
+        work,
+        "pipeline.steps.1.overrides=['stage.name=two','output.name=p-two','stage.seed=7']",
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "[one] cached" in changed.stderr
+    assert "[two] running" in changed.stderr and "[three] running" in changed.stderr
+    registry = ArtifactRegistry(nk_home / "registry", hash_cache=False)
+    assert registry.resolve("art://p-three").record["inputs"] == ["art://p-two:v2"]
+
+
+def test_a_failing_step_stops_the_pipeline(run_cli: RunCli, nk_home: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    result = pipeline(
+        run_cli,
+        work,
+        "pipeline.steps.1.overrides=['stage.name=two','output.name=p-two','stage.fail=true']",
+    )
+    assert result.returncode != 0
+    errors = [
+        line for line in result.stderr.splitlines() if line.startswith("Error: Pipeline step")
+    ]
+    assert len(errors) == 1 and "runs show" in errors[0]
+    registry = ArtifactRegistry(nk_home / "registry", hash_cache=False)
+    assert [e.name for e in registry.list()] == ["p-one"]  # three never started
