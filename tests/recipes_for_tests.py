@@ -53,7 +53,7 @@ def produce(cfg: DictConfig) -> str:
     out = Path(os.getcwd()) / f"out-{cfg.stage.name}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "result.txt").write_text(h.hexdigest())
-    artifact = instantiate(cfg.output, path=str(out))
+    artifact = instantiate(cfg.output, path=str(out), metadata={"score": float(cfg.stage.seed)})
     return str(artifact.save(aliases=list(cfg.stage.get("aliases", []))))
 
 

@@ -215,3 +215,24 @@ def test_secrets_land_nowhere(run_cli: RunCli, nk_home: Path, work: Path, tmp_pa
             assert value.encode() not in data, f"{name} leaked into {path}"
     for stream in (first.stdout, first.stderr, second.stdout, second.stderr):
         assert not any(v in stream for v in SENTINELS.values())
+
+
+def test_sweep_moves_an_alias_to_the_best_version(
+    run_cli: RunCli, nk_home: Path, work: Path
+) -> None:
+    result = stage(
+        run_cli,
+        work,
+        "-m",
+        "stage.name=s",
+        "output.name=scored",
+        "stage.seed=1,3,2",
+        "sweep.alias=best",
+        "sweep.metric=score",
+        "sweep.mode=max",
+    )
+    assert result.returncode == 0, result.stderr
+    registry = registry_of(nk_home)
+    best = registry.resolve("art://scored:best")
+    assert best.metrics["score"] == 3.0
+    assert "best -> art://scored:" in result.stderr

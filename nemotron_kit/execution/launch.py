@@ -100,6 +100,7 @@ def launch_sweep(
     outcomes = executor.run(job, specs, sweep_dir)
     close_vanished_runs(config, outcomes)
     print_summary(executor, outcomes)
+    move_best_alias(config, outcomes)
     returns = []
     for outcome in outcomes:
         succeeded = outcome.status in ("COMPLETED", "SUBMITTED")
@@ -144,6 +145,35 @@ def close_vanished_runs(config: DictConfig, outcomes: list[JobOutcome]) -> None:
                 )
     except Exception as exc:  # the summary still tells the user; lineage is reported separately
         print(f"Error: could not record the failed jobs' status in lineage: {exc}", file=sys.stderr)
+
+
+def move_best_alias(config: DictConfig, outcomes: list[JobOutcome]) -> None:
+    """``sweep.alias=best sweep.metric=final_loss``: point the alias at the best job's output."""
+    sweep = config.get("sweep") or {}
+    alias, metric = sweep.get("alias"), sweep.get("metric")
+    if not alias or not metric:
+        return
+    from nemotron_kit.registry.api import registry_from_config
+
+    registry = registry_from_config(config.registry)
+    scored = []
+    for o in outcomes:
+        if o.status != "COMPLETED" or not o.spec.run_id:
+            continue
+        for uri in registry.run_outputs(o.spec.run_id):
+            value = registry.resolve(uri).metrics.get(str(metric))
+            if value is not None:
+                scored.append((value, uri))
+    if not scored:
+        print(
+            f"sweep: no published version has metric '{metric}': alias '{alias}' not moved",
+            file=sys.stderr,
+        )
+        return
+    pick = min if str(sweep.get("mode", "min")) == "min" else max
+    value, uri = pick(scored)
+    registry.alias(uri, str(alias))
+    print(f"sweep: {alias} -> {uri} ({metric}={value:g}, best of {len(scored)})", file=sys.stderr)
 
 
 def print_summary(executor: Executor, outcomes: list[JobOutcome]) -> None:

@@ -25,7 +25,10 @@ def main(cfg: DictConfig) -> str:
     documents: list[tuple[int, str]] = []
     if settings.source == data.BUILTIN:
         sums = data.random_sums(
-            int(settings.num_documents), int(settings.max_operand), int(settings.seed), held_out=None
+            int(settings.num_documents),
+            int(settings.max_operand),
+            int(settings.seed),
+            held_out=None,
         )
         documents = [(0, s.line) for s in sums]
         sources.append({"uri": data.BUILTIN_URI, "name": "arithmetic"})

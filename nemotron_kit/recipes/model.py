@@ -109,7 +109,9 @@ WEIGHTS_FILE = "model.pt"
 CONFIG_FILE = "config.json"
 
 
-def save_pretrained(weights: Mapping[str, torch.Tensor], config: GPTConfig, directory: Path) -> None:
+def save_pretrained(
+    weights: Mapping[str, torch.Tensor], config: GPTConfig, directory: Path
+) -> None:
     """``model.pt`` (a state_dict of CPU tensors) and ``config.json`` (the architecture).
 
     ``torch.save`` of the same tensors in the same order writes the same bytes, so equal

@@ -22,7 +22,8 @@ from nemotron_kit.recipes import data, job
 if TYPE_CHECKING:
     import torch
 
-    from nemotron_kit.recipes.training import TrainResult
+    from nemotron_kit.recipes.model import GPTConfig
+    from nemotron_kit.recipes.training import Distributed, TrainResult
 
 
 def main(cfg: DictConfig) -> str | None:
@@ -30,23 +31,42 @@ def main(cfg: DictConfig) -> str | None:
 
     # A wrong input type fails here, in one sentence, before torch is even imported.
     blends = get_registry().load(cfg.inputs.data, expected=PretrainBlendsArtifact)
-    result = train(cfg, Path(blends.path), job.output_dir())
-    if result is None:  # not rank 0
-        return None
-    weights, architecture = result
-    out = job.output_dir() / "model"
-    from nemotron_kit.recipes.model import GPTConfig, save_pretrained
 
-    save_pretrained(weights.weights, GPTConfig.from_mapping(architecture), out)
-    return job.publish(
-        cfg.output,
-        out,
-        step=weights.step,
-        final_loss=weights.final_loss,
-        num_parameters=sum(t.numel() for t in weights.weights.values()),
-        architecture=architecture,
-        metadata=run_metadata(weights, blends.uri),
-    )
+    from nemotron_kit.recipes import training
+    from nemotron_kit.recipes.checkpoint import weights_digest
+    from nemotron_kit.recipes.model import save_pretrained
+
+    group = training.init_distributed()
+    try:
+        out = group.shared_path(job.output_dir())  # rank 0's: checkpoints are shared
+        architecture = model_config(cfg)
+        result = train(cfg, Path(blends.path), out, group)
+        if group.rank != 0:
+            return None
+        save_pretrained(result.weights, architecture, out / "model")
+        return job.publish(
+            cfg.output,
+            out / "model",
+            step=result.step,
+            final_loss=result.final_loss,
+            num_parameters=sum(t.numel() for t in result.weights.values()),
+            architecture=architecture.to_dict(),
+            metadata={
+                "initial_loss": result.initial_loss,
+                "weights_digest": weights_digest(result.weights),
+                "resumed_from_step": result.resumed_from,
+                "world_size": group.world,
+            },
+        )
+    finally:
+        training.close_distributed(group)
+
+
+def model_config(cfg: DictConfig) -> GPTConfig:
+    from nemotron_kit.recipes.model import GPTConfig
+
+    values: dict[str, Any] = OmegaConf.to_container(cfg.model)  # type: ignore[assignment]
+    return GPTConfig.from_mapping(values)
 
 
 @dataclass
@@ -68,18 +88,21 @@ class TokenWindows:
         return windows[:, :-1], windows[:, 1:], None
 
 
-def train(cfg: DictConfig, blends_dir: Path, out_dir: Path) -> tuple[TrainResult, dict[str, int]] | None:
-    """Build the model, train it on the blend's train split; rank 0 gets (result, architecture)."""
+def train(
+    cfg: DictConfig, blends_dir: Path, out_dir: Path, group: Distributed | None = None
+) -> TrainResult:
+    """Build the model from ``cfg.model`` and train it on the blend's train split."""
     import torch
 
     from nemotron_kit.recipes import training
     from nemotron_kit.recipes.metrics import MetricLogger
-    from nemotron_kit.recipes.model import GPT, GPTConfig
+    from nemotron_kit.recipes.model import GPT
 
-    settings = training.TrainSettings.from_cfg(OmegaConf.to_container(cfg.train))  # type: ignore[arg-type]
-    architecture = GPTConfig.from_mapping(OmegaConf.to_container(cfg.model))  # type: ignore[arg-type]
-    blend = data.read_blend(blends_dir)
-    seq_length = int(blend["seq_length"])
+    group = group or training.Distributed()
+    values: dict[str, Any] = OmegaConf.to_container(cfg.train)  # type: ignore[assignment]
+    settings = training.TrainSettings.from_cfg(values)
+    architecture = model_config(cfg)
+    seq_length = int(data.read_blend(blends_dir)["seq_length"])
     if seq_length > architecture.context:
         raise ValueError(
             f"the blend's seq_length={seq_length} exceeds model.context={architecture.context}: "
@@ -89,32 +112,11 @@ def train(cfg: DictConfig, blends_dir: Path, out_dir: Path) -> tuple[TrainResult
     if len(stream) <= seq_length:
         raise ValueError(f"the train split of {blends_dir} has only {len(stream)} tokens")
 
-    group = training.init_distributed()
-    try:
-        out_dir = group.shared_path(out_dir)
-        model = GPT(architecture, seed=settings.seed)
-        log = MetricLogger(out_dir / "metrics.jsonl", settings.log_every, enabled=group.rank == 0)
-        log.info(f"pretrain: {model.num_parameters():,} parameters, {len(stream):,} tokens")
-        result = training.fit(
-            model,
-            TokenWindows(stream, seq_length),
-            settings,
-            out_dir / "checkpoints",
-            group,
-            log,
-        )
-        log.info(f"pretrain: loss {result.initial_loss:.4f} -> {result.final_loss:.4f}")
-        return (result, architecture.to_dict()) if group.rank == 0 else None
-    finally:
-        training.close_distributed(group)
-
-
-def run_metadata(result: TrainResult, data_uri: str | None) -> dict[str, Any]:
-    from nemotron_kit.recipes.checkpoint import weights_digest
-
-    return {
-        "initial_loss": result.initial_loss,
-        "weights_digest": weights_digest(result.weights),
-        "resumed_from_step": result.resumed_from,
-        "data": data_uri,
-    }
+    model = GPT(architecture, seed=settings.seed)
+    log = MetricLogger(out_dir / "metrics.jsonl", settings.log_every, enabled=group.rank == 0)
+    log.info(f"pretrain: {model.num_parameters():,} parameters, {len(stream):,} train tokens")
+    result = training.fit(
+        model, TokenWindows(stream, seq_length), settings, out_dir / "checkpoints", group, log
+    )
+    log.info(f"pretrain: loss {result.initial_loss:.4f} -> {result.final_loss:.4f}")
+    return result

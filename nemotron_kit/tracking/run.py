@@ -82,7 +82,9 @@ class ActiveRun:
         if isinstance(recipe, dict) and recipe.get("name"):
             return str(recipe["name"])
         pipeline = self.config.get("pipeline") or {}
-        return f"pipeline:{pipeline.get('name')}" if isinstance(pipeline, dict) and pipeline else None
+        return (
+            f"pipeline:{pipeline.get('name')}" if isinstance(pipeline, dict) and pipeline else None
+        )
 
     def start_record(self) -> dict[str, Any]:
         return {
