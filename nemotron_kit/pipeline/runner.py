@@ -141,10 +141,12 @@ def run_pipeline(cfg: DictConfig) -> list[StepResult]:
         pin_config(step_cfg, pins=pins)
         digests = {ref: registry.resolve(uri).digest for ref, uri in sorted(pins.items())}
         key = step_cache_key(step_cfg, digests, code)
-        cached = None if force else _cached_outputs(registry, key)
-        if cached is not None:
+        entry = None if force else _cached_entry(registry, key)
+        if entry is not None:
+            cached = [str(u) for u in entry.get("outputs", [])]
             outputs[step.name] = cached
-            results.append(StepResult(step.name, cached, True, None, time.monotonic() - started))
+            took = time.monotonic() - started
+            results.append(StepResult(step.name, cached, True, entry.get("run_id"), took))
             shown = ", ".join(cached) or "no output"
             _say(f"[{step.name}] cached: {shown} (unchanged recipe, config, inputs and code)")
             continue
@@ -164,9 +166,10 @@ def run_pipeline(cfg: DictConfig) -> list[StepResult]:
     return results
 
 
-def _cached_outputs(registry: Any, key: str) -> list[str] | None:
+def _cached_entry(registry: Any, key: str) -> dict[str, Any] | None:
+    """The cache entry for ``key`` if its outputs still exist (and its run completed)."""
     try:
-        entry = json.loads(registry.storage.read(f"{CACHE_PREFIX}/{key}.json"))
+        entry: dict[str, Any] = json.loads(registry.storage.read(f"{CACHE_PREFIX}/{key}.json"))
     except (FileNotFoundError, ValueError):
         return None
     outs = [str(u) for u in entry.get("outputs", [])]
@@ -179,7 +182,7 @@ def _cached_outputs(registry: Any, key: str) -> list[str] | None:
         run = registry.read_run(entry["run_id"])
         if run.get("status") != "COMPLETED":
             return None
-    return outs
+    return entry
 
 
 def _passthrough_overrides() -> list[str]:
@@ -217,8 +220,19 @@ def _print_lineage(registry: Any, results: list[StepResult]) -> None:
 
     from nemotron_kit.tracking.graph import lineage
 
+    console = Console(stderr=True)
     final = next((r.outputs[0] for r in reversed(results) if r.outputs), None)
-    if final is None:
-        return
-    graph = lineage(registry, final, direction="upstream")
-    Console(stderr=True).print(graph.to_rich_tree())
+    if final is not None:
+        console.print(lineage(registry, final, direction="upstream").to_rich_tree())
+    for r in results:  # steps that publish nothing (an eval): their run and its metrics
+        if r.outputs:
+            continue
+        run_id = r.run_id
+        if run_id is None:
+            continue
+        run = registry.read_run(run_id)
+        metrics = ", ".join(f"{k}={v:g}" for k, v in (run.get("metrics") or {}).items())
+        used = ", ".join(run.get("inputs") or [])
+        console.print(
+            f"{r.step}: run {run_id} on {used or 'no inputs'}: {metrics or run.get('status')}"
+        )
