@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -61,10 +62,29 @@ def atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def canonical(obj: Any) -> Any:
+    """A fresh copy of nested dicts, lists and tensors with interned keys.
+
+    pickle shares repeated objects by identity, so an optimizer state loaded from a checkpoint
+    would pickle to other bytes than the same state built in memory; a canonical copy does not.
+    """
+    if isinstance(obj, dict):
+        return {sys.intern(k) if isinstance(k, str) else k: canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(canonical(v) for v in obj)
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True).contiguous()
+    return obj
+
+
 def save(directory: Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
-    """Write the checkpoint of ``step``; keep the newest ``keep`` and delete older ones."""
+    """Write the checkpoint of ``step``; keep the newest ``keep`` and delete older ones.
+
+    Equal states give byte-identical files: a resumed run's checkpoints equal an uninterrupted
+    run's.
+    """
     path = path_for(directory, step)
-    atomic_save({"step": step, **state}, path)
+    atomic_save(canonical({"step": step, **state}), path)
     older = sorted(p for p in directory.iterdir() if CHECKPOINT.match(p.name) and p != path)
     for stale in older[: max(0, len(older) - (keep - 1))]:
         stale.unlink(missing_ok=True)

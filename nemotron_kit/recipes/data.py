@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nemotron_kit.errors import ArtifactError, ConfigError
+
 BUILTIN = "builtin"
 BUILTIN_URI = "builtin://arithmetic"
 TOKENIZER = "bytes"
@@ -72,7 +74,10 @@ def random_sums(count: int, max_operand: int, seed: int, *, held_out: bool | Non
         if held_out is None or Sum(a, b).held_out == held_out
     ]
     if not pool:
-        raise ValueError(f"no sums with operands up to {max_operand} (held_out={held_out})")
+        raise ConfigError(
+            f"There are no sums with operands up to {max_operand} (held_out={held_out}): "
+            "use a max_operand of 1 or more."
+        )
     rng = random.Random(seed)
     return [rng.choice(pool) for _ in range(count)]
 
@@ -88,24 +93,36 @@ def source_files(source: str) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
     if not path.is_file():
-        raise FileNotFoundError(f"data.source entry '{source}' is not a file or directory")
+        raise ConfigError(
+            f"data.source entry '{source}' is not a file or directory: fix the path, or use "
+            "data.source=builtin."
+        )
     return [path]
 
 
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
+def read_records(path: Path, *keys: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSONL file, each checked to have ``keys``."""
     with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
-            if line.strip():
+            if not line.strip():
+                continue
+            try:
                 record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError(f"{path}:{number} is not a JSON object")
-                yield record
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{path}:{number} is not valid JSON ({exc}): fix it.") from None
+            missing = [k for k in keys if not isinstance(record, dict) or k not in record]
+            if missing:
+                raise ConfigError(
+                    f"{path}:{number} has no {' or '.join(map(repr, missing))} field: every "
+                    "line must be a JSON object with it (data_prep: see data.text_key)."
+                )
+            yield record
 
 
 def read_documents(path: Path, text_key: str) -> Iterator[str]:
     """A JSONL file's ``text_key`` fields, or a text file as one document."""
     if path.suffix in (".jsonl", ".json"):
-        for record in read_records(path):
+        for record in read_records(path, text_key):
             yield str(record[text_key])
     else:
         yield path.read_text(encoding="utf-8")
@@ -138,7 +155,10 @@ def read_split(directory: str | Path, split: str) -> bytes:
     """The token stream of one split (its shards in order)."""
     blend = read_blend(directory)
     if blend.get("dtype", "uint8") != "uint8":
-        raise ValueError(f"{directory}: only uint8 (byte) token shards are supported")
+        raise ArtifactError(
+            f"{directory} holds {blend.get('dtype')} token shards: these recipes read uint8 "
+            "(byte) shards only; prepare the data with data_prep."
+        )
     return b"".join((Path(directory) / s["file"]).read_bytes() for s in blend["splits"][split])
 
 
@@ -162,9 +182,9 @@ def pack(examples: Sequence[tuple[str, str]], pack_size: int) -> tuple[bytes, by
     for prompt, answer in examples:
         p, a = encode(prompt), encode(answer)
         if len(p) + len(a) > pack_size:
-            raise ValueError(
-                f"an SFT example of {len(p) + len(a)} tokens does not fit data.pack_size="
-                f"{pack_size}: raise pack_size or shorten the example"
+            raise ConfigError(
+                f"An SFT example of {len(p) + len(a)} tokens does not fit data.pack_size="
+                f"{pack_size}: raise data.pack_size or shorten the example."
             )
         if len(row_tokens) + len(p) + len(a) > pack_size:
             close_row()

@@ -12,10 +12,15 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from nemotron_kit.errors import ConfigError
 from nemotron_kit.recipes import data, job
 
 
-def main(cfg: DictConfig) -> str:
+def main(cfg: DictConfig) -> str | None:
+    from nemotron_kit.execution import is_rank_zero
+
+    if not is_rank_zero():  # under torchrun, rank 0 alone writes the shards and publishes
+        return None
     settings = cfg.data
     out = job.output_dir() / "blends"
     out.mkdir(parents=True, exist_ok=True)
@@ -39,7 +44,7 @@ def main(cfg: DictConfig) -> str:
                 sources.append({"uri": str(entry), "name": path.name})
                 documents += [(index, d) for d in data.read_documents(path, settings.text_key)]
     if not documents:
-        raise ValueError(f"data.source={settings.source} holds no documents")
+        raise ConfigError(f"data.source={settings.source} holds no documents: add some.")
 
     # 2. Split off validation documents (a seeded shuffle: the same seed, the same split).
     order = list(range(len(documents)))

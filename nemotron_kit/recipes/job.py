@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 
 def output_dir() -> Path:
@@ -18,6 +18,13 @@ def output_dir() -> Path:
     return Path(os.getcwd())
 
 
+def plain(node: DictConfig) -> dict[str, Any]:
+    """A config section as a plain dict, interpolations resolved (e.g. ``cfg.train``)."""
+    values = OmegaConf.to_container(node, resolve=True)
+    assert isinstance(values, dict)
+    return {str(k): v for k, v in values.items()}
+
+
 def publish(output: DictConfig, path: Path, **fields: Any) -> str:
     """Publish ``path`` as the artifact ``output`` describes (``_target_``, ``name``).
 
@@ -27,4 +34,6 @@ def publish(output: DictConfig, path: Path, **fields: Any) -> str:
     from nemotron_kit.config import instantiate
 
     artifact = instantiate(output, path=str(path), **fields)
-    return str(artifact.save())
+    # Copy, not reference: the job's directory may be reused (a rerun, a resume with more
+    # steps), and a published version must never change underneath its readers.
+    return str(artifact.save(mode="copy"))

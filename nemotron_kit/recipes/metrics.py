@@ -17,6 +17,8 @@ class MetricLogger:
         self.enabled = enabled
         self._last_time = time.perf_counter()
         self._last_step = 0
+        if enabled and path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
 
     def info(self, message: str) -> None:
         if self.enabled:

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nemotron_kit.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class GPTConfig:
@@ -28,9 +30,15 @@ class GPTConfig:
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> GPTConfig:
         """From ``cfg.model`` or a ModelArtifact's ``architecture`` (unknown keys are errors)."""
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(
+                f"Unknown model settings {unknown}: the GPT takes "
+                f"{', '.join(cls.__dataclass_fields__)}."
+            )
         config = cls(**{str(k): int(v) for k, v in values.items()})
         if config.d_model % config.n_heads:
-            raise ValueError(
+            raise ConfigError(
                 f"model.d_model={config.d_model} is not divisible by "
                 f"model.n_heads={config.n_heads}: choose sizes that divide."
             )
@@ -58,7 +66,8 @@ class Block(nn.Module):
         q, k, v = (t.view(heads).transpose(1, 2) for t in (q, k, v))
         attn = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.proj(attn.transpose(1, 2).reshape(batch, length, width))
-        return x + self.fc_out(F.gelu(self.fc(self.ln_mlp(x))))
+        out: torch.Tensor = x + self.fc_out(F.gelu(self.fc(self.ln_mlp(x))))
+        return out
 
 
 class GPT(nn.Module):

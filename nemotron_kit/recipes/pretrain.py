@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from nemotron_kit.artifacts import PretrainBlendsArtifact
+from nemotron_kit.errors import ConfigError
 from nemotron_kit.recipes import data, job
 
 if TYPE_CHECKING:
@@ -37,14 +38,13 @@ def main(cfg: DictConfig) -> str | None:
     from nemotron_kit.recipes.model import save_pretrained
 
     group = training.init_distributed()
-    try:
-        out = group.shared_path(job.output_dir())  # rank 0's: checkpoints are shared
-        architecture = model_config(cfg)
-        result = train(cfg, Path(blends.path), out, group)
-        if group.rank != 0:
-            return None
+    out = group.shared_path(job.output_dir())  # rank 0's: checkpoints are shared
+    architecture = model_config(cfg)
+    result = train(cfg, Path(blends.path), out, group)
+    uri = None
+    if group.rank == 0:
         save_pretrained(result.weights, architecture, out / "model")
-        return job.publish(
+        uri = job.publish(
             cfg.output,
             out / "model",
             step=result.step,
@@ -58,15 +58,14 @@ def main(cfg: DictConfig) -> str | None:
                 "world_size": group.world,
             },
         )
-    finally:
-        training.close_distributed(group)
+    training.close_distributed(group)
+    return uri
 
 
 def model_config(cfg: DictConfig) -> GPTConfig:
     from nemotron_kit.recipes.model import GPTConfig
 
-    values: dict[str, Any] = OmegaConf.to_container(cfg.model)  # type: ignore[assignment]
-    return GPTConfig.from_mapping(values)
+    return GPTConfig.from_mapping(job.plain(cfg.model))
 
 
 @dataclass
@@ -99,18 +98,20 @@ def train(
     from nemotron_kit.recipes.model import GPT
 
     group = group or training.Distributed()
-    values: dict[str, Any] = OmegaConf.to_container(cfg.train)  # type: ignore[assignment]
-    settings = training.TrainSettings.from_cfg(values)
+    settings = training.TrainSettings.from_cfg(job.plain(cfg.train))
     architecture = model_config(cfg)
     seq_length = int(data.read_blend(blends_dir)["seq_length"])
     if seq_length > architecture.context:
-        raise ValueError(
-            f"the blend's seq_length={seq_length} exceeds model.context={architecture.context}: "
+        raise ConfigError(
+            f"The blend's seq_length={seq_length} exceeds model.context={architecture.context}: "
             "raise model.context or prepare data with a shorter data.seq_length."
         )
     stream = torch.frombuffer(bytearray(data.read_split(blends_dir, "train")), dtype=torch.uint8)
     if len(stream) <= seq_length:
-        raise ValueError(f"the train split of {blends_dir} has only {len(stream)} tokens")
+        raise ConfigError(
+            f"The train split of {blends_dir} has only {len(stream)} tokens, fewer than one "
+            f"window of {seq_length + 1}: prepare more data."
+        )
 
     model = GPT(architecture, seed=settings.seed)
     log = MetricLogger(out_dir / "metrics.jsonl", settings.log_every, enabled=group.rank == 0)

@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from nemotron_kit.errors import ConfigError
 from nemotron_kit.recipes import checkpoint
 from nemotron_kit.recipes.metrics import MetricLogger
 
@@ -50,7 +51,10 @@ class TrainSettings:
         known = cls.__dataclass_fields__
         unknown = sorted(set(train) - set(known))
         if unknown:
-            raise ValueError(f"unknown train settings {unknown}: known are {sorted(known)}")
+            raise ConfigError(
+                f"Unknown train settings {unknown}: fix the spelling (known: "
+                f"{', '.join(sorted(known))})."
+            )
         return cls(**{str(k): v for k, v in train.items()})
 
     def lr_at(self, step: int) -> float:
@@ -83,7 +87,7 @@ class Distributed:
             value = value.detach().clone()
             dist.all_reduce(value)
             value /= self.world
-        return float(value)
+        return float(value.detach())
 
     def shared_path(self, path: Path) -> Path:
         """Rank 0's ``path`` on every rank (other ranks get their own Hydra output dirs)."""
@@ -107,8 +111,9 @@ def init_distributed() -> Distributed:
 
 
 def close_distributed(group: Distributed) -> None:
+    """Leave the process group once every rank is done (rank 0 publishes before it comes)."""
     if group.world > 1 and dist.is_initialized():
-        dist.barrier()  # rank 0 may still be publishing: nobody leaves before it is done
+        dist.barrier()
         dist.destroy_process_group()
 
 
@@ -142,11 +147,12 @@ def fit(
 ) -> TrainResult:
     """Train ``model`` for ``settings.steps`` steps, resuming from ``checkpoint_dir``."""
     if settings.batch_size % group.world:
-        raise ValueError(
+        raise ConfigError(
             f"train.batch_size={settings.batch_size} is not divisible by the {group.world} "
             "ranks: choose a multiple."
         )
     torch.use_deterministic_algorithms(True)
+    torch.manual_seed(settings.seed)  # torch seeds itself randomly per process otherwise
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.lr, betas=(0.9, 0.95), weight_decay=settings.weight_decay
     )
@@ -178,7 +184,7 @@ def fit(
         inputs, targets, mask = data.batch(sampler, settings.batch_size, group.rank, group.world)
         step_loss = cross_entropy(ddp(inputs), targets, mask)
         optimizer.zero_grad(set_to_none=True)
-        step_loss.backward()
+        step_loss.backward()  # type: ignore[no-untyped-call]
         if settings.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
         optimizer.step()
