@@ -7,13 +7,14 @@ finds configs through the search-path plugin rather than relative to ``__main__`
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nemotron_kit.errors import NemotronKitError
+from nemotron_kit.errors import NemotronKitError, NotFoundError, URIError
 from nemotron_kit.paths import packaged_conf_dir
 from nemotron_kit.registry.resolver import register as register_art_resolver
 
@@ -56,6 +57,9 @@ def run(cfg: DictConfig) -> Any:
     from nemotron_kit.tracking import run as runs
 
     failure = runs.start_error()
+    problem = runs.start_exception()
+    if isinstance(problem, (NotFoundError, URIError)):
+        raise with_producer_hint(problem)  # a missing or malformed input, not a lineage fault
     if failure is not None:
         raise runs.LineageError(
             f"Lineage could not be recorded ({failure}): the job did not run; fix the registry "
@@ -64,8 +68,38 @@ def run(cfg: DictConfig) -> Any:
     # Resolve the recipe before touching the registry: a typo fails without side effects.
     recipe_fn = instantiate({"_target_": cfg.recipe._target_, "_partial_": True})
     current = runs.current_run()
-    prepare_job(cfg, pins=current.pins if current else None)
+    try:
+        prepare_job(cfg, pins=current.pins if current else None)
+    except NotFoundError as exc:
+        raise with_producer_hint(exc) from None
     return recipe_fn(cfg)
+
+
+_MISSING_NAME = re.compile(r"^No artifact named '([^']+)'")
+
+
+def with_producer_hint(exc: NemotronKitError) -> NemotronKitError:
+    """'No artifact named pretrain-data' -> also say which recipe publishes it, to run first."""
+    match = _MISSING_NAME.match(str(exc))
+    if match is None:
+        return exc
+    import yaml
+
+    from nemotron_kit.paths import user_config_dirs
+
+    name = match.group(1)
+    for directory in [*user_config_dirs(), packaged_conf_dir()]:
+        for option in sorted((directory / "recipe").glob("*.yaml")):
+            try:
+                node = yaml.safe_load(option.read_text()) or {}
+            except yaml.YAMLError:
+                continue
+            if (node.get("output") or {}).get("name") == name:
+                return type(exc)(
+                    f"{str(exc).rstrip('.')}: run `python -m nemotron_kit +recipe={option.stem}` "
+                    f"first, which publishes '{name}'."
+                )
+    return exc
 
 
 def prepare_job(cfg: DictConfig, pins: dict[str, str] | None = None) -> list[str]:

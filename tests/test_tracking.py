@@ -236,3 +236,14 @@ def test_sweep_moves_an_alias_to_the_best_version(
     best = registry.resolve("art://scored:best")
     assert best.metrics["score"] == 3.0
     assert "best -> art://scored:" in result.stderr
+
+
+def test_a_missing_input_says_which_recipe_to_run_first(
+    run_cli: RunCli, nk_home: Path, work: Path
+) -> None:
+    result = run_cli("+recipe=pretrain", cwd=work)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert "'pretrain-data'" in errors[0] and "+recipe=data_prep` first" in errors[0]
+    assert "ineage" not in errors[0]  # an input problem, not a lineage one

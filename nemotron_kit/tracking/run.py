@@ -131,6 +131,8 @@ class ActiveRun:
 _current: ActiveRun | None = None
 # A failure while starting lineage; the task refuses to run (Hydra swallows callback errors).
 _start_error: str | None = None
+# The start failure itself: an input that does not exist is the user's error, not lineage's.
+_start_exception: BaseException | None = None
 
 
 def current_run() -> ActiveRun | None:
@@ -141,18 +143,23 @@ def start_error() -> str | None:
     return _start_error
 
 
+def start_exception() -> BaseException | None:
+    return _start_exception
+
+
 def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> ActiveRun | None:
     """Start the job's run: registry, pinned inputs, run record, trackers, run context.
 
     Returns None when every tracker is ``noop`` (no lineage is wanted).
     """
-    global _current, _start_error
+    global _current, _start_error, _start_exception
     from nemotron_kit.registry import init_from_config
     from nemotron_kit.registry.core import RunContext, set_run_context
     from nemotron_kit.registry.resolver import pin_config
     from nemotron_kit.tracking.trackers import build_trackers
 
     _start_error = None
+    _start_exception = None
     if int(os.environ.get("RANK", "0") or 0) != 0:
         return None  # under torchrun only rank 0 records lineage
     trackers = build_trackers(job_cfg.get("tracker"))
@@ -224,11 +231,11 @@ def _code_info() -> dict[str, Any]:
 
 
 def fail_start(exc: BaseException) -> None:
-    """Remember why lineage could not start, and say so at once."""
-    global _start_error
+    """Remember why lineage could not start; the task reports it (and does not run)."""
+    global _start_error, _start_exception
     text = str(exc) if isinstance(exc, NemotronKitError) else f"{type(exc).__name__}: {exc}"
     _start_error = redact(text)
-    print(f"Error: lineage could not be recorded: {_start_error}", file=sys.stderr, flush=True)
+    _start_exception = exc
 
 
 def end_run(status: str, error: str | None, result: Any = None) -> dict[str, Any] | None:
