@@ -405,3 +405,49 @@ def test_secrets_reach_the_job_but_nothing_written(
                     continue
                 assert SENTINEL.encode() not in data, f"the secret leaked into {path}"
     assert SENTINEL not in result.stdout + result.stderr
+
+
+def test_pretrain_requeued_on_slurm_resumes_to_the_same_weights(
+    run_cli: RunCli, nk_home: Path, work: Path
+) -> None:
+    budget = ["train.steps=600", "train.checkpoint_every=50", "train.seed=3"]
+    assert run_cli("+recipe=data_prep", "data.num_documents=5000", cwd=work).returncode == 0
+    straight = run_cli("+recipe=pretrain", *budget, f"hydra.run.dir={work / 'straight'}", cwd=work)
+    assert straight.returncode == 0, straight.stderr[-2000:]
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "nemotron_kit",
+        "+recipe=pretrain",
+        *budget,
+        "executor=slurm",
+        "executor.snapshot=false",
+    ]
+    with subprocess.Popen(
+        cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        for _ in range(600):
+            if list(work.glob("multirun/*/*/0/checkpoints/step-00000050.pt")):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the Slurm job never wrote its first checkpoint")
+        job = subprocess.run(
+            ["squeue", "-h", "-o", "%i"], capture_output=True, text=True
+        ).stdout.split()[0]
+        subprocess.run(["scancel", "--signal=USR2", job], check=True)  # as before a preemption
+        for _ in range(120):
+            state = subprocess.run(
+                ["squeue", "-h", "-j", job, "-o", "%r"], capture_output=True, text=True
+            ).stdout
+            if "BeginTime" in state:  # Slurm holds requeued jobs ~2 min; release it for the test
+                subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], check=True)
+                break
+            time.sleep(0.25)
+        _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    registry = registry_of(nk_home)
+    local, on_slurm = (registry.resolve(f"art://tiny-gpt:v{v}") for v in (1, 2))
+    assert (on_slurm.metadata.get("resumed_from_step") or 0) >= 50  # it really was requeued
+    assert on_slurm.metadata["weights_digest"] == local.metadata["weights_digest"]
