@@ -32,6 +32,8 @@ class Executor(ABC):
     name: str = "executor"
     #: Jobs run in other processes (or machines): inputs are pinned at submission.
     remote: bool = True
+    #: Jobs run in processes forked from this one, which inherit Hydra's global state as is.
+    forks: bool = False
 
     @abstractmethod
     def run(

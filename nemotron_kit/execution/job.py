@@ -43,7 +43,7 @@ class HydraJob:
     hydra_context: Any
     task_function: Any
     config: Any
-    singleton_state: dict[Any, Any]
+    singleton_state: dict[Any, Any] | None
     sweep_dir: str
 
     def __call__(self, spec: JobSpec) -> Any:
@@ -56,7 +56,8 @@ class HydraJob:
             os.environ[REQUESTED_RUN_ID_ENV] = spec.run_id
         if spec.pins:
             os.environ[PINS_ENV] = json.dumps(spec.pins)
-        Singleton.set_state(self.singleton_state)
+        if self.singleton_state is not None:  # None: a forked worker already has our state
+            Singleton.set_state(self.singleton_state)
         setup_globals()
         sweep_config = self.hydra_context.config_loader.load_sweep_config(
             self.config, list(spec.overrides)

@@ -96,7 +96,8 @@ def launch_sweep(
         print(json.dumps(plan, indent=2, default=str))
         return []
     sweep_dir.mkdir(parents=True, exist_ok=True)
-    job = HydraJob(hydra_context, task_function, config, Singleton.get_state(), str(sweep_dir))
+    state = None if executor.forks else Singleton.get_state()  # a deep copy; forks need none
+    job = HydraJob(hydra_context, task_function, config, state, str(sweep_dir))
     outcomes = executor.run(job, specs, sweep_dir)
     close_vanished_runs(config, outcomes)
     print_summary(executor, outcomes)

@@ -1,0 +1,41 @@
+"""The local pool: every job gets a result, a dying job fails alone, workers are replaced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nemotron_kit.registry import ArtifactRegistry
+from tests.conftest import REPO, RunCli
+
+
+def test_pool_reports_every_job_and_survives_dying_workers(
+    run_cli: RunCli, nk_home: Path, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    result = run_cli(
+        "-m",
+        "--config-dir",
+        str(REPO / "tests" / "conf"),
+        "+recipe=stage",
+        "stage.name=s",
+        "output.name=pool",
+        "+stage.exit_code=null,3",
+        "stage.fail=false,true",
+        "stage.seed=1,2",
+        "executor.max_parallel=2",
+        cwd=work,
+        env={"PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode != 0
+    assert "2 of 8 jobs completed" in result.stderr
+    assert result.stderr.count("exited with code 3 before recording a result") == 2  # os._exit(3)
+    assert result.stderr.count("RuntimeError: stage s was asked to fail") >= 4
+    registry = ArtifactRegistry(nk_home / "registry", hash_cache=False)
+    assert [v.version for v in registry.versions("pool")] == [1, 2]  # the good jobs' results kept
+    runs = [registry.read_run(r) for r in registry.run_ids()]
+    statuses = sorted(
+        str(r["status"]) for r in runs if not str(r.get("recipe", "")).startswith("pipeline")
+    )
+    # the two os._exit jobs never ran their end hook: the launcher closed their runs as FAILED
+    assert statuses == ["COMPLETED"] * 2 + ["FAILED"] * 6
