@@ -29,8 +29,6 @@ def test_pool_reports_every_job_and_survives_dying_workers(
     )
     assert result.returncode != 0
     assert "2 of 8 jobs completed" in result.stderr
-    assert result.stderr.count("exited with code 3 before recording a result") == 2  # os._exit(3)
-    assert result.stderr.count("RuntimeError: stage s was asked to fail") >= 4
     registry = ArtifactRegistry(nk_home / "registry", hash_cache=False)
     assert [v.version for v in registry.versions("pool")] == [1, 2]  # the good jobs' results kept
     runs = [registry.read_run(r) for r in registry.run_ids()]
@@ -39,3 +37,6 @@ def test_pool_reports_every_job_and_survives_dying_workers(
     )
     # the two os._exit jobs never ran their end hook: the launcher closed their runs as FAILED
     assert statuses == ["COMPLETED"] * 2 + ["FAILED"] * 6
+    errors = sorted(str(r.get("error")) for r in runs if r["status"] == "FAILED")
+    assert errors.count("exited with code 3 before recording a result") == 2  # os._exit(3)
+    assert errors.count("RuntimeError: stage s was asked to fail") == 4
