@@ -109,5 +109,8 @@ class NemotronKitSweeper(Sweeper):
             if first_failure is not None:
                 break  # like Hydra: no new batch after a failure; the summary lists every job
         if first_failure is not None:
-            _ = first_failure.return_value  # raises the job's error for the command line
+            # The job's error for the command line (JobReturn.return_value would also print
+            # "Error executing job ..." first: the summary table already said which job).
+            error = first_failure._return_value
+            raise error if isinstance(error, BaseException) else HydraException(str(error))
         return returns

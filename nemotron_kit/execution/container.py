@@ -157,6 +157,7 @@ class ContainerExecutor(Executor):
         self._lock = threading.Lock()
         self._started: dict[str, JobSpec] = {}  # container id -> job, until it is removed
         self._stopping = False
+        self._removals: list[subprocess.Popen[bytes]] = []
 
     # -- the command ----------------------------------------------------------------------------
     def _host_paths(self, job: Any, sweep_dir: Path, snapshot: str | None) -> dict[str, Any]:
@@ -358,6 +359,9 @@ class ContainerExecutor(Executor):
             self._stop_all(engine)
             raise
         pool.shutdown(wait=True)
+        for proc in self._removals:  # all containers gone before the launcher returns
+            proc.wait()
+        self._removals.clear()
         return [outcomes[s.num] for s in specs]
 
     def _start(
@@ -410,9 +414,10 @@ class ContainerExecutor(Executor):
         follower = None
         if stream:  # attached single job: its output as it is written
             follower = subprocess.Popen([engine, "logs", "-f", container], env=env)
-        subprocess.run(
-            [engine, "wait", container], capture_output=True, text=True, env=env, check=False
-        )
+        waiter = [engine, "wait", container]
+        if Path(engine).name == "podman":
+            waiter[2:2] = ["--interval", "50ms"]  # podman polls; its default is 250 ms
+        subprocess.run(waiter, capture_output=True, text=True, env=env, check=False)
         if follower is not None:
             try:
                 follower.wait(timeout=10)
@@ -421,9 +426,7 @@ class ContainerExecutor(Executor):
         state = self._inspect(engine, container, env)
         self._save_logs(engine, container, env, sweep_dir, spec)
         if not self.keep:
-            subprocess.run(
-                [engine, "rm", "-f", container], capture_output=True, env=env, check=False
-            )
+            self._remove(engine, container, env)
         with self._lock:
             self._started.pop(container, None)
         code = state.get("ExitCode")
@@ -432,6 +435,17 @@ class ContainerExecutor(Executor):
         return JobOutcome(
             spec, "FAILED", self._reason(state, job, spec, container), short, working_dir
         )
+
+    def _remove(self, engine: str, container: str, env: dict[str, str]) -> None:
+        """Remove a finished container without waiting for the engine to clean up."""
+        proc = subprocess.Popen(
+            [engine, "rm", "-f", container],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        with self._lock:
+            self._removals.append(proc)
 
     def _run_detached(
         self,
