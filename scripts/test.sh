@@ -9,8 +9,8 @@ export OMP_NUM_THREADS=1 WANDB_MODE=offline
 export AWS_ACCESS_KEY_ID=nk-test-access AWS_SECRET_ACCESS_KEY=nk-test-secret-key AWS_DEFAULT_REGION=us-east-1
 PY=.venv/bin/python
 
-# A real S3-compatible server (moto) on loopback for the S3 registry tests, and a real
-# single-node Slurm (munge, slurmctld, slurmd, slurmdbd + MariaDB so sacct works).
+# A real S3-compatible server (moto) on loopback for the S3 registry tests, a real
+# single-node Slurm (munge, slurmctld, slurmd, slurmdbd + MariaDB so sacct works), podman.
 stop_services() {
   bash scripts/s3-server.sh stop || true
   [ "${NK_STARTED_SLURM:-0}" = 1 ] && bash scripts/local-slurm.sh stop || true
@@ -24,6 +24,12 @@ if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_SLURM:-0}" != 1 ]; then
   NK_STARTED_SLURM=1
   bash scripts/local-slurm.sh health >/dev/null
   export NK_TEST_SLURM=1
+fi
+# Real containers: podman with runc and capped ulimits (a private containers.conf), and a small
+# test image built from Debian packages and the project's wheel.
+if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_CONTAINER:-0}" != 1 ]; then
+  CONTAINERS_CONF=$(bash scripts/podman-setup.sh | tail -1)
+  export CONTAINERS_CONF NK_TEST_CONTAINER=1
 fi
 
 echo "== ruff"; "$PY" -m ruff check . && "$PY" -m ruff format --check .

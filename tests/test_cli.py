@@ -18,7 +18,7 @@ GROUPS = {
         "sft_data",
         "split_jsonl",
     ],
-    "executor": ["local", "slurm", "torchrun"],
+    "executor": ["container", "local", "slurm", "torchrun"],
     "pipeline": ["tiny"],
     "recipe": ["data_prep", "eval", "pretrain", "sft", "sft_data"],
     "registry": ["local", "s3"],

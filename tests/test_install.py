@@ -56,7 +56,7 @@ def _run(
 def _check_installed_app(python: Path, workdir: Path, expect_conf_under: Path) -> None:
     help_ = _run(python, workdir, "--help")
     assert help_.returncode == 0, help_.stderr
-    assert "executor: local, slurm, torchrun" in help_.stdout
+    assert "executor: container, local, slurm, torchrun" in help_.stdout
     assert "recipe: data_prep, eval, pretrain, sft, sft_data" in help_.stdout
     # The console script is the same app.
     script = _run(python, workdir, "--help", exe=[str(python.parent / "nemotron-kit")])
