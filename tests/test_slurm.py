@@ -242,6 +242,7 @@ def test_requeued_job_resumes_from_its_checkpoint(
                 ["squeue", "-h", "-j", job, "-o", "%T %r"], capture_output=True, text=True
             ).stdout
             if "BeginTime" in state:
+                time.sleep(2)  # let the first attempt's step finish tearing down first
                 subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], check=True)
                 break
             time.sleep(0.25)
@@ -442,6 +443,7 @@ def test_pretrain_requeued_on_slurm_resumes_to_the_same_weights(
                 ["squeue", "-h", "-j", job, "-o", "%r"], capture_output=True, text=True
             ).stdout
             if "BeginTime" in state:  # Slurm holds requeued jobs ~2 min; release it for the test
+                time.sleep(2)  # after the first attempt's step has finished tearing down
                 subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], check=True)
                 break
             time.sleep(0.25)
