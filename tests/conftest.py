@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,11 +34,26 @@ def nk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     reset()
 
 
+def registry_of(nk_home: Path) -> Any:
+    """The registry the CLI in a test wrote to (the embedded one under NEMOTRON_KIT_HOME)."""
+    from nemotron_kit.registry import ArtifactRegistry
+
+    return ArtifactRegistry(nk_home / "registry", hash_cache=False)
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    """The working directory run_cli uses (created by it)."""
+    path = tmp_path / "work"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 @pytest.fixture
 def run_cli(nk_home: Path, tmp_path: Path) -> RunCli:
     """Run ``python -m nemotron_kit ARGS`` from an unrelated directory; return the result."""
     workdir = tmp_path / "work"
-    workdir.mkdir()
+    workdir.mkdir(exist_ok=True)
 
     def run(
         *args: str,

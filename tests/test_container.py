@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nemotron_kit.registry import ArtifactRegistry
-from tests.conftest import REPO, RunCli
+from tests.conftest import REPO, RunCli, registry_of
 
 IMAGE = os.environ.get("NK_TEST_IMAGE", "localhost/nemotron-kit-test:latest")
 TEST_CONF = REPO / "tests" / "conf"
@@ -55,17 +54,6 @@ def container(
 
 def engine(*cmd: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["podman", *cmd], capture_output=True, text=True, check=False)
-
-
-@pytest.fixture
-def work(tmp_path: Path) -> Path:
-    path = tmp_path / "work"
-    path.mkdir(exist_ok=True)
-    return path
-
-
-def registry_of(nk_home: Path) -> ArtifactRegistry:
-    return ArtifactRegistry(nk_home / "registry", hash_cache=False)
 
 
 def probes(work: Path) -> list[dict[str, object]]:

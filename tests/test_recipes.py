@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from nemotron_kit.artifacts import ModelArtifact, PretrainBlendsArtifact, SFTDataArtifact
-from nemotron_kit.registry import ArtifactRegistry
-from tests.conftest import RunCli
+from tests.conftest import RunCli, registry_of
 
 DATA = ("data.num_documents=5000",)
 PRETRAIN = ("train.steps=150", "train.checkpoint_every=50")
@@ -27,10 +26,6 @@ EVAL = ("eval.num_examples=100",)
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, result.stderr[-3000:]
     return result
-
-
-def registry_of(nk_home: Path) -> ArtifactRegistry:
-    return ArtifactRegistry(nk_home / "registry", hash_cache=False)
 
 
 def evaluate(run_cli: RunCli, out: Path, model: str) -> dict[str, object]:

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nemotron_kit.registry import ArtifactRegistry
-from tests.conftest import REPO, RunCli
+from tests.conftest import REPO, RunCli, registry_of
 
 pytestmark = [
     pytest.mark.slow,
@@ -74,17 +73,6 @@ def sacct(job: str, expect: int = 1) -> list[tuple[str, str]]:
             return rows
         time.sleep(0.5)
     return rows
-
-
-@pytest.fixture
-def work(tmp_path: Path) -> Path:
-    path = tmp_path / "work"
-    path.mkdir(exist_ok=True)
-    return path
-
-
-def registry_of(nk_home: Path) -> ArtifactRegistry:
-    return ArtifactRegistry(nk_home / "registry", hash_cache=False)
 
 
 def test_single_run_attached_records_lineage_inside_the_job(

@@ -6,10 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
-
-from nemotron_kit.registry import ArtifactRegistry
-from tests.conftest import REPO, RunCli
+from tests.conftest import REPO, RunCli, registry_of
 
 TEST_CONF = REPO / "tests" / "conf"
 
@@ -30,17 +27,6 @@ def stage(
         cwd=cwd,
         env={"PYTHONPATH": str(REPO), **(env or {})},
     )
-
-
-@pytest.fixture
-def work(tmp_path: Path) -> Path:
-    path = tmp_path / "work"
-    path.mkdir(exist_ok=True)
-    return path
-
-
-def registry_of(nk_home: Path) -> ArtifactRegistry:
-    return ArtifactRegistry(nk_home / "registry", hash_cache=False)
 
 
 def test_run_records_what_a_job_used_and_made(run_cli: RunCli, nk_home: Path, work: Path) -> None:
