@@ -103,7 +103,7 @@ def test_single_run_detached_returns_at_once(run_cli: RunCli, nk_home: Path, wor
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - start < 15
     (job,) = job_ids(result.stderr)
-    assert "submitted (detached)" in result.stderr
+    assert ": SUBMITTED" in result.stderr
     assert sacct(job) == [(job, "COMPLETED")]
     assert registry_of(nk_home).resolve("art://detached").version == 1
 

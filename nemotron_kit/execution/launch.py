@@ -178,6 +178,18 @@ def move_best_alias(config: DictConfig, outcomes: list[JobOutcome]) -> None:
 
 
 def print_summary(executor: Executor, outcomes: list[JobOutcome]) -> None:
+    import os
+
+    if len(outcomes) == 1 and not os.environ.get("NEMOTRON_KIT_MULTIRUN"):
+        # One run on a remote executor: a line, not a table (its log was streamed above).
+        (o,) = outcomes
+        where = f" ({o.job_id})" if o.job_id else ""
+        print(
+            f"{executor.name} job{where}: {o.status}" + (f": {o.reason}" if o.reason else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        return
     from rich.console import Console
     from rich.table import Table
 

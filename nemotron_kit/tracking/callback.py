@@ -56,11 +56,14 @@ class LineageCallback(Callback):
         global _pending_sweep
         import os
 
+        if not os.environ.get("NEMOTRON_KIT_MULTIRUN"):
+            return  # one run on a remote executor, not a sweep: its run record says it all
         os.environ[runs.SWEEP_ID_ENV] = runs.new_sweep_id()
         _pending_sweep = copy.deepcopy(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        flush_pending_sweep(config)
+        if _pending_sweep is not None:
+            flush_pending_sweep(config)
 
 
 def flush_pending_sweep(config: DictConfig | None = None) -> None:
