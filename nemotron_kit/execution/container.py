@@ -209,6 +209,10 @@ class ContainerExecutor(Executor):
         cmd = [engine, "run", "-d", "--init", f"--network={self.network}"]
         if name:
             cmd += ["--name", name]
+        if Path(engine).name == "docker" and os.getuid() != 0:
+            # A root docker daemon would leave root-owned artifacts in the user's registry;
+            # rootless podman already maps the container's root to the user.
+            cmd += ["--user", f"{os.getuid()}:{os.getgid()}"]
         labels = {
             f"{LABEL_PREFIX}executor": "container",
             f"{LABEL_PREFIX}run-id": spec.run_id or "",
