@@ -24,9 +24,9 @@ register_art_resolver()
 
 def _run_mode(executor_name: str) -> str:
     """hydra.mode: a job for another executor goes through the launcher, unless it is the job."""
-    from nemotron_kit.tracking.run import INSIDE_JOB_ENV
+    from nemotron_kit.tracking.run import INSIDE_JOB_ENV, MULTIRUN_ENV
 
-    if os.environ.get("NEMOTRON_KIT_MULTIRUN") and not os.environ.get(INSIDE_JOB_ENV):
+    if os.environ.get(MULTIRUN_ENV) and not os.environ.get(INSIDE_JOB_ENV):
         return "MULTIRUN"  # -m on the command line
     if executor_name != "local" and not os.environ.get(INSIDE_JOB_ENV):
         return "MULTIRUN"

@@ -55,6 +55,35 @@ def job_ids(output: str) -> list[str]:
     return [j.strip() for j in match.group(1).split(",")]
 
 
+def slurm_cmd(*args: str) -> list[str]:
+    """The CLI command of a Slurm run, for tests that must act while it runs (Popen)."""
+    return [
+        sys.executable,
+        "-m",
+        "nemotron_kit",
+        "--config-dir",
+        str(TEST_CONF),
+        "executor=slurm",
+        "executor.snapshot=false",
+        *args,
+    ]
+
+
+def release_requeued(job: str) -> None:
+    """Slurm holds a requeued job for about two minutes (BeginTime); a busy cluster would start
+    it later anyway. Release it once the first attempt has torn down (too early, the node
+    refuses it: 'Job credential revoked'), so the test does not sit idle."""
+    for _ in range(120):
+        state = subprocess.run(
+            ["squeue", "-h", "-j", job, "-o", "%r"], capture_output=True, text=True
+        ).stdout
+        if "BeginTime" in state:
+            time.sleep(2)
+            subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], check=True)
+            return
+        time.sleep(0.25)
+
+
 def sacct(job: str, expect: int = 1) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for _ in range(60):  # accounting records reach slurmdbd asynchronously
@@ -149,19 +178,7 @@ def test_failures_are_reported_and_other_results_kept(
 def test_scancelled_job_is_failed_within_30_seconds(
     run_cli: RunCli, nk_home: Path, work: Path
 ) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "nemotron_kit",
-        "--config-dir",
-        str(TEST_CONF),
-        "+recipe=stage",
-        "executor=slurm",
-        "executor.snapshot=false",
-        "stage.name=c",
-        "output.name=cancelled",
-        "+stage.sleep=120",
-    ]
+    cmd = slurm_cmd("+recipe=stage", "stage.name=c", "output.name=cancelled", "+stage.sleep=120")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with subprocess.Popen(
         cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -191,21 +208,14 @@ def test_scancelled_job_is_failed_within_30_seconds(
 def test_requeued_job_resumes_from_its_checkpoint(
     run_cli: RunCli, nk_home: Path, work: Path
 ) -> None:
-    cmd = [
-        sys.executable,
-        "-m",
-        "nemotron_kit",
-        "--config-dir",
-        str(TEST_CONF),
+    cmd = slurm_cmd(
         "+recipe=stage",
-        "executor=slurm",
-        "executor.snapshot=false",
         "recipe._target_=tests.recipes_for_tests.checkpointed",
         "stage.name=ck",
         "output.name=resumed",
         "+stage.steps=8",
         "+stage.step_s=1",
-    ]
+    )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with subprocess.Popen(
         cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -223,17 +233,7 @@ def test_requeued_job_resumes_from_its_checkpoint(
         ).stdout.split()[0]
         # What Slurm sends before preemption or the time limit: submitit checkpoints and requeues.
         subprocess.run(["scancel", "--signal=USR2", job], check=True)
-        # Slurm holds a requeued job for about two minutes (BeginTime); a busy cluster would
-        # start it later anyway. Release it at once so the test does not sit idle.
-        for _ in range(120):
-            state = subprocess.run(
-                ["squeue", "-h", "-j", job, "-o", "%T %r"], capture_output=True, text=True
-            ).stdout
-            if "BeginTime" in state:
-                time.sleep(2)  # let the first attempt's step finish tearing down first
-                subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], check=True)
-                break
-            time.sleep(0.25)
+        release_requeued(job)
         _, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err
     log = (checkpoint.parent / "attempts.log").read_text().splitlines()
@@ -404,15 +404,7 @@ def test_pretrain_requeued_on_slurm_resumes_to_the_same_weights(
     straight = run_cli("+recipe=pretrain", *budget, f"hydra.run.dir={work / 'straight'}", cwd=work)
     assert straight.returncode == 0, straight.stderr[-2000:]
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "nemotron_kit",
-        "+recipe=pretrain",
-        *budget,
-        "executor=slurm",
-        "executor.snapshot=false",
-    ]
+    cmd = slurm_cmd("+recipe=pretrain", *budget)
     with subprocess.Popen(
         cmd, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as proc:
@@ -426,15 +418,7 @@ def test_pretrain_requeued_on_slurm_resumes_to_the_same_weights(
             ["squeue", "-h", "-o", "%i"], capture_output=True, text=True
         ).stdout.split()[0]
         subprocess.run(["scancel", "--signal=USR2", job], check=True)  # as before a preemption
-        for _ in range(120):
-            state = subprocess.run(
-                ["squeue", "-h", "-j", job, "-o", "%r"], capture_output=True, text=True
-            ).stdout
-            if "BeginTime" in state:  # Slurm holds requeued jobs ~2 min; release it for the test
-                time.sleep(2)  # after the first attempt's step has finished tearing down
-                subprocess.run(["scontrol", "update", f"jobid={job}", "StartTime=now"], check=True)
-                break
-            time.sleep(0.25)
+        release_requeued(job)
         _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
     registry = registry_of(nk_home)

@@ -34,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(run_subcommand(args[0], args[1:]))
     if any(a in ("-m", "--multirun") for a in args):
         # Tell the config's hydra.mode (nk_mode) too, or Hydra warns that -m overrides it.
-        os.environ["NEMOTRON_KIT_MULTIRUN"] = "1"
+        from nemotron_kit.tracking.run import MULTIRUN_ENV
+
+        os.environ[MULTIRUN_ENV] = "1"
     sys.argv = [sys.argv[0], *lift_config_dirs(args)]
     sys.exit(run_hydra_app())
 

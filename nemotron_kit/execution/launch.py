@@ -180,7 +180,9 @@ def move_best_alias(config: DictConfig, outcomes: list[JobOutcome]) -> None:
 def print_summary(executor: Executor, outcomes: list[JobOutcome]) -> None:
     import os
 
-    if len(outcomes) == 1 and not os.environ.get("NEMOTRON_KIT_MULTIRUN"):
+    from nemotron_kit.tracking.run import MULTIRUN_ENV
+
+    if len(outcomes) == 1 and not os.environ.get(MULTIRUN_ENV):
         # One run on a remote executor: a line, not a table (its log was streamed above).
         (o,) = outcomes
         where = f" ({o.job_id})" if o.job_id else ""

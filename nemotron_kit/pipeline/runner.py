@@ -197,10 +197,10 @@ def _passthrough_overrides() -> list[str]:
 
 def _run_step(overrides: list[str], run_id: str) -> None:
     """One step = one `python -m nemotron_kit` run on the configured executor; waits for it."""
-    from nemotron_kit.tracking.run import REQUESTED_RUN_ID_ENV
+    from nemotron_kit.tracking.run import INSIDE_JOB_ENV, REQUESTED_RUN_ID_ENV
 
     env = {**os.environ, REQUESTED_RUN_ID_ENV: run_id}
-    env.pop("NEMOTRON_KIT_INSIDE_JOB", None)
+    env.pop(INSIDE_JOB_ENV, None)
     result = subprocess.run(
         [sys.executable, "-m", "nemotron_kit", *overrides], env=env, check=False
     )

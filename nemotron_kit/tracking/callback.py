@@ -56,7 +56,7 @@ class LineageCallback(Callback):
         global _pending_sweep
         import os
 
-        if not os.environ.get("NEMOTRON_KIT_MULTIRUN"):
+        if not os.environ.get(runs.MULTIRUN_ENV):
             return  # one run on a remote executor, not a sweep: its run record says it all
         os.environ[runs.SWEEP_ID_ENV] = runs.new_sweep_id()
         _pending_sweep = copy.deepcopy(config)

@@ -33,6 +33,8 @@ RUN_ID_ENV = "NEMOTRON_KIT_RUN_ID"
 # marker that this process is the job itself (so a remote executor does not submit again).
 PINS_ENV = "NEMOTRON_KIT_PINS"
 INSIDE_JOB_ENV = "NEMOTRON_KIT_INSIDE_JOB"
+# Set by the CLI when the user asked for a sweep (-m), as opposed to one run on a remote executor.
+MULTIRUN_ENV = "NEMOTRON_KIT_MULTIRUN"
 # Set by `nemotron-kit reproduce` (and launchers) to choose the id of the run they start.
 REQUESTED_RUN_ID_ENV = "NEMOTRON_KIT_REQUESTED_RUN_ID"
 
