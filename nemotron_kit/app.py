@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nemotron_kit.errors import NemotronKitError, NotFoundError, URIError
+from nemotron_kit.errors import ConfigError, NemotronKitError, NotFoundError, URIError
 from nemotron_kit.paths import packaged_conf_dir
 from nemotron_kit.registry.resolver import register as register_art_resolver
 
@@ -33,8 +34,35 @@ def _run_mode(executor_name: str) -> str:
     return "RUN"
 
 
+def _config_groups(parent: str = "") -> str:
+    """``--help``'s list of config groups and options, as Hydra's, minus the schema groups
+    (``nk_schema/...``) that option files name in their defaults lists."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.object_type import ObjectType
+
+    from nemotron_kit.config.schemas import SCHEMA_GROUP
+
+    loader = GlobalHydra.instance().config_loader()
+    lines: list[str] = []
+
+    def visit(prefix: str) -> None:
+        for group in sorted(loader.list_groups(prefix)):
+            name = f"{prefix}/{group}" if prefix else group
+            if name in ("hydra", SCHEMA_GROUP):
+                continue
+            options = loader.get_group_options(name, ObjectType.CONFIG)
+            if options:
+                lines.append(f"{name}: {', '.join(sorted(options))}")
+            visit(name)
+
+    visit(parent)
+    return "\n".join(lines)
+
+
 if not OmegaConf.has_resolver("nk_mode"):
     OmegaConf.register_new_resolver("nk_mode", _run_mode)
+if not OmegaConf.has_resolver("nk_config_groups"):
+    OmegaConf.register_new_resolver("nk_config_groups", _config_groups)
 
 
 class NothingToRunError(NemotronKitError):
@@ -43,8 +71,13 @@ class NothingToRunError(NemotronKitError):
 
 def run(cfg: DictConfig) -> Any:
     """Run the composed job: the recipe's ``_target_`` called with the whole config."""
-    from nemotron_kit.config import instantiate
+    from nemotron_kit.config import check_job_config, instantiate
+    from nemotron_kit.tracking import run as runs
 
+    problem = runs.start_exception()
+    if isinstance(problem, ConfigError):
+        raise problem  # the job's config was refused before its run started: nothing ran
+    check_job_config(cfg)  # also when the lineage callback is not configured
     if cfg.get("pipeline") is not None and cfg.get("recipe") is None:
         from nemotron_kit.pipeline import run_pipeline
 
@@ -54,10 +87,7 @@ def run(cfg: DictConfig) -> Any:
             "Nothing to run: choose a recipe with '+recipe=NAME' or a pipeline with "
             "'+pipeline=NAME' (see `--help`), or add '--cfg job' to print the composed config."
         )
-    from nemotron_kit.tracking import run as runs
-
     failure = runs.start_error()
-    problem = runs.start_exception()
     if isinstance(problem, (NotFoundError, URIError)):
         raise with_producer_hint(problem)  # a missing or malformed input, not a lineage fault
     if failure is not None:
@@ -72,7 +102,30 @@ def run(cfg: DictConfig) -> Any:
         prepare_job(cfg, pins=current.pins if current else None)
     except NotFoundError as exc:
         raise with_producer_hint(exc) from None
-    return recipe_fn(cfg)
+    result = recipe_fn(cfg)
+    if not os.environ.get(runs.INSIDE_JOB_ENV):  # a launcher's job: the launcher says it
+        outputs = current.registry.run_outputs(current.run_id) if current else None
+        sys.stdout.flush()  # the job's own output first
+        print(published_line(outputs, result), file=sys.stderr, flush=True)
+    return result
+
+
+def published_line(outputs: list[str] | None, result: Any) -> str:
+    """The line a run ends with: what it published (from its run record, else what the recipe
+    returned), or its metrics when it publishes nothing (an eval)."""
+    if outputs is None:
+        outputs = [result] if isinstance(result, str) and result.startswith("art://") else []
+    if outputs:
+        return "published " + ", ".join(outputs)
+    if isinstance(result, dict):
+        numbers = [
+            f"{k}={v:g}"
+            for k, v in result.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        ]
+        if numbers:
+            return "published nothing; " + ", ".join(numbers)
+    return "published nothing"
 
 
 _MISSING_NAME = re.compile(r"^No artifact named '([^']+)'")

@@ -67,3 +67,7 @@ class IntegrityError(ArtifactError):
 
 class StorageError(ArtifactError):
     """The registry's storage is unreachable or refused an operation."""
+
+
+class MissingDependencyError(ConfigError):
+    """An option needs an optional package that is not installed (an extra to install)."""

@@ -24,4 +24,4 @@ if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   "${PIP[@]}" "torch==2.13.0"
 fi
 # Exact pins for everything else: fast, repeatable installs (no resolver backtracking).
-"${PIP[@]}" -c constraints/ci.txt -e ".[all,test]" moto==5.2.5 flask flask-cors numpy
+"${PIP[@]}" -c constraints/ci.txt -e ".[all,test]"

@@ -1,7 +1,8 @@
-"""Puts nemotron-kit's packaged config groups and the user's directories on Hydra's search path.
+"""Puts nemotron-kit's packaged config groups and the user's directories on Hydra's search path,
+and stores the typed schemas those groups' options name (``nk_schema/...``) in the ConfigStore.
 
 Hydra imports this module at every start of every Hydra app in the environment, so it imports
-nothing beyond Hydra and ``nemotron_kit.paths``.
+nothing beyond Hydra, ``nemotron_kit.paths`` and the schemas' dataclasses.
 """
 
 from __future__ import annotations
@@ -9,7 +10,11 @@ from __future__ import annotations
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
+from nemotron_kit.config import schemas
 from nemotron_kit.paths import CONFIG_PATH_ENV, packaged_conf_dir, user_config_dirs
+from nemotron_kit.recipes import config as recipe_schemas
+
+schemas.register(recipe_schemas.SCHEMAS)
 
 PROVIDER = "nemotron-kit"
 

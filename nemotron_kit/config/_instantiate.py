@@ -6,6 +6,7 @@ keeping every call here means one place to adapt, and one error message for user
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from nemotron_kit.errors import InstantiationError
@@ -29,14 +30,17 @@ def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:
 def _explain(config: Any, exc: Exception) -> InstantiationError:
     lines = [line for line in str(exc).splitlines() if line.strip()]
     full_key = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("full_key:")), "")
-    target = _target_of(config)
+    # The failing node may be nested: name its own target, not the root's.
+    target = _target_at(config, full_key) or _target_of(config)
     first = lines[0] if lines else type(exc).__name__
     where = f"'{full_key}'" if full_key else "the config"
     if first.startswith("Error locating target"):
+        located = re.search(r"Error locating target '([^']+)'", first)
+        target = located.group(1) if located else target
         cause = _root_cause(exc)
         detail = f" ({type(cause).__name__}: {_first_line(cause)})" if cause is not exc else ""
         return InstantiationError(
-            f"Cannot import _target_ '{target or first}' for {where}{detail}: check the dotted "
+            f"Cannot import _target_ '{target}' for {where}{detail}: check the dotted "
             "path and that its package is installed."
         )
     cause = _root_cause(exc)
@@ -56,6 +60,19 @@ def _root_cause(exc: BaseException) -> BaseException:
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0].rstrip(".") if lines else type(exc).__name__
+
+
+def _target_at(config: Any, key: str) -> str:
+    """The ``_target_`` of the node at ``key`` inside ``config`` ("" if none)."""
+    if not key:
+        return ""
+    from omegaconf import OmegaConf
+
+    try:
+        node = OmegaConf.select(OmegaConf.create(config), key)
+    except Exception:  # not a config OmegaConf can read: fall back to the root's target
+        return ""
+    return _target_of(node) if node is not None else ""
 
 
 def _target_of(config: Any) -> str:

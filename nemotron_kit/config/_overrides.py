@@ -7,6 +7,7 @@ mean exactly what they mean on a Hydra command line.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,11 +72,38 @@ def apply_hydra_overrides(cfg: DictConfig, overrides: Sequence[str]) -> DictConf
     return cfg
 
 
+def _outside_schema(cfg: DictConfig, key: str) -> str | None:
+    """Why ``key`` cannot exist: it names no field of a typed (dataclass-backed) node on its
+    way. ``+key`` adds keys to plain nodes only; a typed node's fields are its schema."""
+    node: Any = cfg
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        if not isinstance(node, DictConfig):
+            return None
+        schema = OmegaConf.get_type(node)
+        if part not in node:
+            if not (isinstance(schema, type) and dataclasses.is_dataclass(schema)):
+                return None
+            fields = ", ".join(f.name for f in dataclasses.fields(schema))
+            return (
+                f"'{'.'.join(parts[: depth + 1])}' is not a field of {schema.__name__} "
+                f"(its fields: {fields})"
+            )
+        node = node._get_node(part)
+    return None
+
+
 def _apply_one(cfg: DictConfig, override: Any) -> None:
     key: str = override.key_or_group
     line: str = override.input_line
     value = override.value()
     current = _select(cfg, key)
+    if current is _ABSENT and not override.is_delete():
+        problem = _outside_schema(cfg, key)
+        if problem:
+            raise OverrideError(
+                f"Override '{line}' cannot be applied: {problem}; fix the spelling."
+            )
     try:
         if override.is_delete():
             if current is _ABSENT:

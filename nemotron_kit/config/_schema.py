@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import (
     ConfigKeyError,
     MissingMandatoryValue,
@@ -131,6 +131,17 @@ def parse_config_and_overrides(
         except OmegaConfBaseException as exc:
             raise _schema_error(exc, schema, f" in {source}") from None
     if overrides:
-        with open_dict(base):
-            apply_hydra_overrides(base, list(overrides))
+        # Typed nodes keep their schema: `+typo=1` is refused there, not silently dropped.
+        apply_hydra_overrides(base, list(overrides))
+    _pin_artifact_references(base)
     return omegaconf_to_dataclass(base, schema, source=source)
+
+
+def _pin_artifact_references(cfg: DictConfig) -> None:
+    """``${art:data}`` and ``art://data:latest`` become one concrete version each, as in a job,
+    so two reads of the same reference can never see two versions."""
+    if "art:" not in OmegaConf.to_yaml(cfg):
+        return
+    from nemotron_kit.registry.resolver import pin_config
+
+    pin_config(cfg)

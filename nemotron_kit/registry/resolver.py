@@ -76,13 +76,15 @@ def pin_config(cfg: DictConfig, pins: dict[str, str] | None = None) -> list[str]
     saved config names the exact versions. ``pins`` (reference -> pinned URI) is reused and
     filled in, so pinning a second copy of the config gives the very same versions.
     """
-    registry = registry_for(cfg)
+    registry: Any = None  # opened on the first reference: most configs have none
     pinned: dict[str, str] = {} if pins is None else pins
     used: list[str] = []
 
     def pin(uri: str) -> str:
+        nonlocal registry
         if uri not in pinned:
             parsed = parse_uri(uri)
+            registry = registry or registry_for(cfg)
             version = registry.resolve(parsed)
             pinned[uri] = version.uri + (f"/{parsed.path}" if parsed.path else "")
         used.append(pinned[uri])

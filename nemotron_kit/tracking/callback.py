@@ -30,7 +30,11 @@ class LineageCallback(Callback):
     """Starts and ends the job's run; writes a sweep summary at the end of a multirun."""
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from nemotron_kit.config import check_job_config
+
         try:
+            # A bad value or a missing package is refused before the run record is written.
+            check_job_config(config)
             runs.start_run(config, config.get("hydra"))
         except Exception as exc:
             runs.fail_start(exc)
@@ -105,14 +109,20 @@ def write_sweep_summary(config: DictConfig) -> dict[str, Any] | None:
                 "outputs": record.get("outputs", []),
             }
         )
+    if not jobs:
+        return None  # refused before any job started (a bad value, a missing input)
     jobs.sort(key=lambda j: (j["job_num"] is None, j["job_num"]))
     summary = {"sweep_id": sweep, "sweep_dir": str(config.hydra.sweep.dir), "jobs": jobs}
     registry.storage.replace(f"sweeps/{sweep}/summary.json", json.dumps(summary, indent=1).encode())
     outputs = sum(len(j["outputs"]) for j in jobs)
     print(
-        f"lineage: {len(jobs)} runs of {sweep} recorded, {outputs} versions published "
-        "(nemotron-kit runs ls)",
+        f"lineage: {_count(len(jobs), 'run')} of {sweep} recorded, "
+        f"{_count(outputs, 'version')} published (nemotron-kit runs ls)",
         file=sys.stderr,
         flush=True,
     )
     return summary
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
