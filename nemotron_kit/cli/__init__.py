@@ -15,6 +15,7 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
 
@@ -115,6 +116,11 @@ def run_hydra_app() -> int:
     """Run the Hydra app; return the process exit code."""
     user_value = os.environ.get(FULL_ERROR_ENV)
     os.environ[FULL_ERROR_ENV] = "1"
+    stderr = sys.stderr
+    if user_value != "1":
+        # Hydra writes "Error executing job with overrides: [...]" before re-raising a failed
+        # run's exception; the user gets our one sentence about it instead.
+        sys.stderr = _WithoutHydraJobError(stderr)
     try:
         from nemotron_kit.app import hydra_app
 
@@ -132,10 +138,28 @@ def run_hydra_app() -> int:
         print(f"Error: {describe_error(exc)}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, NemotronKitError) else 1
     finally:
+        sys.stderr = stderr
         if user_value is None:
             os.environ.pop(FULL_ERROR_ENV, None)
         else:
             os.environ[FULL_ERROR_ENV] = user_value
+
+
+class _WithoutHydraJobError:
+    """``sys.stderr`` minus the one line Hydra writes about a failed run (everything else,
+    including ``fileno()``, goes to the real stream)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if text.startswith("Error executing job with overrides: "):
+            return len(text)
+        written: int = self._stream.write(text)
+        return written
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _flush_pending_sweep() -> None:
@@ -169,6 +193,12 @@ def describe_error(exc: BaseException) -> str:
         return str(cause)
     if isinstance(exc, OverrideParseException):
         reason = exc.message.splitlines()[0].strip().rstrip(".")
+        value = str(exc.override).partition("=")[2]
+        if re.search(r"[\[{][^\]}\"']*=", value):
+            return (
+                f"Override '{exc.override}' is malformed ({reason}): quote a list or dict "
+                "element that holds '=', e.g. 'key=[\"train.steps=200\"]'."
+            )
         return (
             f"Override '{exc.override}' is malformed ({reason}): write it as key=value, "
             "group=option, +key=value, ++key=value or ~key."
@@ -216,6 +246,9 @@ _COULD_NOT_DELETE = re.compile(r"Could not delete from config\. '([^']+)' does n
 
 
 def _describe_composition(exc: BaseException) -> str:
+    typed = _describe_typed_node_error(exc.__cause__)
+    if typed:
+        return typed
     text = " ".join(str(exc).split())
     if m := _COULD_NOT_OVERRIDE.search(text):
         key, line = m.group(1), m.group(2)
@@ -238,6 +271,41 @@ def _describe_composition(exc: BaseException) -> str:
     if cause is not None:
         return f"{summary}: {_first_line(cause)}; fix the config or the override."
     return f"{summary}; fix the config or the override."
+
+
+_NOT_CONVERTED = re.compile(r"^Value '(.*)' of type '\w+' could not be converted to (\w+)")
+_KINDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false"}
+
+
+def _describe_typed_node_error(cause: BaseException | None) -> str:
+    """A key or value refused by a typed config node (nemotron_kit.config.schemas)."""
+    import dataclasses
+
+    full_key = getattr(cause, "full_key", None)
+    schema = getattr(cause, "object_type", None)
+    if cause is None or not full_key:
+        return ""
+    section = str(full_key).rpartition(".")[0]
+    omegaconf_errors = sys.modules.get("omegaconf.errors")
+    if omegaconf_errors is None:
+        return ""
+    missing_key = (omegaconf_errors.ConfigKeyError, omegaconf_errors.ConfigAttributeError)
+    if isinstance(cause, missing_key) and dataclasses.is_dataclass(schema):
+        settings = ", ".join(f.name for f in dataclasses.fields(schema))
+        return (
+            f"'{full_key}' is not a setting of '{section or 'the config'}' (its settings: "
+            f"{settings}): fix the spelling."
+        )
+    if isinstance(cause, omegaconf_errors.ValidationError):
+        first = _first_line(cause)
+        if m := _NOT_CONVERTED.match(first):
+            kind = _KINDS.get(m.group(2), m.group(2).lower())
+            return (
+                f"'{full_key}' takes {kind}, not '{m.group(1)}': fix the override or the "
+                "config file."
+            )
+        return f"'{full_key}' has an invalid value ({first}): fix the override or the config file."
+    return ""
 
 
 _RAISED_WHILE_RESOLVING = re.compile(r"^(\w+) raised while resolving interpolation: (.*)$", re.S)

@@ -84,7 +84,8 @@ def main(argv: list[str]) -> int:
             *ns.overrides,
         ]
         env = {**os.environ, REQUESTED_RUN_ID_ENV: new_id}
-        result = subprocess.run(cmd, env=env, check=False)
+        # With --json, stdout is the report alone: the run's own output goes to stderr.
+        result = subprocess.run(cmd, env=env, check=False, stdout=sys.stderr if ns.json else None)
     if result.returncode != 0:
         raise ArtifactError(
             f"The reproduction run of {original.uri} failed (exit {result.returncode}); see its "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from nemotron_kit.errors import NemotronKitError
 from nemotron_kit.execution.base import Executor, JobOutcome
 from nemotron_kit.execution.job import HydraJob, JobSpec
+from nemotron_kit.tracking.run import MULTIRUN_ENV
 
 
 class SweepJobFailed(NemotronKitError):
@@ -46,19 +48,25 @@ def build_executor(executor_cfg: Any, **extra: Any) -> Executor:
     return executor
 
 
-def _needs_pinning(config: DictConfig, overrides: Sequence[str]) -> bool:
-    text = OmegaConf.to_yaml(config) + "\n".join(overrides)
-    return "art:" in text
+def checked_job_config(
+    hydra_context: Any, config: DictConfig, overrides: Sequence[str]
+) -> DictConfig:
+    """The job's composed config (without Hydra's node), checked: a bad value or a missing
+    package is refused here, where the user typed the command, before anything is submitted."""
+    from nemotron_kit.config import check_job_config
 
-
-def pin_job(hydra_context: Any, config: DictConfig, overrides: Sequence[str]) -> dict[str, str]:
-    """Pin the job's artifact references now, at submission: every job of a sweep, and every
-    rank of a job, reads the versions that were current when the user launched it."""
-    from nemotron_kit.registry.resolver import pin_config
-
-    job_cfg = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    job_cfg: DictConfig = hydra_context.config_loader.load_sweep_config(config, list(overrides))
     with open_dict(job_cfg):
         job_cfg.pop("hydra", None)
+    check_job_config(job_cfg)
+    return job_cfg
+
+
+def pin_job(job_cfg: DictConfig) -> dict[str, str]:
+    """Pin the job's artifact references at submission: every job of a sweep, and every rank
+    of a job, reads the versions that were current when the user launched it."""
+    from nemotron_kit.registry.resolver import pin_config
+
     pins: dict[str, str] = {}
     pin_config(job_cfg, pins=pins)
     return pins
@@ -84,12 +92,12 @@ def launch_sweep(
     sweep_dir = Path(str(config.hydra.sweep.dir))
     from nemotron_kit.tracking.run import new_run_id
 
-    specs = []
-    for offset, overrides in enumerate(job_overrides):
-        pins = (
-            pin_job(hydra_context, config, overrides) if _needs_pinning(config, overrides) else {}
-        )
-        specs.append(JobSpec(initial_job_idx + offset, tuple(overrides), pins, new_run_id()))
+    # Every job is checked before any is pinned (pinning reads the registry) or submitted.
+    job_cfgs = [checked_job_config(hydra_context, config, o) for o in job_overrides]
+    specs = [
+        JobSpec(initial_job_idx + offset, tuple(overrides), pin_job(job_cfg), new_run_id())
+        for offset, (overrides, job_cfg) in enumerate(zip(job_overrides, job_cfgs, strict=True))
+    ]
     if dry_run or bool(config.executor.get("dry_run", False)):
         plan = executor.describe(specs, sweep_dir)
         plan["pinned_inputs"] = {str(s.num): s.pins for s in specs}
@@ -100,7 +108,12 @@ def launch_sweep(
     job = HydraJob(hydra_context, task_function, config, state, str(sweep_dir))
     outcomes = executor.run(job, specs, sweep_dir)
     close_vanished_runs(config, outcomes)
-    print_summary(executor, outcomes)
+    outputs = [job_outputs(config, o) for o in outcomes]
+    single = len(outcomes) == 1 and not os.environ.get(MULTIRUN_ENV)
+    if single:
+        print_single(executor, outcomes[0], outputs[0])
+    else:
+        print_summary(executor, outcomes, outputs)
     move_best_alias(config, outcomes)
     returns = []
     for outcome in outcomes:
@@ -113,6 +126,11 @@ def launch_sweep(
         )
         if succeeded:
             ret.return_value = outcome.return_value
+        elif single:
+            where = f" {outcome.job_id}" if outcome.job_id else ""
+            ret.return_value = SweepJobFailed(
+                f"The {executor.name} job{where} failed: {outcome.reason}."
+            )
         else:
             ret.return_value = SweepJobFailed(
                 f"Job {outcome.spec.num} ({outcome.spec.label}) failed: {outcome.reason}; "
@@ -120,6 +138,38 @@ def launch_sweep(
             )
         returns.append(ret)
     return returns
+
+
+def job_outputs(config: DictConfig, outcome: JobOutcome) -> list[str]:
+    """What a finished job published: its run's outputs, else the URI its recipe returned."""
+    if outcome.status != "COMPLETED":
+        return []
+    found: list[str] = []
+    if outcome.spec.run_id:
+        try:
+            from nemotron_kit.registry.api import registry_from_config
+
+            found = registry_from_config(config.registry).run_outputs(outcome.spec.run_id)
+        except Exception:  # lineage problems are reported by the job itself
+            found = []
+    value = outcome.return_value
+    if not found and isinstance(value, str) and value.startswith("art://"):
+        found = [value]
+    return found
+
+
+def print_single(executor: Executor, outcome: JobOutcome, outputs: list[str]) -> None:
+    """One run on another executor ends like a local one: the line naming what it published."""
+    from nemotron_kit.app import published_line
+
+    where = f"{executor.name} job {outcome.job_id}" if outcome.job_id else f"{executor.name} job"
+    if outcome.status == "SUBMITTED":
+        line = f"submitted {where}: `nemotron-kit runs show {outcome.spec.run_id}` follows it"
+    elif outcome.status == "COMPLETED":
+        line = f"{published_line(outputs or None, outcome.return_value)} ({where})"
+    else:
+        return  # the error sentence says it
+    print(line, file=sys.stderr, flush=True)
 
 
 def close_vanished_runs(config: DictConfig, outcomes: list[JobOutcome]) -> None:
@@ -177,21 +227,8 @@ def move_best_alias(config: DictConfig, outcomes: list[JobOutcome]) -> None:
     print(f"sweep: {alias} -> {uri} ({metric}={value:g}, best of {len(scored)})", file=sys.stderr)
 
 
-def print_summary(executor: Executor, outcomes: list[JobOutcome]) -> None:
-    import os
-
-    from nemotron_kit.tracking.run import MULTIRUN_ENV
-
-    if len(outcomes) == 1 and not os.environ.get(MULTIRUN_ENV):
-        # One run on a remote executor: a line, not a table (its log was streamed above).
-        (o,) = outcomes
-        where = f" ({o.job_id})" if o.job_id else ""
-        print(
-            f"{executor.name} job{where}: {o.status}" + (f": {o.reason}" if o.reason else ""),
-            file=sys.stderr,
-            flush=True,
-        )
-        return
+def print_summary(executor: Executor, outcomes: list[JobOutcome], outputs: list[list[str]]) -> None:
+    """The sweep's table: every job with its status, id, overrides, outputs and reason."""
     from rich.console import Console
     from rich.table import Table
 
@@ -207,13 +244,18 @@ def print_summary(executor: Executor, outcomes: list[JobOutcome]) -> None:
     if submitted:
         title = f"{executor.name}: {submitted} jobs submitted (detached)"
     table = Table(title=title)
-    for column in ("job", "status", "id", "overrides", "reason"):
+    for column in ("job", "status", "id", "overrides", "outputs", "reason"):
         table.add_column(column, overflow="fold")
-    for o in outcomes:
+    for o, published in zip(outcomes, outputs, strict=True):
         style = {"COMPLETED": "green", "SUBMITTED": "cyan"}.get(o.status, "red")
         varying = " ".join(x for x in o.spec.overrides if x not in common) or o.spec.label
         table.add_row(
-            str(o.spec.num), f"[{style}]{o.status}[/]", o.job_id or "", varying, o.reason or ""
+            str(o.spec.num),
+            f"[{style}]{o.status}[/]",
+            o.job_id or "",
+            varying,
+            " ".join(published),
+            o.reason or "",
         )
     if common:
         table.caption = "every job: " + " ".join(

@@ -161,9 +161,20 @@ def run_pipeline(cfg: DictConfig) -> list[StepResult]:
         outputs[step.name] = made
         results.append(StepResult(step.name, made, False, run_id, time.monotonic() - started))
         took = time.monotonic() - started
-        _say(f"[{step.name}] published {', '.join(made) or 'nothing'} in {took:.1f} s")
+        _say(f"[{step.name}] finished in {took:.1f} s")
     _print_lineage(registry, results)
+    _say(_final_line(str(cfg.pipeline.get("name", "pipeline")), results))
     return results
+
+
+def _final_line(name: str, results: list[StepResult]) -> str:
+    """The line a pipeline ends with: what its steps published, and what they reused."""
+    made = [u for r in results if not r.cached for u in r.outputs]
+    reused = [u for r in results if r.cached for u in r.outputs]
+    parts = [f"published {', '.join(made)}" if made else "published nothing new"]
+    if reused:
+        parts.append(f"reused {', '.join(reused)} (cached)")
+    return f"pipeline {name}: " + "; ".join(parts)
 
 
 def _cached_entry(registry: Any, key: str) -> dict[str, Any] | None:
