@@ -7,6 +7,8 @@ search-path plugin, and ``--help`` must not pay for what it does not use.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -36,15 +38,18 @@ _EXPORTS: dict[str, str] = {
     "ArtifactVersion": "nemotron_kit.registry",
     "get_config": "nemotron_kit.registry",
     "get_registry": "nemotron_kit.registry",
-    "init": "nemotron_kit.registry",
+    "init": "nemotron_kit.tracking.script",
     "is_initialized": "nemotron_kit.registry",
     # execution
     "RunConfig": "nemotron_kit.execution",
     "build_executor": "nemotron_kit.execution",
     "load_run_profile": "nemotron_kit.execution",
     # lineage
+    "FileTracker": "nemotron_kit.tracking",
     "LineageTracker": "nemotron_kit.tracking",
     "NoOpTracker": "nemotron_kit.tracking",
+    "get_lineage_tracker": "nemotron_kit.tracking.script",
+    "set_lineage_tracker": "nemotron_kit.tracking.script",
     "WandbTracker": "nemotron_kit.tracking.wandb",
     "add_wandb_tags": "nemotron_kit.tracking.wandb",
     "finish_wandb": "nemotron_kit.tracking.wandb",
@@ -58,6 +63,7 @@ __all__ = [
     "ArtifactVersion",
     "ConfigError",
     "DataBlendsArtifact",
+    "FileTracker",
     "InputDatasetInfo",
     "LineageTracker",
     "ModelArtifact",
@@ -75,6 +81,7 @@ __all__ = [
     "build_executor",
     "finish_wandb",
     "get_config",
+    "get_lineage_tracker",
     "get_registry",
     "init",
     "instantiate",
@@ -83,6 +90,7 @@ __all__ = [
     "load_run_profile",
     "omegaconf_to_dataclass",
     "parse_config_and_overrides",
+    "set_lineage_tracker",
 ]
 
 if TYPE_CHECKING:
@@ -111,11 +119,49 @@ if TYPE_CHECKING:
         ArtifactVersion,
         get_config,
         get_registry,
-        init,
         is_initialized,
     )
-    from nemotron_kit.tracking import LineageTracker, NoOpTracker
+    from nemotron_kit.tracking import FileTracker, LineageTracker, NoOpTracker
+    from nemotron_kit.tracking.script import get_lineage_tracker, init, set_lineage_tracker
     from nemotron_kit.tracking.wandb import WandbTracker, add_wandb_tags, finish_wandb
+
+
+class _RegisterResolverOnImport:
+    """Registers ``${art:...}`` with OmegaConf as soon as omegaconf is imported.
+
+    ``${art:NAME:v1,FIELD}`` must resolve in any config of a process that imported
+    nemotron_kit, whichever of the two it imported first, without making ``import
+    nemotron_kit`` pay for importing omegaconf itself.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "omegaconf":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+
+        def exec_and_register(module: Any) -> None:
+            exec_module(module)
+            _register_art_resolver()
+
+        loader.exec_module = exec_and_register
+        return spec
+
+
+def _register_art_resolver() -> None:
+    from nemotron_kit.registry.resolver import register
+
+    register()
+
+
+if "omegaconf" in sys.modules:
+    _register_art_resolver()
+elif not any(isinstance(f, _RegisterResolverOnImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterResolverOnImport())
 
 
 def __getattr__(name: str) -> Any:

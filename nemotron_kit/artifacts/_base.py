@@ -5,11 +5,20 @@ from __future__ import annotations
 import builtins
 import importlib
 import math
+import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    ValidationError,
+)
 
 from nemotron_kit.errors import ArtifactError, MetadataError
 
@@ -21,12 +30,22 @@ BASE_FIELDS = frozenset(
 )
 
 
+def _fspath(value: Any) -> Any:
+    """``Path('/data')`` -> ``'/data'``; strings (local paths, fsspec URLs) pass unchanged."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+#: A local path or fsspec URL; ``str`` and ``os.PathLike`` (``pathlib.Path``) are accepted and
+#: stored as text, so records stay JSON and URLs like ``s3://b/k`` are never mangled by Path.
+PathStr = Annotated[str, BeforeValidator(_fspath)]
+
+
 class InputDatasetInfo(BaseModel):
     """A source dataset that went into an artifact: where from, which split, how much."""
 
     model_config = ConfigDict(extra="forbid")
 
-    uri: str
+    uri: PathStr
     name: str | None = None
     split: str | None = None
     weight: NonNegativeFloat = 1.0
@@ -45,7 +64,7 @@ class Artifact(BaseModel):
 
     artifact_type: ClassVar[str] = "artifact"
 
-    path: str
+    path: PathStr
     name: str | None = None
     type: str = ""
     description: str = ""
