@@ -1,23 +1,121 @@
-"""Shared test fixtures: run the CLI in a subprocess with a private NEMOTRON_KIT_HOME."""
+"""Shared test fixtures and helpers: the CLI in a subprocess with a private NEMOTRON_KIT_HOME,
+the test config directory, real components (Slurm, podman, S3, Graphviz) and waiting for events.
+
+Every helper more than one test file uses lives here.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
+
+if TYPE_CHECKING:
+    from nemotron_kit.registry import ArtifactRegistry
 
 # Before anything imports torch: 2 OpenMP threads on 2 shared cores run ~15x slower than 1.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_CONF = REPO / "tests" / "conf"  # the test recipes (stage, container_probe) and pipelines
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
+T = TypeVar("T")
+
+
+# -- real components ----------------------------------------------------------------------------
+# A test that needs one is marked ``@needs("slurm")`` (or podman, s3, graphviz). Without the
+# component it is skipped with the reason; under CI=true that skip is a failure, because CI
+# (scripts/test.sh) provides every component and a skipped test there proves nothing.
+
+COMPONENTS: dict[str, tuple[Callable[[], bool], str]] = {  # name: (is it here?, if not, why)
+    "slurm": (
+        lambda: os.environ.get("NK_TEST_SLURM") == "1",
+        "needs the test Slurm cluster: run scripts/test.sh as root, or "
+        "`bash scripts/local-slurm.sh setup && bash scripts/local-slurm.sh start` "
+        "and set NK_TEST_SLURM=1",
+    ),
+    "podman": (
+        lambda: os.environ.get("NK_TEST_CONTAINER") == "1",
+        "needs podman and the test image: run scripts/test.sh as root, or run "
+        "scripts/podman-setup.sh and set NK_TEST_CONTAINER=1 and CONTAINERS_CONF",
+    ),
+    "s3": (
+        lambda: (
+            bool(os.environ.get("NK_TEST_S3_ENDPOINT"))
+            or (Path(sys.prefix) / "bin" / "moto_server").exists()
+        ),
+        "needs an S3 server: moto_server in this environment (scripts/setup.sh installs it) "
+        "or NK_TEST_S3_ENDPOINT",
+    ),
+    "graphviz": (
+        lambda: shutil.which("dot") is not None,
+        "needs Graphviz's `dot`: install Debian's graphviz (apt-get install graphviz)",
+    ),
+}
+
+
+def needs(*components: str) -> pytest.MarkDecorator:
+    """Mark a test (or a parameter) as needing real components: ``@needs("slurm")``."""
+    unknown = sorted(set(components) - set(COMPONENTS))
+    assert not unknown, f"unknown components {unknown}: use {sorted(COMPONENTS)}"
+    return pytest.mark.needs(*components)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs(*components): the test needs real components (slurm, podman, s3, graphviz); "
+        "skipped without them, and a failure under CI=true",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("needs"):
+        for component in mark.args:
+            present, reason = COMPONENTS[component]
+            if not present():
+                pytest.skip(reason)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A skip of a test that needs a real component names the test (not this file), and under
+    CI=true it is a failure."""
+    report = yield
+    marks = list(item.iter_markers("needs"))
+    if report.skipped and marks and not hasattr(report, "wasxfail"):
+        said = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        said = said.removeprefix("Skipped: ")
+        if in_ci():
+            components = ", ".join(sorted({c for m in marks for c in m.args}))
+            report.outcome = "failed"
+            report.longrepr = f"CI=true: a test that needs {components} must run, not skip: {said}"
+        else:
+            path, line, _ = item.location
+            report.longrepr = (path, (line or 0) + 1, f"Skipped: {said}")
+    return report
+
+
+# -- the CLI --------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -34,7 +132,7 @@ def nk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     reset()
 
 
-def registry_of(nk_home: Path) -> Any:
+def registry_of(nk_home: Path) -> ArtifactRegistry:
     """The registry the CLI in a test wrote to (the embedded one under NEMOTRON_KIT_HOME)."""
     from nemotron_kit.registry import ArtifactRegistry
 
@@ -75,6 +173,124 @@ def run_cli(nk_home: Path, tmp_path: Path) -> RunCli:
     return run
 
 
+def with_test_conf(*args: str) -> list[str]:
+    """CLI arguments with tests/conf on the search path (multirun flags stay first)."""
+    flags = [a for a in args if a in ("-m", "--multirun")]
+    return [*flags, "--config-dir", str(TEST_CONF), *[a for a in args if a not in flags]]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a CLI run whose jobs import the test recipes (``tests.*``)."""
+    return {**os.environ, "PYTHONPATH": str(REPO), **extra}
+
+
+def run_test_conf(
+    run_cli: RunCli, cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``run_cli`` with tests/conf on the search path and the test recipes importable."""
+    return run_cli(*with_test_conf(*args), cwd=cwd, env={"PYTHONPATH": str(REPO), **(env or {})})
+
+
+def cli_command(*args: str) -> list[str]:
+    """The command of such a run, for tests that act while it runs (``subprocess.Popen``)."""
+    return [sys.executable, "-m", "nemotron_kit", *with_test_conf(*args)]
+
+
+@contextlib.contextmanager
+def popen(
+    cmd: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """Start ``cmd`` with its output piped, for a test that acts while it runs; a test that
+    fails half-way does not leave it running."""
+    with subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env=dict(env) if env is not None else cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """The stdout of a command that succeeded and said nothing on stderr."""
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return result.stdout
+
+
+def one_error_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
+    """The single ``Error: ...`` line of a command that failed with ``code``, no traceback."""
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+def parse_table(stdout: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of a rich table, cut at the header's column starts."""
+    header_line, *lines = [line for line in stdout.splitlines() if line.strip()]
+    starts = [m.start() for m in re.finditer(r"\S+", header_line)]
+    header = header_line.split()
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    rows = [
+        {h: line[a:b].strip() for h, (a, b) in zip(header, bounds, strict=True)} for line in lines
+    ]
+    return header, rows
+
+
+# -- files and events -----------------------------------------------------------------------------
+
+
+def make_files(root: Path, files: Mapping[str, bytes | str]) -> Path:
+    """Write ``{relative path: content}`` under ``root`` (made if missing); return ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(data, str):
+            path.write_text(data)
+        else:
+            path.write_bytes(data)
+    return root
+
+
+def wait_for(
+    condition: Callable[[], T | None],
+    what: str,
+    *,
+    proc: subprocess.Popen[str] | None = None,
+    timeout: float = 600.0,
+) -> T:
+    """Poll ``condition`` until it returns something true, and return that.
+
+    Tests wait for events, never for durations: ``timeout`` is generous and only turns a hang
+    into a failure. If ``proc`` ends first, the failure shows its output.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(
+                f"waiting for {what}, the command ended first (exit {proc.returncode}):\n"
+                f"{(out or '')[-2000:]}\n{(err or '')[-3000:]}"
+            )
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:.0f} s: a hang")
+        time.sleep(0.1)
+
+
+# -- S3 -------------------------------------------------------------------------------------------
+
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "nk-test-access",
     "AWS_SECRET_ACCESS_KEY": "nk-test-secret-key",
@@ -82,12 +298,20 @@ S3_ENV = {
 }
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real S3-compatible server (moto's server mode) on loopback.
 
-    scripts/test.sh starts it and exports NK_TEST_S3_ENDPOINT; run alone, the tests start it
-    through the same script and stop it afterwards.
+    scripts/test.sh starts it and exports NK_TEST_S3_ENDPOINT; run alone, the tests start their
+    own through the same script, on a free port with its pid file and log in a directory of
+    this session, and stop it afterwards. Tests using it are marked ``@needs("s3")``.
     """
     for key, value in S3_ENV.items():
         os.environ.setdefault(key, value)
@@ -95,15 +319,25 @@ def s3_endpoint() -> Iterator[str]:
     if endpoint:
         yield endpoint
         return
-    script = REPO / "scripts" / "s3-server.sh"
-    env = {**os.environ, "NK_S3_PORT": "5077", "NK_S3_DIR": "/tmp/nk-s3-pytest"}
-    started = subprocess.run(
-        ["bash", str(script), "start"], env=env, capture_output=True, text=True, check=True
-    )
+    script = ["bash", str(REPO / "scripts" / "s3-server.sh")]
+    env = {
+        **os.environ,
+        "NK_S3_DIR": str(tmp_path_factory.mktemp("s3-server")),
+        "NK_VENV": sys.prefix,
+    }
+    for _ in range(3):  # another process may take the free port before the server binds it
+        env["NK_S3_PORT"] = str(_free_port())
+        started = subprocess.run([*script, "start"], env=env, capture_output=True, text=True)
+        status = subprocess.run([*script, "status"], env=env, capture_output=True, text=True)
+        if started.returncode == 0 and status.returncode == 0:  # up, and it is ours
+            break
+        subprocess.run([*script, "stop"], env=env, check=False)
+    else:
+        raise RuntimeError(f"the S3 server did not start: {started.stderr}")
     try:
         yield started.stdout.strip().splitlines()[-1]
     finally:
-        subprocess.run(["bash", str(script), "stop"], env=env, check=False)
+        subprocess.run([*script, "stop"], env=env, check=False)
 
 
 @pytest.fixture

@@ -3,10 +3,33 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
+
+
+def held_marker(release: Path) -> Path:
+    """The file a job held by ``hold(release)`` writes once it waits."""
+    return release.with_name(release.name + ".held")
+
+
+def hold(release: Path, timeout: float = 600.0) -> None:
+    """A test's barrier: say so in ``held_marker(release)``, then wait until ``release`` exists.
+
+    The test waits for the marker, acts (cancels the job, signals it, checks that the
+    launcher has returned) and then makes ``release`` (or never does). The timeout only ends a
+    job whose test died, so that it does not wait forever.
+    """
+    import time
+
+    held_marker(release).write_text(str(os.getpid()))
+    deadline = time.monotonic() + timeout
+    while not release.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{release} was never made: the test that held this job is gone")
+        time.sleep(0.05)
 
 
 def consume(cfg: DictConfig) -> dict[str, Any]:
@@ -24,7 +47,6 @@ def produce(cfg: DictConfig) -> str:
     output depends only on the config and the inputs, so reproducing it gives the same digest.
     """
     import hashlib
-    import os
 
     from nemotron_kit.config import instantiate
 
@@ -46,6 +68,8 @@ def produce(cfg: DictConfig) -> str:
         import time
 
         time.sleep(float(cfg.stage.sleep))
+    if cfg.stage.get("hold"):
+        hold(Path(cfg.stage.hold))
     if cfg.stage.get("exit_code") is not None:
         os._exit(int(cfg.stage.exit_code))  # dies without a Python exception or a result
     if cfg.stage.get("print_secret"):
@@ -61,9 +85,10 @@ def checkpointed(cfg: DictConfig) -> str:
     """Count to `stage.steps`, one step a `stage.step_s`, saving progress after every step.
 
     Restarted (a requeued Slurm job), it resumes from the saved step: the log records where
-    each attempt started, so a test can see the resume.
+    each attempt started, so a test can see the resume. With `stage.hold_at`, an attempt that
+    started from scratch stops after that step until the test makes `out-NAME/release` (or
+    signals the job): a test can requeue it at a known step.
     """
-    import os
     import time
 
     from hydra.core.hydra_config import HydraConfig
@@ -74,7 +99,7 @@ def checkpointed(cfg: DictConfig) -> str:
     out = Path(HydraConfig.get().runtime.output_dir) / f"out-{cfg.stage.name}"
     out.mkdir(parents=True, exist_ok=True)
     state = out / "checkpoint.json"
-    step = json.loads(state.read_text())["step"] if state.exists() else 0
+    step = started = json.loads(state.read_text())["step"] if state.exists() else 0
     with open(out / "attempts.log", "a") as log:
         log.write(f"start {step} job={os.environ.get('SLURM_JOB_ID')}\n")
     while step < int(cfg.stage.steps):
@@ -83,6 +108,8 @@ def checkpointed(cfg: DictConfig) -> str:
         tmp = state.with_suffix(".tmp")
         tmp.write_text(json.dumps({"step": step}))
         os.replace(tmp, state)
+        if step == cfg.stage.get("hold_at") and started == 0:
+            hold(out / "release")
     (out / "result.txt").write_text(f"finished at {step}")
     return str(instantiate(cfg.output, path=str(out)).save())
 
@@ -90,7 +117,6 @@ def checkpointed(cfg: DictConfig) -> str:
 def secret_probe(cfg: DictConfig) -> str:
     """Publish a digest of the secret the job received (never the secret itself)."""
     import hashlib
-    import os
 
     from nemotron_kit.config import instantiate
 
@@ -103,7 +129,6 @@ def secret_probe(cfg: DictConfig) -> str:
 
 def distributed(cfg: DictConfig) -> str | None:
     """Under torchrun: every rank writes what it saw; rank 0 publishes after a barrier."""
-    import os
 
     import torch
     import torch.distributed as dist

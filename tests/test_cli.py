@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import RunCli
+from tests.conftest import RunCli, run_test_conf
 
 GROUPS = {
     "artifact": [
@@ -65,11 +65,13 @@ def test_every_recipe_and_option_composes(run_cli: RunCli) -> None:
     ]
 
 
-def test_s3_registry_needs_a_bucket(run_cli: RunCli) -> None:
-    cfg = yaml.safe_load(run_cli("--cfg", "job", "registry=s3", "registry.bucket=team").stdout)
-    assert cfg["registry"]["bucket"] == "team"
+def test_s3_registry_needs_a_bucket(run_cli: RunCli, work: Path) -> None:
     resolved = run_cli("--cfg", "job", "--resolve", "registry=s3", "registry.bucket=team")
     assert yaml.safe_load(resolved.stdout)["registry"]["root"] == "s3://team/nemotron-kit"
+    # Without one, a run is refused, naming the missing key, before its job does anything.
+    line = _one_sentence_error(run_test_conf(run_cli, work, "+recipe=stage", "registry=s3"))
+    assert "registry.bucket" in line
+    assert not list(work.rglob("out-*")), "the job ran"
 
 
 def test_registry_root_can_be_set(run_cli: RunCli, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from nemotron_kit.artifacts import Artifact, ModelArtifact
 from nemotron_kit.registry.core import ArtifactRegistry, ArtifactVersion
-from tests.conftest import RunCli
+from tests.conftest import RunCli, make_files, needs, ok, one_error_line, parse_table
 
 
 @pytest.fixture
@@ -27,23 +27,15 @@ def registry(root: Path) -> ArtifactRegistry:
     return ArtifactRegistry(root, hash_cache=False)
 
 
-def make_dir(base: Path, files: dict[str, bytes]) -> Path:
-    base.mkdir(parents=True, exist_ok=True)
-    for rel, data in files.items():
-        (base / rel).parent.mkdir(parents=True, exist_ok=True)
-        (base / rel).write_bytes(data)
-    return base
-
-
 def publish_models(registry: ArtifactRegistry, tmp_path: Path) -> list[ArtifactVersion]:
     """tiny-gpt v1..v3 (best -> v2) and eval-report v1; all in copy mode (under the temp dir)."""
     published = []
     for i in range(3):
-        weights = make_dir(tmp_path / f"ckpt{i}", {"weights.bin": bytes([i]) * 256})
+        weights = make_files(tmp_path / f"ckpt{i}", {"weights.bin": bytes([i]) * 256})
         model = ModelArtifact(path=str(weights), step=100 * (i + 1), final_loss=2.0 - 0.25 * i)
         aliases = ["best"] if i == 1 else []
         published.append(registry.publish(model, "tiny-gpt", aliases=aliases))
-    report = make_dir(tmp_path / "report", {"scores.json": b"{}"})
+    report = make_files(tmp_path / "report", {"scores.json": b"{}"})
     published.append(
         registry.publish(
             Artifact(path=str(report), metadata={"accuracy": 0.625, "passed": True}),
@@ -59,32 +51,6 @@ def run_artifacts(
     run_cli: RunCli, root: Path, *args: str, **kw: object
 ) -> subprocess.CompletedProcess[str]:
     return run_cli("artifacts", *args, "--root", str(root), **kw)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    return result.stdout
-
-
-def one_error_line(result: subprocess.CompletedProcess[str], code: int = 2) -> str:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
-
-
-def parse_table(stdout: str) -> tuple[list[str], list[dict[str, str]]]:
-    """The header and the rows of a rich table, cut at the header's column starts."""
-    header_line, *lines = [line for line in stdout.splitlines() if line.strip()]
-    starts = [m.start() for m in re.finditer(r"\S+", header_line)]
-    header = header_line.split()
-    bounds = list(zip(starts, [*starts[1:], None], strict=True))
-    rows = [
-        {h: line[a:b].strip() for h, (a, b) in zip(header, bounds, strict=True)} for line in lines
-    ]
-    return header, rows
 
 
 # -- ls -------------------------------------------------------------------------------------
@@ -129,9 +95,9 @@ def test_ls_empty_registry(run_cli: RunCli, root: Path) -> None:
 def test_default_root_and_project(run_cli: RunCli, nk_home: Path, tmp_path: Path) -> None:
     """Without --root the registry under $NEMOTRON_KIT_HOME is used; --project selects one."""
     default = ArtifactRegistry(nk_home / "registry", hash_cache=False)
-    default.publish(ModelArtifact(path=str(make_dir(tmp_path / "a", {"w": b"a"}))), "home-model")
+    default.publish(ModelArtifact(path=str(make_files(tmp_path / "a", {"w": b"a"}))), "home-model")
     team = ArtifactRegistry(nk_home / "registry", project="team", hash_cache=False)
-    team.publish(ModelArtifact(path=str(make_dir(tmp_path / "b", {"w": b"b"}))), "team-model")
+    team.publish(ModelArtifact(path=str(make_files(tmp_path / "b", {"w": b"b"}))), "team-model")
     names = [e["name"] for e in json.loads(ok(run_cli("artifacts", "ls", "--json")))]
     assert names == ["home-model"]
     result = run_cli("artifacts", "--project", "team", "ls", "--json")
@@ -150,6 +116,7 @@ def test_console_script_entry_point(
     assert "tiny-gpt" in ok(result)
 
 
+@needs("s3")
 def test_s3_registry_through_endpoint_url(
     run_cli: RunCli, s3_endpoint: str, s3_bucket: str, tmp_path: Path
 ) -> None:
@@ -158,7 +125,7 @@ def test_s3_registry_through_endpoint_url(
     registry = ArtifactRegistry(
         root, storage_options={"endpoint_url": s3_endpoint}, hash_cache=False
     )
-    data = make_dir(tmp_path / "ckpt", {"weights.bin": b"w" * 32})
+    data = make_files(tmp_path / "ckpt", {"weights.bin": b"w" * 32})
     registry.publish(ModelArtifact(path=str(data), step=7), "s3-model", aliases=["best"])
     result = run_cli("artifacts", "ls", "--json", "--root", root, "--endpoint-url", s3_endpoint)
     (entry,) = json.loads(ok(result))
@@ -273,7 +240,7 @@ def test_verify_copy_mode_detects_a_changed_blob(
 def test_verify_reference_mode_detects_changed_missing_and_extra_files(
     run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path
 ) -> None:
-    data = make_dir(tmp_path / "shards", {"a.bin": b"a" * 64, "sub/b.bin": b"b" * 64})
+    data = make_files(tmp_path / "shards", {"a.bin": b"a" * 64, "sub/b.bin": b"b" * 64})
     version = registry.publish(ModelArtifact(path=str(data)), "ref-model", mode="reference")
     assert version.mode == "reference"
     info = json.loads(ok(run_artifacts(run_cli, root, "show", version.uri, "--json")))
@@ -299,8 +266,8 @@ def test_gc_lists_then_removes_leftovers_and_keeps_referenced_data(
     run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path
 ) -> None:
     publish_models(registry, tmp_path)
-    leftover = make_dir(root / "staging" / "x", {"y": b"half-copied"}) / "y"
-    orphan = make_dir(root / "objects" / "ff", {"ff" + "0" * 62: b"unreferenced"})
+    leftover = make_files(root / "staging" / "x", {"y": b"half-copied"}) / "y"
+    orphan = make_files(root / "objects" / "ff", {"ff" + "0" * 62: b"unreferenced"})
     orphan_blob = orphan / ("ff" + "0" * 62)
 
     # Fresh files are within the default one-hour grace: a publish could be writing them.
@@ -315,7 +282,7 @@ def test_gc_lists_then_removes_leftovers_and_keeps_referenced_data(
     assert "Would remove 2 files" in text and "staging/x/y" in text
     assert leftover.exists() and orphan_blob.exists()
 
-    fresh = make_dir(root / "staging" / "z", {"w": b"in flight"}) / "w"
+    fresh = make_files(root / "staging" / "z", {"w": b"in flight"}) / "w"
     text = ok(run_artifacts(run_cli, root, "gc", "--grace", "0"))
     assert text.startswith("Removed 3 files")
     assert not leftover.exists() and not orphan_blob.exists() and not fresh.exists()

@@ -41,15 +41,21 @@ def _pip_install(python: Path, *args: str) -> None:
 
 
 def _run(
-    python: Path, cwd: Path, *args: str, exe: list[str] | None = None
+    python: Path,
+    cwd: Path,
+    *args: str,
+    exe: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
+    timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NEMOTRON_KIT_CONFIG_PATH")
     }
     env["NEMOTRON_KIT_HOME"] = str(cwd / "home")
+    env.update(extra_env or {})
     cmd = exe or [str(python), "-m", "nemotron_kit"]
     return subprocess.run(
-        [*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+        [*cmd, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -73,15 +79,21 @@ def _check_installed_app(python: Path, workdir: Path, expect_conf_under: Path) -
     assert composed["executor"]["name"] == "local" and "file" in composed["tracker"]
 
 
-def test_wheel_install_from_an_unrelated_directory(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built once for this module's tests."""
+    wheels = tmp_path_factory.mktemp("wheels")
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)],
         check=True,
         timeout=600,
         capture_output=True,
     )
-    (wheel,) = wheels.glob("nemotron_kit-*.whl")
+    (built,) = wheels.glob("nemotron_kit-*.whl")
+    return built
+
+
+def test_wheel_install_from_an_unrelated_directory(tmp_path: Path, wheel: Path) -> None:
     python = _venv(tmp_path / "venv")
     _pip_install(python, str(wheel))
     workdir = tmp_path / "elsewhere"
@@ -112,3 +124,45 @@ def test_editable_install_from_an_unrelated_directory(tmp_path: Path) -> None:
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     _check_installed_app(python, workdir, REPO / "conf")
+
+
+def test_a_plain_install_names_the_extra_each_option_needs(tmp_path: Path, wheel: Path) -> None:
+    """Without extras, an option that needs one is refused in one sentence, before any work."""
+    python = _venv(tmp_path / "venv")
+    _pip_install(python, str(wheel))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    cases = {
+        ("+recipe=pretrain",): "+recipe=pretrain needs torch, which is not installed: "
+        "pip install 'nemotron-kit[torch]'.",
+        ("+recipe=data_prep", "executor=slurm"): "executor=slurm needs submitit, which is not "
+        "installed: pip install 'nemotron-kit[slurm]'.",
+        ("+recipe=data_prep", "registry=s3", "registry.bucket=b"): "registry=s3 needs s3fs, "
+        "which is not installed: pip install 'nemotron-kit[s3]'.",
+        ("+recipe=data_prep", "tracker=wandb"): "tracker=wandb needs wandb, which is not "
+        "installed: pip install 'nemotron-kit[wandb]'.",
+    }
+    for args, sentence in cases.items():
+        result = _run(python, workdir, *args)
+        assert result.returncode != 0, args
+        assert result.stderr.strip().splitlines() == [f"Error: {sentence}"], (args, result.stderr)
+    # Nothing ran: no run record, no version, not even the registry's directory.
+    assert not (workdir / "home" / "registry").exists()
+
+
+def test_a_wheel_with_all_extras_runs_the_main_job(tmp_path: Path, wheel: Path) -> None:
+    """The README's main job from `pip install <wheel>[all]` alone: no undeclared dependency
+    (numpy was one) can hide behind the dev venv."""
+    python = _venv(tmp_path / "venv")
+    _pip_install(python, f"{wheel}[all]")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    env_extra = {"OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    first = _run(python, workdir, "+pipeline=tiny", extra_env=env_extra, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    for name in ("pretrain-data", "tiny-gpt", "sft-data", "tiny-gpt-sft"):
+        assert f"art://{name}:v1" in first.stderr, (name, first.stderr[-2000:])
+    again = _run(python, workdir, "+pipeline=tiny", extra_env=env_extra, timeout=900)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stderr.count("cached:") == 5, again.stderr[-2000:]
+    assert "pipeline tiny: published nothing new; reused art://pretrain-data:v1" in again.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 from omegaconf import OmegaConf
@@ -25,11 +26,30 @@ def test_builds_nested_targets() -> None:
     assert built["p"] == Point(1, 2)
 
 
-def test_unknown_target_names_the_target_and_key() -> None:
-    cfg = OmegaConf.create({"model": {"_target_": "no_such_pkg.Model", "size": 1}})
+MISSING = {"_target_": "no_such_pkg.Model", "size": 1}
+
+
+@pytest.mark.parametrize(
+    ("build", "key"),
+    [
+        (lambda: instantiate(OmegaConf.create({"model": MISSING}).model), "model"),
+        pytest.param(
+            lambda: instantiate(OmegaConf.create({"model": MISSING})),
+            "model",
+        ),
+        pytest.param(
+            lambda: instantiate({"_target_": "builtins.dict", "parts": {"model": MISSING}}),
+            "parts.model",
+        ),
+    ],
+    ids=["node", "in-a-plain-config", "under-another-target"],
+)
+def test_unknown_target_names_the_target_and_key(build: Callable[[], object], key: str) -> None:
     with pytest.raises(InstantiationError) as info:
-        instantiate(cfg.model)
-    assert "no_such_pkg.Model" in str(info.value)
+        build()
+    said = str(info.value)
+    assert "'no_such_pkg.Model'" in said and f"'{key}'" in said
+    assert "builtins.dict" not in said and "HYDRA_FULL_ERROR" not in said  # only the culprit
 
 
 def test_bad_arguments_name_the_target() -> None:

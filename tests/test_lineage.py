@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,16 @@ from nemotron_kit.artifacts import Artifact
 from nemotron_kit.registry.core import ArtifactRegistry
 from nemotron_kit.tracking import graph as graph_module
 from nemotron_kit.tracking.graph import LineageError, LineageGraph, lineage
-from tests.conftest import REPO, RunCli
-from tests.test_cli_artifacts import one_error_line, parse_table
+from tests.conftest import (
+    REPO,
+    RunCli,
+    cli_command,
+    needs,
+    ok,
+    one_error_line,
+    parse_table,
+    registry_of,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -69,11 +76,9 @@ def recorded_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if k not in ("HYDRA_FULL_ERROR", "NEMOTRON_KIT_CONFIG_PATH")
     }
     env.update({"NEMOTRON_KIT_HOME": str(home), "PYTHONPATH": str(REPO)})
-    conf = REPO / "tests" / "conf"
-    command = [sys.executable, "-m", "nemotron_kit", "--config-dir", str(conf), "+recipe=stage"]
     for overrides, code in JOBS:
         result = subprocess.run(
-            [*command, *overrides],
+            cli_command("+recipe=stage", *overrides),
             cwd=work,
             env=env,
             capture_output=True,
@@ -98,7 +103,7 @@ class Chain:
 def chain(recorded_registry: Path, nk_home: Path) -> Chain:
     """The recorded registry copied into this test's own NEMOTRON_KIT_HOME."""
     shutil.copytree(recorded_registry, nk_home / "registry", symlinks=True)
-    registry = ArtifactRegistry(nk_home / "registry", hash_cache=False)
+    registry = registry_of(nk_home)
 
     def producer(uri: str) -> str:
         run_id = registry.resolve(uri).producer
@@ -116,12 +121,6 @@ def chain(recorded_registry: Path, nk_home: Path) -> Chain:
         producer("art://other:v1"),
         broken[0],
     )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    return result.stdout
 
 
 def version_node(registry: ArtifactRegistry, name: str) -> dict[str, Any]:
@@ -282,11 +281,8 @@ def test_mermaid_and_dot_contain_every_node(run_cli: RunCli, chain: Chain) -> No
     assert dot.count(" -> ") == len(graph.edges)
 
 
+@needs("graphviz")
 def test_output_png(run_cli: RunCli, chain: Chain, tmp_path: Path) -> None:
-    if shutil.which("dot") is None:
-        pytest.skip(
-            "Graphviz's `dot` is missing: install Debian's graphviz (apt-get install graphviz)."
-        )
     target = tmp_path / "lineage.png"
     out = ok(run_cli("lineage", "art://eval:v1", "--output", str(target)))
     assert out == f"Wrote {target} (3 versions, 3 runs, 6 edges).\n"

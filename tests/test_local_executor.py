@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nemotron_kit.registry import ArtifactRegistry
-from tests.conftest import REPO, RunCli
+from tests.conftest import RunCli, registry_of, run_test_conf
 
 
 def test_pool_reports_every_job_and_survives_dying_workers(
@@ -13,10 +12,10 @@ def test_pool_reports_every_job_and_survives_dying_workers(
 ) -> None:
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    result = run_cli(
+    result = run_test_conf(
+        run_cli,
+        work,
         "-m",
-        "--config-dir",
-        str(REPO / "tests" / "conf"),
         "+recipe=stage",
         "stage.name=s",
         "output.name=pool",
@@ -24,12 +23,10 @@ def test_pool_reports_every_job_and_survives_dying_workers(
         "stage.fail=false,true",
         "stage.seed=1,2",
         "executor.max_parallel=2",
-        cwd=work,
-        env={"PYTHONPATH": str(REPO)},
     )
     assert result.returncode != 0
     assert "2 of 8 jobs completed" in result.stderr
-    registry = ArtifactRegistry(nk_home / "registry", hash_cache=False)
+    registry = registry_of(nk_home)
     assert [v.version for v in registry.versions("pool")] == [1, 2]  # the good jobs' results kept
     runs = [registry.read_run(r) for r in registry.run_ids()]
     statuses = sorted(

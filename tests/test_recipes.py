@@ -54,10 +54,15 @@ def test_data_prep_publishes_byte_shards_and_a_blend(
     assert sum(int(x) for x in left.split("+")) == int(total)
 
     # The user's own files instead of the built-in corpus.
+    # Each JSONL record's "text" is a document, and so is a whole text file; the tokenizer is
+    # bytes, so a document is as many tokens as its UTF-8 encoding has bytes.
+    records = [{"text": "hello world"}, {"text": "second document, naïve café"}]
+    note = "a plain text file\nwith two lines, ünïcödé\n"
     docs = tmp_path / "docs.jsonl"
-    docs.write_text('{"text": "hello world"}\n{"text": "second document"}\n')
+    docs.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     notes = tmp_path / "notes.txt"
-    notes.write_text("a plain text file\n")
+    notes.write_text(note, encoding="utf-8")
+    documents = [r["text"] for r in records] + [note]
     ok(
         run_cli(
             "+recipe=data_prep",
@@ -71,7 +76,11 @@ def test_data_prep_publishes_byte_shards_and_a_blend(
         ("docs.jsonl", 2),
         ("notes.txt", 1),
     ]
-    assert own.total_tokens == len("hello worldsecond documenta plain text file\n")
+    assert own.tokenizer == "bytes"
+    assert own.total_tokens == sum(len(d.encode("utf-8")) for d in documents)
+    blend = json.loads((Path(own.path) / "blend.json").read_text())
+    stream = b"".join((Path(own.path) / s["file"]).read_bytes() for s in blend["splits"]["train"])
+    assert sorted(stream) == sorted(b"".join(d.encode("utf-8") for d in documents))
 
 
 def test_pretrain_handed_sft_data_fails_at_once_naming_the_type(

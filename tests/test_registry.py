@@ -5,13 +5,15 @@ S3 is a real S3-compatible server (moto in server mode) on loopback, not a mock 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -30,9 +32,10 @@ from nemotron_kit.errors import (
     StorageError,
     URIError,
 )
-from nemotron_kit.registry import ArtifactRegistry
+from nemotron_kit.registry import ArtifactRegistry, hashing
+from tests.conftest import REPO, make_files, needs, wait_for
 
-BACKENDS = ["local", "memory", "s3"]
+BACKENDS = ["local", "memory", pytest.param("s3", marks=needs("s3"))]
 
 
 class EvalReport(Artifact):
@@ -40,15 +43,6 @@ class EvalReport(Artifact):
 
     accuracy: float
     num_examples: int = 0
-
-
-def make_data(root: Path, files: dict[str, bytes]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
 
 
 def files_of(artifact: Artifact) -> dict[str, bytes]:
@@ -103,7 +97,7 @@ def all_keys(registry: ArtifactRegistry) -> set[str]:
 
 
 def test_publish_and_load_round_trip(registry: ArtifactRegistry, tmp_path: Path) -> None:
-    data = make_data(
+    data = make_files(
         tmp_path / "blend", {"blend.json": b'{"w": 1}', "shards/0.bin": os.urandom(4096)}
     )
     art = PretrainBlendsArtifact(
@@ -158,7 +152,7 @@ def test_single_file_artifact(registry: ArtifactRegistry, tmp_path: Path) -> Non
 def test_user_subclass_loads_back_as_its_own_class(
     registry: ArtifactRegistry, tmp_path: Path
 ) -> None:
-    data = make_data(tmp_path / "eval", {"results.json": b"{}"})
+    data = make_files(tmp_path / "eval", {"results.json": b"{}"})
     registry.publish(EvalReport(path=str(data), accuracy=0.75, num_examples=8), name="eval")
     loaded = registry.load("art://eval", Artifact)
     assert isinstance(loaded, EvalReport) and loaded.accuracy == 0.75
@@ -176,7 +170,7 @@ def test_user_subclass_loads_back_as_its_own_class(
 
 
 def test_wrong_type_is_refused(registry: ArtifactRegistry, tmp_path: Path) -> None:
-    data = make_data(tmp_path / "m", {"w.bin": b"x"})
+    data = make_files(tmp_path / "m", {"w.bin": b"x"})
     registry.publish(ModelArtifact(path=str(data)), name="model")
     with pytest.raises(
         ArtifactError, match=r"art://model:v1 is a ModelArtifact .*not a PretrainBlendsArtifact"
@@ -189,8 +183,8 @@ def test_wrong_type_is_refused(registry: ArtifactRegistry, tmp_path: Path) -> No
 
 def test_identical_content_is_stored_once(registry: ArtifactRegistry, tmp_path: Path) -> None:
     same = os.urandom(10_000)
-    a = make_data(tmp_path / "a", {"x.bin": same, "y.bin": b"y"})
-    b = make_data(tmp_path / "b", {"copy-of-x.bin": same, "z.bin": b"z"})
+    a = make_files(tmp_path / "a", {"x.bin": same, "y.bin": b"y"})
+    b = make_files(tmp_path / "b", {"copy-of-x.bin": same, "z.bin": b"z"})
     registry.publish(Artifact(path=str(a)), name="a", mode="copy")
     registry.publish(Artifact(path=str(a)), name="a", mode="copy")
     registry.publish(Artifact(path=str(b)), name="b", mode="copy")
@@ -202,7 +196,7 @@ def test_identical_content_is_stored_once(registry: ArtifactRegistry, tmp_path: 
 def test_verify_detects_changed_and_missing_objects(
     registry: ArtifactRegistry, tmp_path: Path
 ) -> None:
-    data = make_data(tmp_path / "d", {"a.bin": b"a" * 100, "b.bin": b"b" * 100})
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * 100, "b.bin": b"b" * 100})
     version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
     assert registry.verify("art://d").ok
     a_digest = next(f.digest for f in registry.manifest(version).files if f.rel == "a.bin")
@@ -219,7 +213,7 @@ def test_reference_mode_detects_drift(
     make_registry: Callable[[str], ArtifactRegistry], tmp_path: Path
 ) -> None:
     registry = make_registry("local")
-    data = make_data(tmp_path / "ref", {"keep.txt": b"k", "edit.txt": b"e", "gone.txt": b"g"})
+    data = make_files(tmp_path / "ref", {"keep.txt": b"k", "edit.txt": b"e", "gone.txt": b"g"})
     version = registry.publish(Artifact(path=str(data)), name="ref", mode="reference")
     assert version.mode == "reference"
     assert registry.load("art://ref").path == str(data)  # zero copy
@@ -238,7 +232,7 @@ def test_reference_mode_detects_drift(
 def test_remote_registry_refuses_reference_mode(registry: ArtifactRegistry, tmp_path: Path) -> None:
     if registry.storage.is_local:
         pytest.skip("local registries can reference data in place")
-    data = make_data(tmp_path / "d", {"a": b"a"})
+    data = make_files(tmp_path / "d", {"a": b"a"})
     before = all_keys(registry)
     with pytest.raises(ArtifactError, match="mode='copy'"):
         registry.publish(Artifact(path=str(data)), name="d", mode="reference")
@@ -246,7 +240,7 @@ def test_remote_registry_refuses_reference_mode(registry: ArtifactRegistry, tmp_
 
 
 def test_gc_removes_only_what_no_version_needs(registry: ArtifactRegistry, tmp_path: Path) -> None:
-    keep = make_data(tmp_path / "keep", {"k.bin": b"keep" * 10})
+    keep = make_files(tmp_path / "keep", {"k.bin": b"keep" * 10})
     registry.publish(Artifact(path=str(keep)), name="keep", mode="copy")
     # Leftovers of killed publishes: an object and a manifest no record names, a staging file,
     # a half-written record temp file.
@@ -268,11 +262,106 @@ def test_gc_removes_only_what_no_version_needs(registry: ArtifactRegistry, tmp_p
     assert registry.gc(grace_seconds=0).removed == []
 
 
+class Killed(BaseException):
+    """Stands for the process dying at that point (nothing inside publish catches it)."""
+
+
+@pytest.mark.parametrize("hash_cache", [True, False], ids=["hash-cache", "no-hash-cache"])
+def test_gc_during_a_publish_keeps_the_old_objects_it_reuses(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, hash_cache: bool
+) -> None:
+    """A publish that reuses objects older than gc's grace period refreshes their age, so a gc
+    running before its commit keeps them (found by the stat cache, or by hashing a copy)."""
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(
+        root, hash_cache=tmp_path / "hashes.sqlite" if hash_cache else False
+    )
+    content = {"w.bin": os.urandom(5000), "sub/c.json": b'{"c": 1}'}
+    data = make_files(tmp_path / "d", content)
+    record = registry._record_key("default", "d", 1)
+    real_create = registry.storage.create
+
+    def crash_at_commit(key: str, blob: bytes) -> bool:
+        if key == record:
+            raise Killed
+        return real_create(key, blob)
+
+    # 1. A publish dies before its commit: its objects and manifest stay, referenced by nothing.
+    monkeypatch.setattr(registry.storage, "create", crash_at_commit)
+    with pytest.raises(Killed):
+        registry.publish(Artifact(path=str(data)), name="d", mode="copy")
+    # ... and they grow old: two hours, past the grace period of the gc below.
+    hours_ago = time.time() - 7200
+    for leftover in [*root.glob("objects/**/*"), *root.glob("manifests/**/*")]:
+        if leftover.is_file():
+            os.utime(leftover, (hours_ago, hours_ago))
+
+    # 2. The same content again; another process's gc runs just before this publish commits.
+    def gc_at_commit(key: str, blob: bytes) -> bool:
+        if key == record:
+            ArtifactRegistry(root, hash_cache=False).gc(grace_seconds=3600)
+        return real_create(key, blob)
+
+    monkeypatch.setattr(registry.storage, "create", gc_at_commit)
+    version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
+    assert version.version == 1
+    assert registry.verify("art://d:v1").ok
+    assert files_of(registry.load("art://d:v1")) == content
+
+
+# -- the stat cache: re-publishing skips reading unchanged files, never changed ones -------------
+
+
+@pytest.mark.parametrize("field", ["size", "mtime_ns", "ctime_ns", "ino"])
+def test_hash_cache_misses_when_any_stat_field_differs(tmp_path: Path, field: str) -> None:
+    cache = hashing.HashCache(tmp_path / "hashes.sqlite")
+    stat = hashing.FileStat("a.bin", str(tmp_path / "a.bin"), 10, 1_000_000, 2_000_000, 42)
+    cache.store([(stat, "d" * 64)])
+    assert cache.lookup([stat]) == {"a.bin": "d" * 64}
+    changed = dataclasses.replace(stat, **{field: getattr(stat, field) + 1})
+    assert cache.lookup([changed]) == {}
+
+
+@pytest.mark.parametrize("mode", ["copy", "reference"])
+def test_a_file_edited_to_the_same_size_is_published_as_its_new_content(
+    make_registry: Callable[[str], ArtifactRegistry],
+    tmp_path: Path,
+    mode: Literal["copy", "reference"],
+) -> None:
+    registry = make_registry("local")  # with a stat cache
+    data = make_files(tmp_path / "d", {"w.bin": b"a" * 1000, "keep.txt": b"k"})
+    weights = data / "w.bin"
+    first = registry.publish(Artifact(path=str(data)), name="d", mode=mode)
+
+    # An edit: same size, a later mtime.
+    old = weights.stat()
+    weights.write_bytes(b"b" * 1000)
+    os.utime(weights, ns=(old.st_atime_ns, old.st_mtime_ns + 1_000_000_000))
+    second = registry.publish(Artifact(path=str(data)), name="d", mode=mode)
+    assert second.digest != first.digest
+    assert registry.verify(second.uri).ok
+    assert files_of(registry.load(second.uri))["w.bin"] == b"b" * 1000
+
+    # An edit that puts the old mtime back (rsync -t, touch -d): only the ctime tells.
+    cached = weights.stat()
+
+    def rewrite_with_the_old_mtime() -> bool:
+        weights.write_bytes(b"c" * 1000)
+        os.utime(weights, ns=(cached.st_atime_ns, cached.st_mtime_ns))
+        return weights.stat().st_ctime_ns != cached.st_ctime_ns  # the clock has moved on
+
+    wait_for(rewrite_with_the_old_mtime, "a ctime different from the cached one", timeout=60)
+    third = registry.publish(Artifact(path=str(data)), name="d", mode=mode)
+    assert third.digest not in (first.digest, second.digest)
+    assert registry.verify(third.uri).ok
+    assert files_of(registry.load(third.uri))["w.bin"] == b"c" * 1000
+
+
 # -- versions, aliases, latest -----------------------------------------------------------------
 
 
 def test_latest_survives_a_lagging_pointer(registry: ArtifactRegistry, tmp_path: Path) -> None:
-    data = make_data(tmp_path / "d", {"a": b"a"})
+    data = make_files(tmp_path / "d", {"a": b"a"})
     for _ in range(3):
         registry.publish(Artifact(path=str(data)), name="d")
     # A crash between the commit and the pointer move leaves `latest` behind.
@@ -283,7 +372,7 @@ def test_latest_survives_a_lagging_pointer(registry: ArtifactRegistry, tmp_path:
 
 
 def test_alias_moves_and_latest_is_reserved(registry: ArtifactRegistry, tmp_path: Path) -> None:
-    data = make_data(tmp_path / "d", {"a": b"a"})
+    data = make_files(tmp_path / "d", {"a": b"a"})
     registry.publish(Artifact(path=str(data)), name="d")
     registry.publish(Artifact(path=str(data)), name="d")
     assert registry.alias("art://d:v1", "prod").version == 1
@@ -316,7 +405,7 @@ class CountingStorage:
 def test_resolving_latest_does_not_depend_on_the_number_of_versions(
     registry: ArtifactRegistry, tmp_path: Path
 ) -> None:
-    data = make_data(tmp_path / "d", {"a": b"a"})
+    data = make_files(tmp_path / "d", {"a": b"a"})
     registry.publish(Artifact(path=str(data)), name="one")
     for _ in range(25):
         registry.publish(Artifact(path=str(data)), name="many")
@@ -339,7 +428,7 @@ def test_resolving_latest_does_not_depend_on_the_number_of_versions(
 def test_bad_input_is_one_sentence_and_writes_nothing(
     registry: ArtifactRegistry, tmp_path: Path
 ) -> None:
-    data = make_data(tmp_path / "d", {"a": b"a"})
+    data = make_files(tmp_path / "d", {"a": b"a"})
     registry.publish(Artifact(path=str(data)), name="d", aliases=["best"])
     before = all_keys(registry)
     cases: list[tuple[Callable[[], Any], type[Exception], str]] = [
@@ -401,7 +490,7 @@ def test_bad_input_is_one_sentence_and_writes_nothing(
 
 
 def test_corrupted_version_record_is_named(registry: ArtifactRegistry, tmp_path: Path) -> None:
-    data = make_data(tmp_path / "d", {"a": b"a"})
+    data = make_files(tmp_path / "d", {"a": b"a"})
     registry.publish(Artifact(path=str(data)), name="d")
     key = registry._record_key("default", "d", 1)
     registry.storage.replace(key, b'{"format": "nemotron-kit/version/1", "version": 1')
@@ -412,6 +501,7 @@ def test_corrupted_version_record_is_named(registry: ArtifactRegistry, tmp_path:
         registry.load("art://d")
 
 
+@needs("s3")
 def test_unreachable_s3_endpoint_is_one_sentence(
     tmp_path: Path, home: Path, s3_endpoint: str
 ) -> None:
@@ -423,11 +513,12 @@ def test_unreachable_s3_endpoint_is_one_sentence(
     with pytest.raises(StorageError) as info:
         registry.resolve("art://d")
     assert "s3://nowhere/registry" in str(info.value) and "\n" not in str(info.value)
-    data = make_data(tmp_path / "d", {"a": b"a"})
+    data = make_files(tmp_path / "d", {"a": b"a"})
     with pytest.raises(StorageError):
         registry.publish(Artifact(path=str(data)), name="d")
 
 
+@needs("s3")
 def test_missing_bucket_is_one_sentence(home: Path, s3_endpoint: str) -> None:
     registry = ArtifactRegistry(
         f"s3://no-such-bucket-{uuid.uuid4().hex[:8]}/r",
@@ -444,7 +535,6 @@ def test_artifact_configs_instantiate_their_types(tmp_path: Path) -> None:
     import yaml
 
     from nemotron_kit.config import instantiate
-    from tests.conftest import REPO
 
     for option in sorted((REPO / "conf" / "artifact").glob("*.yaml")):
         node = yaml.safe_load(option.read_text())

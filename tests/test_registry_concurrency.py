@@ -10,12 +10,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from nemotron_kit.registry import ArtifactRegistry
+from tests.conftest import needs, wait_for
 
 WRITERS = 16
 EACH = 20
@@ -25,10 +25,12 @@ import json, os, sys, time
 from pathlib import Path
 from nemotron_kit.artifacts import Artifact
 from nemotron_kit.registry import ArtifactRegistry
+from tests.conftest import needs, wait_for
 
 root, endpoint, worker, each, scratch, go = sys.argv[1:7]
 options = {"endpoint_url": endpoint} if endpoint else {}
 registry = ArtifactRegistry(root, storage_options=options, hash_cache=False)
+Path(go).with_name(f"ready-{worker}").touch()
 while not os.path.exists(go):  # start together, to collide as much as possible
     time.sleep(0.005)
 for i in range(int(each)):
@@ -65,7 +67,13 @@ def run_writers(root: str, endpoint: str, scratch: Path) -> list[int]:
         )
         for w in range(WRITERS)
     ]
-    time.sleep(1.0)
+
+    def all_ready() -> bool:
+        ended = [p for p in procs if p.poll() is not None]
+        assert not ended, ended[0].communicate()[1]
+        return len(list(scratch.glob("ready-*"))) == WRITERS
+
+    wait_for(all_ready, "every writer ready")
     go.touch()
     versions: list[int] = []
     for p in procs:
@@ -107,6 +115,7 @@ def test_concurrent_publishers_local(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 @pytest.mark.slow
+@needs("s3")
 def test_concurrent_publishers_s3(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, s3_endpoint: str, s3_bucket: str
 ) -> None:

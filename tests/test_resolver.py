@@ -15,7 +15,7 @@ import nemotron_kit as kit
 from nemotron_kit.artifacts import PretrainBlendsArtifact
 from nemotron_kit.errors import ArtifactError
 from nemotron_kit.registry import resolver
-from tests.conftest import REPO, RunCli
+from tests.conftest import REPO, RunCli, needs
 
 
 @pytest.fixture
@@ -122,6 +122,7 @@ def test_fsspec_protocol_reads_published_files(tmp_path: Path, registry_root: Pa
         fs.open("art://data:v1/blend.json", "wb")
 
 
+@needs("s3")
 def test_fsspec_protocol_on_s3(
     tmp_path: Path, nk_home: Path, s3_endpoint: str, s3_bucket: str
 ) -> None:

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from nemotron_kit.artifacts import Artifact
-from nemotron_kit.registry import ArtifactRegistry
-from tests.conftest import REPO, RunCli
+from tests.conftest import RunCli, registry_of, run_test_conf
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +16,7 @@ pytestmark = pytest.mark.slow
 def test_two_ranks_see_the_same_inputs_and_rank_zero_alone_publishes(
     run_cli: RunCli, nk_home: Path, tmp_path: Path
 ) -> None:
-    registry = ArtifactRegistry(nk_home / "registry", hash_cache=False)
+    registry = registry_of(nk_home)
     data = tmp_path / "data"
     data.mkdir()
     (data / "x.txt").write_text("x")
@@ -25,9 +24,9 @@ def test_two_ranks_see_the_same_inputs_and_rank_zero_alone_publishes(
     registry.publish(Artifact(path=str(data)), name="data")
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
-    result = run_cli(
-        "--config-dir",
-        str(REPO / "tests" / "conf"),
+    result = run_test_conf(
+        run_cli,
+        work,
         "+recipe=stage",
         "recipe._target_=tests.recipes_for_tests.distributed",
         "stage.name=dist",
@@ -35,8 +34,6 @@ def test_two_ranks_see_the_same_inputs_and_rank_zero_alone_publishes(
         "executor=torchrun",
         "executor.nproc_per_node=2",
         "+inputs.data=art://data:latest",
-        cwd=work,
-        env={"PYTHONPATH": str(REPO)},
     )
     assert result.returncode == 0, result.stderr
     (ranks_dir,) = work.glob("multirun/*/*/0/ranks")
@@ -48,3 +45,5 @@ def test_two_ranks_see_the_same_inputs_and_rank_zero_alone_publishes(
     (run_id,) = registry.run_ids()  # one lineage run, from rank 0
     assert registry.read_run(run_id)["inputs"] == ["art://data:v2"]
     assert registry.consumers("art://data:v2") == [run_id]
+    # The run ends like a local one: the last line names what it published.
+    assert result.stderr.strip().splitlines()[-1] == "published art://dist:v1 (torchrun job)"

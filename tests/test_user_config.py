@@ -7,22 +7,13 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import RunCli
-
-
-def make_user_dir(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return root
-
+from tests.conftest import RunCli, make_files
 
 CLUSTER = "defaults:\n  - slurm\n  - _self_\npartition: batch\naccount: my-team\n"
 
 
 def test_config_dir_adds_a_cluster_profile(run_cli: RunCli, tmp_path: Path) -> None:
-    user = make_user_dir(tmp_path / "u", {"executor/my-cluster.yaml": CLUSTER})
+    user = make_files(tmp_path / "u", {"executor/my-cluster.yaml": CLUSTER})
     result = run_cli("--config-dir", str(user), "executor=my-cluster", "--cfg", "job")
     assert result.returncode == 0, result.stderr
     executor = yaml.safe_load(result.stdout)["executor"]
@@ -33,20 +24,20 @@ def test_config_dir_adds_a_cluster_profile(run_cli: RunCli, tmp_path: Path) -> N
 
 
 def test_config_dir_shadows_a_packaged_option(run_cli: RunCli, tmp_path: Path) -> None:
-    user = make_user_dir(tmp_path / "u", {"executor/local.yaml": "name: local\nenv: {FOO: bar}\n"})
+    user = make_files(tmp_path / "u", {"executor/local.yaml": "name: local\nenv: {FOO: bar}\n"})
     cfg = yaml.safe_load(run_cli("--config-dir", str(user), "--cfg", "job").stdout)
     assert cfg["executor"]["env"] == {"FOO": "bar"}
 
 
 def test_env_var_dirs_extend_and_the_first_wins(run_cli: RunCli, tmp_path: Path) -> None:
-    first = make_user_dir(
+    first = make_files(
         tmp_path / "first",
         {
             "executor/local.yaml": "name: local\nenv: {WHO: first}\n",
             "recipe/mine.yaml": "# @package _global_\nrecipe: {name: mine, _target_: my.fn}\n",
         },
     )
-    second = make_user_dir(
+    second = make_files(
         tmp_path / "second",
         {
             "executor/local.yaml": "name: local\nenv: {WHO: second}\n",
@@ -62,9 +53,7 @@ def test_env_var_dirs_extend_and_the_first_wins(run_cli: RunCli, tmp_path: Path)
     assert cluster["executor"]["partition"] == "batch"
     assert cluster["recipe"]["name"] == "mine"
     # --config-dir comes before the variable's directories.
-    flag = make_user_dir(
-        tmp_path / "flag", {"executor/local.yaml": "name: local\nenv: {WHO: flag}\n"}
-    )
+    flag = make_files(tmp_path / "flag", {"executor/local.yaml": "name: local\nenv: {WHO: flag}\n"})
     cfg = yaml.safe_load(run_cli("--config-dir", str(flag), "--cfg", "job", env=env).stdout)
     assert cfg["executor"]["env"] == {"WHO": "flag"}
 
@@ -113,7 +102,7 @@ def test_load_run_profile_and_build_executor_from_python(tmp_path: Path) -> None
     import nemotron_kit as kit
     from nemotron_kit.execution.slurm import SlurmExecutor
 
-    user = make_user_dir(tmp_path / "u", {"executor/my-cluster.yaml": CLUSTER})
+    user = make_files(tmp_path / "u", {"executor/my-cluster.yaml": CLUSTER})
     profile = kit.load_run_profile("my-cluster", config_dirs=[user])
     assert profile.partition == "batch" and profile.name == "slurm" and profile.max_requeue == 3
     executor = kit.build_executor(profile)

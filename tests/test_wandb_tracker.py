@@ -26,7 +26,7 @@ from nemotron_kit.tracking.wandb_offline import (
     iter_chunks,
     read_offline_run,
 )
-from tests.conftest import REPO, RunCli
+from tests.conftest import REPO, RunCli, needs
 
 
 @pytest.fixture
@@ -165,7 +165,9 @@ def test_tracker_from_config_and_pickle(monkeypatch: pytest.MonkeyPatch) -> None
         WandbTracker.from_config({"mode": "offlne"})
 
 
-@pytest.mark.parametrize("backend", ["copy", "reference", "single", "memory", "s3"])
+@pytest.mark.parametrize(
+    "backend", ["copy", "reference", "single", "memory", pytest.param("s3", marks=needs("s3"))]
+)
 def test_reference_urls_point_at_the_registry_files(
     backend: str, tmp_path: Path, nk_home: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -1,0 +1,309 @@
+"""Content hashing: BLAKE3 digests, the manifest and its tree digest, scan, and the stat cache.
+
+Fast unit tests of nemotron_kit.registry.hashing on small local files (the one large file is
+sparse, so it costs no disk and little time). The digests are checked against the blake3
+package itself, never against the code under test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import blake3
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nemotron_kit.errors import ArtifactError
+from nemotron_kit.registry import hashing
+from nemotron_kit.registry.hashing import FileStat, HashCache, Manifest, ManifestEntry
+
+
+@pytest.fixture(autouse=True)
+def _empty_working_directory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test runs in an empty directory: no result may depend on the working directory."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+
+
+def b3(data: bytes) -> str:
+    return blake3.blake3(data).hexdigest()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def stat_of(rel: str, path: Path) -> FileStat:
+    st_ = path.stat()
+    return FileStat(rel, str(path), st_.st_size, st_.st_mtime_ns, st_.st_ctime_ns, st_.st_ino)
+
+
+# -- one file -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [0, 1, 4097, hashing.CHUNK + 1])
+def test_file_digests_are_blake3_of_the_content(tmp_path: Path, size: int) -> None:
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    path = write(tmp_path / "f.bin", data)
+    seen: list[int] = []
+    assert hashing.hash_file(path, progress=seen.append) == b3(data)
+    assert sum(seen) == size and all(isinstance(n, int) and n > 0 for n in seen)
+    assert hashing.hash_file(str(path), threads=0) == b3(data)  # BLAKE3's own threads
+    assert hashing.hash_bytes(data) == b3(data)
+
+
+def test_copy_and_hash_copies_exactly_what_it_hashed(tmp_path: Path) -> None:
+    data = os.urandom(hashing.CHUNK + 123)
+    src = write(tmp_path / "src.bin", data)
+    seen: list[int] = []
+    digest = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
+    assert digest == b3(data)
+    assert (tmp_path / "dst.bin").read_bytes() == data
+    assert sum(seen) == len(data)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BLAKE3's global thread pool (max_threads=AUTO: copy_and_hash, hash_file(threads=0) "
+    "in verify, files >= LARGE_FILE) does not survive fork: once a process has hashed 64 KiB or "
+    "more that way, a forked child that does the same hangs forever (LocalExecutor forks)",
+)
+def test_a_forked_process_can_hash_after_its_parent_did(tmp_path: Path) -> None:
+    src = write(tmp_path / "src.bin", os.urandom(256 << 10))
+    hashing.copy_and_hash(src, tmp_path / "parent.bin")  # the parent publishes something
+    ctx = multiprocessing.get_context("fork")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        child = ctx.Process(target=hashing.copy_and_hash, args=(src, tmp_path / "child.bin"))
+        child.start()
+    child.join(timeout=2)  # the copy takes milliseconds
+    if child.is_alive():
+        child.kill()
+        child.join()
+    assert child.exitcode == 0, "the forked child hung while hashing"
+
+
+def _hash_in_child(root: str, expected: str) -> None:
+    files = hashing.scan(Path(root))
+    assert hashing.hash_files(files, workers=1).files[0].digest == expected
+    assert hashing.hash_file(files[0].path) == expected
+
+
+def test_hashing_files_for_a_manifest_works_in_a_forked_process(tmp_path: Path) -> None:
+    """A forked sweep worker publishing in reference mode or verifying one (files < LARGE_FILE)."""
+    data = os.urandom(256 << 10)
+    write(tmp_path / "art" / "w.bin", data)
+    files = hashing.scan(tmp_path / "art")
+    assert hashing.hash_files(files, workers=1).files[0].digest == b3(data)  # in the parent
+    ctx = multiprocessing.get_context("fork")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: fork with threads
+        child = ctx.Process(target=_hash_in_child, args=(str(tmp_path / "art"), b3(data)))
+        child.start()
+    child.join(timeout=10)  # milliseconds when it works
+    if child.is_alive():
+        child.kill()
+        child.join()
+    assert child.exitcode == 0, "the forked child failed or hung while hashing"
+
+
+# -- manifests ----------------------------------------------------------------------------------
+
+
+def test_manifest_is_sorted_and_round_trips_through_json() -> None:
+    entries = [ManifestEntry("b/2.bin", 2, b3(b"22")), ManifestEntry("a.txt", 1, b3(b"1"))]
+    manifest = Manifest.build(entries)
+    assert [f.rel for f in manifest.files] == ["a.txt", "b/2.bin"]
+    assert manifest.total_bytes == 3
+    assert manifest.digest == hashing.tree_digest(manifest.files)
+    data = manifest.to_json()
+    # The stored format: readers in other versions and tools depend on it.
+    assert data == {
+        "algorithm": "blake3",
+        "digest": manifest.digest,
+        "files": [["a.txt", 1, b3(b"1")], ["b/2.bin", 2, b3(b"22")]],
+    }
+    assert Manifest.from_json(data) == manifest
+
+
+def test_the_tree_digest_changes_with_any_name_size_or_digest() -> None:
+    base = [ManifestEntry("a", 1, b3(b"1")), ManifestEntry("b", 1, b3(b"2"))]
+    digest = Manifest.build(base).digest
+    variants = [
+        [dataclasses.replace(base[0], rel="c"), base[1]],
+        [dataclasses.replace(base[0], size=2), base[1]],
+        [dataclasses.replace(base[0], digest=b3(b"3")), base[1]],
+        base[:1],
+        [*base, ManifestEntry("c", 0, b3(b""))],
+    ]
+    digests = {Manifest.build(v).digest for v in variants}
+    assert digest not in digests and len(digests) == len(variants)
+    assert Manifest.build(reversed(base)).digest == digest  # order of listing does not matter
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tree_digest joins rel/size/digest with tab and newline without escaping them, so a "
+    "file named 'a\\t<size>\\t<digest>\\nb' gives another tree's digest: publish then reuses "
+    "that tree's manifest (load returns the other files and verify says ok)",
+)
+def test_file_names_with_tabs_or_newlines_cannot_forge_a_tree_digest() -> None:
+    honest = Manifest.build([ManifestEntry("a", 5, b3(b"first")), ManifestEntry("b", 6, "d2")])
+    forged = Manifest.build([ManifestEntry(f"a\t5\t{b3(b'first')}\nb", 6, "d2")])
+    assert forged.digest != honest.digest
+
+
+# -- scan ---------------------------------------------------------------------------------------
+
+
+def test_scan_lists_every_file_with_the_stat_the_cache_keys_on(tmp_path: Path) -> None:
+    root = tmp_path / "art"
+    for rel in ["z.txt", "a.txt", "sub/b.bin", "sub/deeper/c.bin", "a-sub/d.txt"]:
+        write(root / rel, rel.encode())
+    (root / "empty-dir").mkdir()
+    files = hashing.scan(root)
+    expected = ["a-sub/d.txt", "a.txt", "sub/b.bin", "sub/deeper/c.bin", "z.txt"]
+    assert [f.rel for f in files] == expected
+    assert files == [stat_of(rel, root / rel) for rel in expected]
+
+    single = hashing.scan(root / "sub" / "b.bin")
+    assert single == [stat_of("b.bin", root / "sub" / "b.bin")]
+
+
+def test_scan_of_a_relative_path_is_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "art" / "sub" / "b.bin", b"b")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    assert hashing.scan(Path("../art")) == [stat_of("sub/b.bin", Path("../art/sub/b.bin"))]
+
+
+def test_scan_of_a_missing_path_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="does not exist: check the path"):
+        hashing.scan(tmp_path / "nope")
+
+
+def test_a_symlink_cycle_does_not_multiply_files(tmp_path: Path) -> None:
+    root = tmp_path / "art"
+    write(root / "a.txt", b"a")
+    write(root / "sub" / "b.txt", b"b")
+    (root / "sub" / "loop").symlink_to(root, target_is_directory=True)
+    assert [f.rel for f in hashing.scan(root)] == ["a.txt", "sub/b.txt"]
+
+
+# -- hash_files: the manifest of many files -----------------------------------------------------
+
+
+@settings(max_examples=25, derandomize=True, database=None, deadline=None)
+@given(
+    contents=st.dictionaries(
+        st.from_regex(r"[a-z]{1,6}(/[a-z]{1,6})?", fullmatch=True),
+        st.binary(max_size=3000),
+        min_size=1,
+        max_size=12,
+    ).filter(lambda d: not any(k.split("/")[0] in d for k in d if "/" in k)),
+    workers=st.integers(1, 4),
+)
+def test_hash_files_gives_each_file_its_blake3_digest(
+    contents: dict[str, bytes], workers: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for rel, data in contents.items():
+            write(root / rel, data)
+        manifest = hashing.hash_files(hashing.scan(root), workers=workers)
+    expected = Manifest.build(
+        ManifestEntry(rel, len(data), b3(data)) for rel, data in contents.items()
+    )
+    assert manifest == expected
+
+
+def test_a_large_file_is_hashed_like_a_small_one(tmp_path: Path) -> None:
+    large = tmp_path / "art" / "large.bin"
+    large.parent.mkdir()
+    with open(large, "wb") as f:
+        f.truncate(hashing.LARGE_FILE)  # sparse: zeros that take no disk
+    write(tmp_path / "art" / "small.txt", b"small")
+    manifest = hashing.hash_files(hashing.scan(tmp_path / "art"))
+    zeros = blake3.blake3(bytes(hashing.LARGE_FILE), max_threads=blake3.blake3.AUTO).hexdigest()
+    assert manifest.files == (
+        ManifestEntry("large.bin", hashing.LARGE_FILE, zeros),
+        ManifestEntry("small.txt", 5, b3(b"small")),
+    )
+
+
+# -- the stat cache -----------------------------------------------------------------------------
+
+
+def test_hashing_with_a_cache_records_digests_for_the_next_publish(tmp_path: Path) -> None:
+    root = tmp_path / "art"
+    write(root / "a.txt", b"a")
+    write(root / "sub" / "b.txt", b"bb")
+    cache = HashCache(tmp_path / "not" / "yet" / "there" / "hashes.sqlite")  # created on use
+    files = hashing.scan(root)
+    manifest = hashing.hash_files(files, cache)
+    assert cache.lookup(files) == {"a.txt": b3(b"a"), "sub/b.txt": b3(b"bb")}
+    assert hashing.hash_files(files, cache) == manifest
+
+
+def test_a_file_whose_stat_matches_the_cache_is_not_read_again(tmp_path: Path) -> None:
+    path = write(tmp_path / "art" / "w.bin", b"weights")
+    cache = HashCache(tmp_path / "hashes.sqlite")
+    [stat] = hashing.scan(tmp_path / "art")
+    cache.store([(stat, "c" * 64)])  # what an earlier publish recorded for this exact stat
+    assert hashing.hash_files([stat], cache).files[0].digest == "c" * 64
+
+    path.write_bytes(b"new weights")  # any write changes the stat: the digest is recomputed
+    [changed] = hashing.scan(tmp_path / "art")
+    assert hashing.hash_files([changed], cache).files[0].digest == b3(b"new weights")
+
+
+def test_the_cache_misses_for_files_it_never_saw(tmp_path: Path) -> None:
+    cache = HashCache(tmp_path / "hashes.sqlite")
+    stat = FileStat("a", str(tmp_path / "a"), 1, 2, 3, 4)
+    cache.store([(stat, "d" * 64)])
+    other = dataclasses.replace(stat, rel="b", path=str(tmp_path / "b"))
+    assert cache.lookup([other]) == {}
+    assert cache.lookup([]) == {}
+    cache.store([])  # nothing to store is not an error
+
+
+@settings(max_examples=30, derandomize=True, database=None, deadline=None)
+@given(
+    paths=st.lists(
+        st.from_regex(r"(/[A-Za-z0-9._-]{1,8}){1,3}", fullmatch=True), min_size=1, max_size=6
+    )
+)
+def test_whatever_the_cache_stored_it_finds_again(paths: list[str]) -> None:
+    paths = sorted(set(paths))
+    rows = [(FileStat(p, p, i, i + 1, i + 2, i + 3), f"{i:064x}") for i, p in enumerate(paths)]
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = HashCache(Path(tmp) / "hashes.sqlite")
+        cache.store(rows)
+        assert cache.lookup([f for f, _ in rows]) == {f.rel: d for f, d in rows}
+
+
+@pytest.mark.parametrize("broken", ["garbage", "parent-is-a-file"])
+def test_a_broken_cache_only_costs_a_rehash(tmp_path: Path, broken: str) -> None:
+    """The cache is an optimisation: a corrupt or unusable cache file is never an error."""
+    if broken == "garbage":
+        where = write(tmp_path / "hashes.sqlite", b"this is not a database" * 100)
+    else:
+        where = write(tmp_path / "a-file", b"x") / "hashes.sqlite"
+    cache = HashCache(where)
+    root = tmp_path / "art"
+    write(root / "a.txt", b"a")
+    files = hashing.scan(root)
+    assert hashing.hash_files(files, cache).files == (ManifestEntry("a.txt", 1, b3(b"a")),)
+    assert cache.lookup(files) == {}
+    cache.store([(files[0], b3(b"a"))])  # does not raise either
