@@ -7,6 +7,8 @@ from pathlib import Path
 
 HOME_ENV = "NEMOTRON_KIT_HOME"
 CONFIG_PATH_ENV = "NEMOTRON_KIT_CONFIG_PATH"
+# Seconds a remote registry may take to connect and to answer, where no config says it (CLI).
+REGISTRY_TIMEOUT_ENV = "NEMOTRON_KIT_REGISTRY_TIMEOUT"
 
 
 def home() -> Path:

@@ -6,6 +6,7 @@ import builtins
 import importlib
 import math
 import os
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
@@ -145,8 +146,15 @@ def artifact_class_path(cls: type[Artifact]) -> str:
 
 
 def import_artifact_class(path: str) -> type[Artifact] | None:
-    """The class named by ``module:QualName``, or None if it cannot be imported here."""
+    """The class named by ``module:QualName``, or None if it cannot be imported here.
+
+    The path comes from a version record, which anyone with write access to a shared
+    registry can craft: a module is imported only if its top-level package already is (the
+    program uses it), so reading a record never runs the import code of an arbitrary module.
+    """
     module_name, _, qualname = path.partition(":")
+    if module_name.split(".")[0] not in sys.modules:
+        return None
     try:
         obj: Any = importlib.import_module(module_name)
         for part in qualname.split("."):

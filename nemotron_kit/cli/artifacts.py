@@ -263,7 +263,9 @@ def _metric_columns(metrics: Iterable[dict[str, int | float]]) -> list[str]:
 # -- subcommands --------------------------------------------------------------------------
 def cmd_ls(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
-    entries = registry.list()
+    errors: list[str] = []
+    entries = registry.list(errors=errors)
+    code = _report_damage(errors)
     if ns.json:
         _print_json(
             [
@@ -281,10 +283,11 @@ def cmd_ls(ns: argparse.Namespace) -> int:
                 for e in entries
             ]
         )
-        return 0
+        return code
     if not entries:
-        print(f"No artifacts in project '{registry.project}' at {registry.root}.")
-        return 0
+        if not errors:
+            print(f"No artifacts in project '{registry.project}' at {registry.root}.")
+        return code
     metrics = [_metrics(e.latest) for e in entries]
     keys = _metric_columns(metrics)
     rows = [
@@ -300,12 +303,17 @@ def cmd_ls(ns: argparse.Namespace) -> int:
     ]
     columns = ["name", "type", "latest", "aliases", "created", *keys]
     _console().print(_table(columns, rows))
-    return 0
+    return code
 
 
 def cmd_show(ns: argparse.Namespace) -> int:
+    from nemotron_kit.registry.uri import parse_uri
+
     registry = open_registry(ns)
     version = registry.resolve(ns.uri)
+    inner = parse_uri(ns.uri).path
+    if inner:
+        registry.check_subpath(version, inner)
     pointing = sorted(
         a
         for a, v in registry.aliases(version.name, project=version.project).items()
@@ -438,32 +446,61 @@ def cmd_verify(ns: argparse.Namespace) -> int:
                 "changed": report.changed,
                 "missing": report.missing,
                 "extra": report.extra,
+                "copy": report.copy,
+                "copy_changed": report.copy_changed,
+                "copy_missing": report.copy_missing,
+                "copy_extra": report.copy_extra,
             }
         )
     else:
         print(report.summary())
-        for label, items in (
-            ("changed", report.changed),
-            ("missing", report.missing),
-            ("extra", report.extra),
+        copy = " (in the local copy)"
+        for label, items, where in (
+            ("changed", report.changed, ""),
+            ("missing", report.missing, ""),
+            ("extra", report.extra, ""),
+            ("changed", report.copy_changed, copy),
+            ("missing", report.copy_missing, copy),
+            ("extra", report.copy_extra, copy),
         ):
             for item in items:
-                print(f"  {label:<8} {item}")
+                print(f"  {label:<8} {item}{where}")
     return 0 if report.ok else 1
 
 
 def cmd_gc(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
     report = registry.gc(dry_run=ns.dry_run, grace_seconds=ns.grace)
+    code = _report_damage(report.errors)
+    if report.errors:
+        print(
+            "Error: gc removed no objects, manifests or trees, since what the damaged records "
+            "reference is unknown: repair or remove them, then run gc again.",
+            file=sys.stderr,
+        )
     if ns.json:
-        _print_json({"dry_run": ns.dry_run, "grace_seconds": ns.grace, "removed": report.removed})
-        return 0
+        _print_json(
+            {
+                "dry_run": ns.dry_run,
+                "grace_seconds": ns.grace,
+                "removed": report.removed,
+                "errors": report.errors,
+            }
+        )
+        return code
     if not report.removed:
         print(f"Nothing to remove from {registry.root} (grace {ns.grace:g} s).")
-        return 0
+        return code
     count = len(report.removed)
     verb = "Would remove" if ns.dry_run else "Removed"
     print(f"{verb} {count} file{'s' if count != 1 else ''} from {registry.root}:")
     for key in report.removed:
         print(f"  {key}")
-    return 0
+    return code
+
+
+def _report_damage(errors: list[str]) -> int:
+    """Damaged records: one `Error:` line each on stderr; the exit code says it (1)."""
+    for error in errors:
+        print(f"Error: {error}", file=sys.stderr)
+    return 1 if errors else 0

@@ -146,6 +146,7 @@ class WandbTrackerConf:
     console: str = constrained(
         "off", choices=("off", "auto", "wrap", "redirect", "wrap_raw", "wrap_emu")
     )
+    timeout_s: float = constrained(30.0, gt=0)
 
 
 # -- registries -------------------------------------------------------------------------------
@@ -164,6 +165,8 @@ class S3RegistryConf:
     root: str = MISSING
     endpoint_url: Optional[str] = MISSING
     project: str = constrained(MISSING, check=valid_name)
+    timeout_s: float = constrained(MISSING, gt=0)
+    attempts: int = constrained(MISSING, ge=1)
 
 
 # -- the primary config, recipes' common parts and pipelines ---------------------------------

@@ -43,14 +43,24 @@ def init(
     project: str = "default",
     endpoint_url: str | None = None,
     storage_options: dict[str, Any] | None = None,
+    timeout_s: float | None = None,
+    attempts: int | None = None,
 ) -> ArtifactRegistry:
-    """Select the registry this process publishes to and loads from; returns it."""
+    """Select the registry this process publishes to and loads from; returns it.
+
+    ``timeout_s`` and ``attempts`` bound every call to a remote registry (see
+    :func:`nemotron_kit.registry.storage.open_storage`).
+    """
     global _config, _registry
     if backend not in BACKENDS:
         raise ConfigError(f"Registry backend {backend!r} is unknown: use 'fsspec' (or 'local').")
     options = dict(storage_options or {})
     if endpoint_url:
         options["endpoint_url"] = endpoint_url
+    if timeout_s:
+        options["timeout_s"] = timeout_s
+    if attempts:
+        options["attempts"] = attempts
     text = str(root) if root is not None else default_root()
     if "://" not in text:
         text = str(Path(text).expanduser())
@@ -67,6 +77,8 @@ def _settings(registry_cfg: Any) -> dict[str, Any]:
         "backend": get("backend", "fsspec"),
         "project": get("project", "default"),
         "endpoint_url": get("endpoint_url"),
+        "timeout_s": get("timeout_s"),
+        "attempts": get("attempts"),
     }
 
 
@@ -91,7 +103,9 @@ def registry_from_config(registry_cfg: Any) -> ArtifactRegistry:
         )
     ):
         return _registry
-    options = {"endpoint_url": settings["endpoint_url"]} if settings["endpoint_url"] else {}
+    options = {
+        k: settings[k] for k in ("endpoint_url", "timeout_s", "attempts") if settings[k] is not None
+    }
     return ArtifactRegistry(root, project=settings["project"], storage_options=options)
 
 

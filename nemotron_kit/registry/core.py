@@ -35,6 +35,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from pydantic import ValidationError
+
 from nemotron_kit.artifacts._base import (
     BASE_FIELDS,
     Artifact,
@@ -45,13 +47,14 @@ from nemotron_kit.errors import (
     ArtifactError,
     CorruptRecordError,
     IntegrityError,
+    MetadataError,
     NemotronKitError,
     NotFoundError,
     StorageError,
     URIError,
 )
-from nemotron_kit.registry import hashing
-from nemotron_kit.registry.storage import Storage, open_storage
+from nemotron_kit.registry import hashing, records
+from nemotron_kit.registry.storage import LocalStorage, Storage, makedirs, open_storage
 from nemotron_kit.registry.uri import LATEST, ArtURI, parse_uri, validate_alias, validate_name
 
 RECORD_FORMAT = "nemotron-kit/version/1"
@@ -72,6 +75,14 @@ def _storage_errors(method: F) -> F:
         except Exception as exc:  # botocore, aiohttp and OS errors differ by backend
             if isinstance(exc, (TypeError, AttributeError, KeyError, AssertionError)):
                 raise
+            storage: Any = getattr(self, "storage", None)
+            if _is_timeout(exc) and getattr(storage, "timeout_s", None):
+                where = f" (endpoint {storage.endpoint})" if storage.endpoint else ""
+                raise StorageError(
+                    f"The registry at '{self.root}'{where} did not answer within "
+                    f"{storage.timeout_s:g} s ({storage.attempts} attempts): check that it is up "
+                    "and reachable, or raise registry.timeout_s."
+                ) from exc
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise StorageError(
                 f"The registry at '{self.root}' failed ({type(exc).__name__}: {reason}): check "
@@ -79,6 +90,16 @@ def _storage_errors(method: F) -> F:
             ) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A connect or read timeout anywhere in the chain (botocore, aiohttp, asyncio)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimeoutError) or "Timeout" in type(seen).__name__:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 @dataclass
@@ -202,54 +223,76 @@ class ArtifactEntry:
 
 @dataclass
 class VerifyReport:
+    """What ``verify`` found: files of the stored artifact (its objects, or the referenced
+    source) and of the materialized copy ``load`` returns (``copy``), if there is one."""
+
     uri: str
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    copy: str | None = None
+    copy_changed: list[str] = field(default_factory=list)
+    copy_missing: list[str] = field(default_factory=list)
+    copy_extra: list[str] = field(default_factory=list)
+
+    @property
+    def stored_ok(self) -> bool:
+        return not (self.changed or self.missing or self.extra)
 
     @property
     def ok(self) -> bool:
-        return not (self.changed or self.missing or self.extra)
+        return self.stored_ok and not (self.copy_changed or self.copy_missing or self.copy_extra)
 
     def summary(self) -> str:
         if self.ok:
             return f"{self.uri}: all files match their recorded digests"
-        parts = []
-        for label, items in (
-            ("changed", self.changed),
-            ("missing", self.missing),
-            ("extra", self.extra),
-        ):
-            if items:
-                shown = ", ".join(items[:5]) + (
-                    f" and {len(items) - 5} more" if len(items) > 5 else ""
-                )
-                parts.append(f"{len(items)} {label} ({shown})")
+        parts = _describe(self.changed, self.missing, self.extra)
+        copy = _describe(self.copy_changed, self.copy_missing, self.copy_extra)
+        if copy:
+            parts.append(f"its local copy at {self.copy}: " + ", ".join(copy))
         return f"{self.uri}: " + "; ".join(parts)
+
+
+def _describe(changed: list[str], missing: list[str], extra: list[str]) -> list[str]:
+    parts = []
+    for label, items in (("changed", changed), ("missing", missing), ("extra", extra)):
+        if items:
+            shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+            parts.append(f"{len(items)} {label} ({shown})")
+    return parts
 
 
 @dataclass
 class GcReport:
     removed: list[str] = field(default_factory=list)
+    #: records that could not be read: gc then removes no objects, manifests or trees
+    errors: list[str] = field(default_factory=list)
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _finite(data: Any) -> Any:
-    """NaN and infinities become null: records must stay valid JSON (a diverged loss is NaN)."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return None
-    if isinstance(data, dict):
-        return {k: _finite(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_finite(v) for v in data]
-    return data
-
-
-def _dumps(data: Any) -> bytes:
-    return json.dumps(_finite(data), sort_keys=True, separators=(",", ":"), default=str).encode()
+def _record_fields(artifact: Artifact) -> dict[str, Any]:
+    """The artifact's fields as stored in its version record; metadata that is not JSON (an
+    object, a set) is refused here, naming the field, before any data is copied."""
+    try:
+        fields = artifact.model_dump(mode="json", exclude={"path", "uri", "version", "name"})
+    except Exception as exc:  # pydantic cannot serialise a value in metadata
+        raise MetadataError(
+            f"{type(artifact).__name__} has metadata that cannot be stored as JSON "
+            f"({' '.join(str(exc).split())[:200]}): give strings, numbers, booleans, lists and "
+            "dicts."
+        ) from None
+    for key, value in fields.items():
+        try:
+            json.dumps(value, allow_nan=True)
+        except (TypeError, ValueError) as exc:
+            raise MetadataError(
+                f"{type(artifact).__name__}.{key} cannot be stored as JSON ({exc}): give "
+                "strings, numbers, booleans, lists and dicts."
+            ) from None
+    return fields
 
 
 class ArtifactRegistry:
@@ -308,18 +351,15 @@ class ArtifactRegistry:
             raw = self.storage.read(key)
         except FileNotFoundError:
             raise NotFoundError(self._missing_version_message(project, name, version)) from None
-        try:
-            record = json.loads(raw)
-            if record.get("format") != RECORD_FORMAT or int(record["version"]) != version:
-                raise ValueError("not a nemotron-kit version record")
-            for required in ("name", "project", "class", "fields", "manifest", "storage"):
-                record[required]
-        except (ValueError, KeyError, TypeError) as exc:
+        where = f"The version record '{key}' in {self.root}"
+        record = records.parse(records.VersionRecord, raw, where)
+        if (record.project, record.name, record.version) != (project, name, version):
             raise CorruptRecordError(
-                f"The version record '{key}' in {self.root} is corrupted ({exc}): restore it from "
-                "a backup; nemotron-kit never rewrites published records."
-            ) from None
-        return ArtifactVersion(record, self.project)
+                f"{where} describes art://{record.project}/{record.name}:v{record.version}, not "
+                "the version it is stored as: it was copied or edited; restore it from a backup "
+                "or remove it."
+            )
+        return ArtifactVersion(record.model_dump(mode="json", by_alias=True), self.project)
 
     def _missing_version_message(self, project: str, name: str, version: int) -> str:
         uri = ArtURI(name, project, version).format(self.project)
@@ -339,17 +379,33 @@ class ArtifactRegistry:
         return f"No artifact named '{name}' in project '{project}' at {self.root} ({hint})."
 
     def _read_alias(self, project: str, name: str, alias: str) -> int | None:
+        """The version an alias points at; None if absent, -1 if its record is damaged."""
+        key = self._alias_key(project, name, alias)
         try:
-            data = json.loads(self.storage.read(self._alias_key(project, name, alias)))
-            return int(data["version"])
+            raw = self.storage.read(key)
         except FileNotFoundError:
             return None
-        except (ValueError, KeyError, TypeError):
+        try:
+            return records.parse(records.AliasRecord, raw, key).version
+        except CorruptRecordError:
             return None if alias == LATEST else -1
 
     def _latest_version(self, project: str, name: str) -> int:
-        """The newest committed version (0 if none): the pointer, then a forward probe."""
+        """The newest committed version (0 if none): the pointer, then a forward probe.
+
+        The pointer is only a hint: one that points past the last record (a crafted or
+        damaged alias) is corrected by a binary search, since versions have no gaps.
+        """
         start = self._read_alias(project, name, LATEST) or 0
+        if start and not self.storage.exists(self._record_key(project, name, start)):
+            low, high = 0, start  # exists(low) (or low == 0), not exists(high)
+            while high - low > 1:
+                middle = (low + high) // 2
+                if self.storage.exists(self._record_key(project, name, middle)):
+                    low = middle
+                else:
+                    high = middle
+            start = low
         version = start
         while self.storage.exists(self._record_key(project, name, version + 1)):
             version += 1
@@ -363,7 +419,7 @@ class ArtifactRegistry:
         if version > current:
             self.storage.replace(
                 self._alias_key(project, name, LATEST),
-                _dumps({"version": version, "updated_at": _now()}),
+                records.dumps(records.AliasRecord(version=version, updated_at=_now())),
             )
 
     # -- resolve / load -------------------------------------------------------------------
@@ -409,10 +465,18 @@ class ArtifactRegistry:
             )
         if verify:
             report = self.verify(version.uri)
-            if not report.ok:
+            if not report.stored_ok:
                 raise IntegrityError(
                     f"Refusing to load {report.summary()}: the data changed after publishing; "
                     "re-publish it or restore the files."
+                )
+            if not report.ok and report.copy is not None:
+                # The stored data is fine, the local copy is not: it goes, the next load
+                # rebuilds it from the checked objects.
+                _remove_tree(Path(report.copy))
+                raise IntegrityError(
+                    f"Refusing to load {report.summary()}: that copy was changed after it was "
+                    "made and has been removed; load again to rebuild it."
                 )
         path = self._materialize(version)
         values = {
@@ -422,74 +486,183 @@ class ArtifactRegistry:
             "uri": version.uri,
             "version": version.version,
         }
-        return cls.model_validate(values)
+        try:
+            return cls.model_validate(values)
+        except (ValidationError, MetadataError) as exc:
+            if isinstance(exc, ValidationError):
+                first = exc.errors()[0]
+                detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+            else:
+                detail = str(exc).rstrip(".")
+            raise CorruptRecordError(
+                f"The version record of {version.uri} does not fit {cls.__name__} ({detail}): "
+                "it was damaged, or the class changed since; restore the record or load it as "
+                "Artifact."
+            ) from None
+
+    @_storage_errors
+    def locate(self, uri: str | ArtURI) -> str:
+        """The local path of ``uri``: the artifact's root, or the file or directory named by
+        its sub-path (``art://data:v3/blend.json``), which must be in the artifact."""
+        parsed = self.parse(uri)
+        version = self.resolve(parsed)
+        root = self._materialize(version)
+        if not parsed.path:
+            return root
+        self.check_subpath(version, parsed.path)
+        if version.record["storage"].get("single_file"):
+            return root  # a one-file artifact: its one file
+        return str(Path(root) / parsed.path)
+
+    def check_subpath(self, version: ArtifactVersion, inner: str) -> None:
+        """NotFoundError unless ``inner`` is a file or directory of the version."""
+        files = [f.rel for f in self.manifest(version).files]
+        if inner in files or any(rel.startswith(f"{inner}/") for rel in files):
+            return
+        shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        raise NotFoundError(
+            f"{version.uri} has no file or directory '{inner}' (its files: {shown}): fix the "
+            "path after the version."
+        )
 
     def manifest(self, version: ArtifactVersion) -> hashing.Manifest:
+        """The version's file list, checked: a safe path per file, no duplicates, and a tree
+        digest that matches both the files and the version record."""
+        key = self._manifest_key(version.digest)
+        where = f"The manifest of {version.uri} ('{key}' in {self.root})"
         try:
-            data = json.loads(self.storage.read(self._manifest_key(version.digest)))
-            return hashing.Manifest.from_json(data)
+            raw = self.storage.read(key)
         except FileNotFoundError:
             raise CorruptRecordError(
                 f"The manifest of {version.uri} is missing from {self.root}: the registry was "
                 "damaged outside nemotron-kit; restore it from a backup."
             ) from None
-        except (ValueError, KeyError, TypeError, AssertionError) as exc:
+        record = records.parse(records.ManifestRecord, raw, where)
+        manifest = hashing.Manifest.build(
+            hashing.ManifestEntry(rel, size, digest) for rel, size, digest in record.files
+        )
+        problem = None
+        if record.digest != version.digest:
+            problem = "it belongs to another tree"
+        elif manifest.digest != record.digest:
+            problem = "its files do not hash to its digest"
+        elif (clash := hashing.path_clash(f.rel for f in manifest.files)) is not None:
+            problem = f"'{clash}' is listed twice, or as a file and as a directory"
+        elif len(manifest.files) != version.num_files:
+            problem = "it lists another number of files than the version record"
+        if problem:
             raise CorruptRecordError(
-                f"The manifest of {version.uri} is corrupted ({exc})."
-            ) from None
+                f"{where} does not match its version ({problem}): restore it from a backup."
+            )
+        return manifest
 
-    def _materialize(self, version: ArtifactVersion) -> str:
-        """A readable path for the artifact's files."""
+    def _materialize(self, version: ArtifactVersion, *, check: bool = False) -> str:
+        """A readable path for the artifact's files.
+
+        A local registry lays copy-mode files out as hard links to its read-only objects, so the
+        tree is never a second, unchecked copy: verifying the objects verifies it. ``check``
+        rebuilds a tree whose files are not exactly the manifest's (a file deleted, added or
+        replaced), and re-hashes a downloaded one.
+        """
         storage = version.record["storage"]
         single = storage.get("single_file")
         if storage["mode"] == "reference":
             return str(storage["source"])
         local = self.storage.local_path(f"trees/{version.digest}")
         if local is None:
-            return self._materialize_remote(version, single)
-        if not local.exists():
-            self._build_tree(version, local, self._link_object)
-        return str(local / single) if single else str(local)
+            from nemotron_kit.paths import home
 
-    def _materialize_remote(self, version: ArtifactVersion, single: str | None) -> str:
-        from nemotron_kit.paths import home
+            tree = home() / "cache" / "trees" / version.digest
+            place = self._download_object
+        else:
+            tree, place = local, self._link_object
+        if tree.exists() and check and not self._tree_matches(version, tree, local is None):
+            _remove_tree(tree)
+        if not tree.exists():
+            self._build_tree(version, tree, place)
+        return str(tree / single) if single else str(tree)
 
-        local = home() / "cache" / "trees" / version.digest
-        if not local.exists():
+    def _tree_matches(self, version: ArtifactVersion, tree: Path, rehash: bool) -> bool:
+        """The tree holds exactly the manifest's files: linked to their objects, or (for a
+        downloaded tree) with the recorded content."""
+        expected = {f.rel: f for f in self.manifest(version).files}
+        try:
+            present = {f.rel: f for f in hashing.scan(tree, links="refuse")}
+        except ArtifactError:
+            return False
+        if present.keys() != expected.keys():
+            return False
+        for rel, entry in expected.items():
+            found = present[rel]
+            if found.size != entry.size:
+                return False
+            if rehash:
+                if hashing.hash_file(found.path) != entry.digest:
+                    return False
+            else:
+                obj = self.storage.local_path(self._object_key(entry.digest))
+                try:
+                    if obj is None or os.stat(obj).st_ino != found.ino:
+                        return False
+                except FileNotFoundError:
+                    return False
+        return True
 
-            def download(digest: str, dst: Path) -> None:
-                dst.write_bytes(self.storage.read(self._object_key(digest)))
-                os.chmod(dst, 0o444)
-
-            self._build_tree(version, local, download)
-        return str(local / single) if single else str(local)
+    def _download_object(self, digest: str, dst: Path) -> None:
+        data = self.storage.read(self._object_key(digest))
+        if hashing.hash_bytes(data) != digest:
+            raise IntegrityError(
+                f"The object {digest[:16]}... in {self.root} does not match its digest: run "
+                "`nemotron-kit artifacts verify` on the versions that use it, and re-publish them."
+            )
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
 
     def _link_object(self, digest: str, dst: Path) -> None:
-        # A copy, not a hard link: writing into a loaded artifact must not change the stored
-        # object that every version with this content shares (root ignores read-only modes).
         src = self.storage.local_path(self._object_key(digest))
         assert src is not None
-        shutil.copyfile(src, dst)
-        os.chmod(dst, 0o444)
+        try:
+            os.link(src, dst)
+        except FileNotFoundError:
+            raise IntegrityError(
+                f"The object {digest[:16]}... is missing from {self.root}: run `nemotron-kit "
+                "artifacts verify` on the versions that use it, and re-publish them."
+            ) from None
+        except OSError:  # a filesystem without hard links: a read-only copy
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o444)
 
     def _build_tree(
         self, version: ArtifactVersion, target: Path, place: Callable[[str, Path], None]
     ) -> None:
-        """Lay the files out under a temp name, then rename: readers never see a partial tree."""
+        """Lay the files out under a temp name, then rename: readers never see a partial tree.
+
+        Every path comes from a checked manifest (relative, normalized, no '..'), and each
+        target is checked again to lie inside the tree before anything is written there.
+        """
         manifest = self.manifest(version)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        makedirs(target.parent)
         tmp = target.parent / f".tmp-{uuid.uuid4().hex}"
         try:
+            makedirs(tmp)
+            root = str(tmp.resolve())
             for entry in manifest.files:
                 dst = tmp / entry.rel
-                dst.parent.mkdir(parents=True, exist_ok=True)
+                makedirs(dst.parent)
+                if not os.path.realpath(dst.parent).startswith(root + os.sep) and (
+                    os.path.realpath(dst.parent) != root
+                ):
+                    raise CorruptRecordError(
+                        f"The manifest of {version.uri} places '{entry.rel}' outside its tree: "
+                        "restore it from a backup."
+                    )
                 place(entry.digest, dst)
-            tmp.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):  # another reader built it first: same content
                 os.rename(tmp, target)
         finally:
             if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+                _remove_tree(tmp)
 
     # -- publish --------------------------------------------------------------------------
     def _choose_mode(self, mode: Mode, source: Path) -> Literal["copy", "reference"]:
@@ -519,9 +692,13 @@ class ArtifactRegistry:
         mode: Mode = "auto",
         producer: str | None = None,
         inputs: Iterable[str] = (),
-        extra: dict[str, Any] | None = None,
+        follow_symlinks: bool = False,
     ) -> ArtifactVersion:
-        """Publish ``artifact`` as the next version of ``name``; atomic under crashes and races."""
+        """Publish ``artifact`` as the next version of ``name``; atomic under crashes and races.
+
+        Symbolic links inside the artifact's directory are stored as what they point to; one
+        that leaves the directory is an error unless ``follow_symlinks``.
+        """
         rank = os.environ.get("RANK", "0") or "0"
         if rank != "0":
             raise ArtifactError(
@@ -536,6 +713,8 @@ class ArtifactRegistry:
         producer = producer or artifact.producer or (context.run_id if context else None)
         if producer is not None:
             validate_name(producer, "run id")
+        # Everything that can be refused is refused before a byte is copied.
+        fields = _record_fields(artifact)
         input_list = list(inputs) or (list(context.inputs) if context else [])
         pinned_inputs = [self.resolve(i).uri for i in input_list]
         if "://" in artifact.path and not artifact.path.startswith("file://"):
@@ -545,7 +724,7 @@ class ArtifactRegistry:
             )
         source = Path(artifact.path.removeprefix("file://")).expanduser().resolve()
         chosen = self._choose_mode(mode, source)
-        files = hashing.scan(source)
+        files = hashing.scan(source, links="follow" if follow_symlinks else "inside")
         if not files:
             raise ArtifactError(
                 f"Artifact path '{source}' holds no files: there is nothing to publish."
@@ -554,16 +733,19 @@ class ArtifactRegistry:
             manifest = self._store_objects(files)
         else:
             manifest = hashing.hash_files(files, self.hash_cache)
-        if not self.storage.create(self._manifest_key(manifest.digest), _dumps(manifest.to_json())):
-            self.storage.touch(self._manifest_key(manifest.digest))  # reused: see _store_objects
+        manifest_key = self._manifest_key(manifest.digest)
+        manifest_record = records.ManifestRecord(
+            digest=manifest.digest, files=[(f.rel, f.size, f.digest) for f in manifest.files]
+        )
+        if not self.storage.create(manifest_key, records.dumps(manifest_record)):
+            self.storage.touch(manifest_key)  # reused: see _store_objects
 
         project = self.project
         created = _now()
-        fields = artifact.model_dump(mode="json", exclude={"path", "uri", "version", "name"})
         fields["created_at"] = created
         fields["producer"] = producer
-        record = {
-            "format": RECORD_FORMAT,
+        record: dict[str, Any] = {
+            "format": records.VERSION_FORMAT,
             "project": project,
             "name": name,
             "type": artifact.type,
@@ -582,13 +764,14 @@ class ArtifactRegistry:
                 "mode": chosen,
                 "source": str(source),
                 "single_file": source.name if source.is_file() else None,
+                "follow_symlinks": follow_symlinks,
             },
-            **(extra or {}),
         }
         version = self._latest_version(project, name) + 1
         while True:  # the commit point: first writer of a number wins, the others move on
             record["version"] = version
-            if self.storage.create(self._record_key(project, name, version), _dumps(record)):
+            data = records.dumps(records.VersionRecord.model_validate(record))
+            if self._create_or_find_own(self._record_key(project, name, version), data):
                 break
             version += 1
         self._move_latest(project, name, version)
@@ -606,38 +789,60 @@ class ArtifactRegistry:
         object.__setattr__(artifact, "created_at", datetime.fromisoformat(created))
         return published
 
+    def _create_or_find_own(self, key: str, data: bytes) -> bool:
+        """Exclusive create of ``key``. A remote create whose answer was lost (a timeout, then
+        a retry) may find the key made by its own first attempt: the same bytes are ours."""
+        if self.storage.create(key, data):
+            return True
+        try:
+            return self.storage.read(key) == data
+        except FileNotFoundError:
+            return False
+
     def _store_objects(self, files: builtins.list[hashing.FileStat]) -> hashing.Manifest:
-        """Copy files into objects/ (content-addressed), hashing in the same pass."""
+        """Copy files into objects/ (content-addressed), hashing in the same pass.
+
+        An object already stored is reused only if it is sound (its content hashes to its
+        name: see ``ObjectCheck``); a damaged one is replaced by the fresh copy, so
+        re-publishing good data repairs the registry instead of making a version that fails
+        ``verify``.
+        """
         known = self.hash_cache.lookup(files) if self.hash_cache else {}
+        objects = ObjectCheck(self, [self._object_key(d) for d in known.values()])
         staging = self._staging_dir()
         entries = []
         fresh: builtins.list[tuple[hashing.FileStat, str]] = []
         try:
             for f in files:
                 digest = known.get(f.rel)
-                if digest is not None and self.storage.exists(self._object_key(digest)):
-                    # Reused content: refresh its age, so a concurrent gc's grace period covers it
-                    # until this publish commits.
-                    self.storage.touch(self._object_key(digest))
-                else:
+                if digest is None or not objects.reuse(digest):
                     tmp = staging / uuid.uuid4().hex
                     digest = hashing.copy_and_hash(f.path, tmp)
                     fresh.append((f, digest))
-                    key = self._object_key(digest)
-                    if self.storage.exists(key):
+                    if objects.reuse(digest):
                         tmp.unlink()
-                        self.storage.touch(key)
-                    elif hasattr(self.storage, "adopt"):
-                        self.storage.adopt(tmp, key)
                     else:
-                        self.storage.put_file(tmp, key)
-                        tmp.unlink()
+                        self._put_object(tmp, digest)
+                        objects.stored(digest)
                 entries.append(hashing.ManifestEntry(f.rel, f.size, digest))
         finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            _remove_tree(staging)
+            objects.save()
         if self.hash_cache:
             self.hash_cache.store(fresh)
         return hashing.Manifest.build(entries)
+
+    def _put_object(self, tmp: Path, digest: str) -> None:
+        """Store the fresh copy ``tmp`` as the object ``digest`` (replacing a damaged one)."""
+        key = self._object_key(digest)
+        if isinstance(self.storage, LocalStorage):
+            self.storage.adopt(tmp, key)
+        else:
+            self.storage.put_file(tmp, key)
+            tmp.unlink()
+
+    def _object_url(self, key: str) -> str:
+        return f"{self.storage.url}/{key}"
 
     def _staging_dir(self) -> Path:
         local = self.storage.local_path(f"staging/{uuid.uuid4().hex}")
@@ -645,14 +850,14 @@ class ArtifactRegistry:
             from nemotron_kit.paths import home
 
             local = home() / "tmp" / uuid.uuid4().hex
-        local.mkdir(parents=True, exist_ok=True)
+        makedirs(local)
         return local
 
     # -- aliases --------------------------------------------------------------------------
     def _write_alias(self, project: str, name: str, alias: str, version: int) -> None:
         self.storage.replace(
             self._alias_key(project, name, alias),
-            _dumps({"version": version, "updated_at": _now()}),
+            records.dumps(records.AliasRecord(version=version, updated_at=_now())),
         )
 
     @_storage_errors
@@ -694,33 +899,53 @@ class ArtifactRegistry:
         return [self._read_record(project, name, v) for v in range(1, latest + 1)]
 
     @_storage_errors
-    def list(self, *, project: str | None = None) -> list[ArtifactEntry]:
-        """Every artifact name of ``project`` with its newest version and aliases."""
+    def list(
+        self, *, project: str | None = None, errors: builtins.list[str] | None = None
+    ) -> list[ArtifactEntry]:
+        """Every artifact name of ``project`` with its newest version and aliases.
+
+        A name whose records cannot be read raises :class:`CorruptRecordError`; with
+        ``errors`` given, its sentence is appended there instead and the others are listed.
+        """
         project = project or self.project
+        validate_name(project, "project name")
+        names = self.storage.list(f"artifacts/{project}")
+        if not names:
+            self.storage.check_root()  # a missing bucket is not an empty registry
         entries = []
-        for name in self.storage.list(f"artifacts/{project}"):
-            latest = self._latest_version(project, name)
-            if latest == 0:
-                continue  # a name whose first publish never committed
-            entries.append(
-                ArtifactEntry(
-                    project,
-                    name,
-                    self._read_record(project, name, latest),
-                    self.aliases(name, project=project),
+        for name in names:
+            try:
+                if not _valid_name(name):
+                    raise CorruptRecordError(
+                        f"'artifacts/{project}/{name}' in {self.root} is not an artifact name "
+                        "nemotron-kit writes: remove it."
+                    )
+                latest = self._latest_version(project, name)
+                if latest == 0:
+                    continue  # a name whose first publish never committed
+                entries.append(
+                    ArtifactEntry(
+                        project,
+                        name,
+                        self._read_record(project, name, latest),
+                        self.aliases(name, project=project),
+                    )
                 )
-            )
+            except CorruptRecordError as exc:
+                if errors is None:
+                    raise
+                errors.append(str(exc))
         return entries
 
     def projects(self) -> builtins.list[str]:
-        return self.storage.list("artifacts")
+        return [p for p in self.storage.list("artifacts") if _valid_name(p)]
 
     # -- runs and the lineage index ---------------------------------------------------------
     @_storage_errors
     def create_run(self, run_id: str, record: dict[str, Any]) -> None:
         """Write a run's start record (once: run ids are never reused)."""
         validate_name(run_id, "run id")
-        if self.storage.create(f"runs/{run_id}/start.json", _dumps(record)):
+        if self.storage.create(f"runs/{run_id}/start.json", records.dumps(record)):
             return
         if self.storage.exists(f"runs/{run_id}/end.json"):
             raise ArtifactError(
@@ -728,34 +953,40 @@ class ArtifactRegistry:
             )
         # The same run again: a requeued Slurm job (preemption, time limit) is another attempt.
         attempt = len(self.storage.list(f"runs/{run_id}/attempts")) + 2
-        self.storage.create(f"runs/{run_id}/attempts/{attempt:04d}.json", _dumps(record))
+        self.storage.create(f"runs/{run_id}/attempts/{attempt:04d}.json", records.dumps(record))
 
     @_storage_errors
     def finish_run(self, run_id: str, record: dict[str, Any]) -> None:
         """Write a run's end record (once)."""
         validate_name(run_id, "run id")
-        self.storage.create(f"runs/{run_id}/end.json", _dumps(record))
+        self.storage.create(f"runs/{run_id}/end.json", records.dumps(record))
 
     @_storage_errors
     def read_run(self, run_id: str) -> dict[str, Any]:
         """A run's start record merged with its end record (if it ended) and its outputs."""
         validate_name(run_id, "run id")
+        key = f"runs/{run_id}/start.json"
         try:
-            record: dict[str, Any] = json.loads(self.storage.read(f"runs/{run_id}/start.json"))
+            raw = self.storage.read(key)
         except FileNotFoundError:
             raise NotFoundError(
                 f"No run '{run_id}' in {self.root}: list runs with `nemotron-kit runs ls`."
             ) from None
-        except ValueError as exc:
+        start = records.parse(records.RunStartRecord, raw, f"The record of run '{run_id}' ({key})")
+        if start.run_id != run_id:
             raise CorruptRecordError(
-                f"The record of run '{run_id}' is corrupted ({exc})."
-            ) from None
+                f"The record of run '{run_id}' ({key}) names run '{start.run_id}': it was "
+                "copied or edited; restore it from a backup or remove it."
+            )
+        record: dict[str, Any] = start.model_dump(mode="json")
+        end_key = f"runs/{run_id}/end.json"
         try:
-            record.update(json.loads(self.storage.read(f"runs/{run_id}/end.json")))
+            end = records.parse(records.RunEndRecord, self.storage.read(end_key), end_key)
+            record.update(end.model_dump(mode="json"))
         except FileNotFoundError:
             record.setdefault("status", "RUNNING")
-        except ValueError:
-            record["status"] = "UNKNOWN"
+        except CorruptRecordError as exc:
+            record["status"], record["error"] = "UNKNOWN", str(exc)
         record["outputs"] = self.run_outputs(run_id)
         return record
 
@@ -767,14 +998,22 @@ class ArtifactRegistry:
 
     @_storage_errors
     def run_ids(self) -> builtins.list[str]:
-        return self.storage.list("runs")
+        return [r for r in self.storage.list("runs") if _valid_name(r)]
 
     @_storage_errors
     def run_outputs(self, run_id: str) -> builtins.list[str]:
+        """The versions a run published, from its index (entries that are not a well-formed
+        PROJECT/NAME/VERSION are not ours and are skipped)."""
+        validate_name(run_id, "run id")
+        prefix = f"runs/{run_id}/outputs/"
         out = []
         for key, _ in self.storage.walk(f"runs/{run_id}/outputs"):
-            project, name, version = key.split("/")[-3:]
-            out.append(ArtURI(name, project, int(version)).format(self.project))
+            parts = key.removeprefix(prefix).split("/")
+            if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 1:
+                continue
+            project, name, version = parts
+            if _valid_name(project) and _valid_name(name):
+                out.append(ArtURI(name, project, int(version)).format(self.project))
         return sorted(out)
 
     def _consumer_prefix(self, version: ArtifactVersion) -> str:
@@ -789,7 +1028,9 @@ class ArtifactRegistry:
     @_storage_errors
     def consumers(self, uri: str | ArtURI) -> builtins.list[str]:
         """Run ids that used the version at ``uri``."""
-        return self.storage.list(self._consumer_prefix(self.resolve(uri)))
+        return [
+            r for r in self.storage.list(self._consumer_prefix(self.resolve(uri))) if _valid_name(r)
+        ]
 
     # -- verify ---------------------------------------------------------------------------
     @_storage_errors
@@ -802,7 +1043,8 @@ class ArtifactRegistry:
         if storage["mode"] == "reference":
             source = Path(storage["source"])
             try:
-                current = hashing.scan(source)
+                links: hashing.Links = "follow" if storage.get("follow_symlinks") else "inside"
+                current = hashing.scan(source, links=links)
             except ArtifactError:
                 report.missing = [f.rel for f in manifest.files]
                 return report
@@ -832,7 +1074,40 @@ class ArtifactRegistry:
                 continue
             if digest != entry.digest:
                 report.changed.append(entry.rel)
+        self._verify_copy(version, manifest, report)
         return report
+
+    def _verify_copy(
+        self, version: ArtifactVersion, manifest: hashing.Manifest, report: VerifyReport
+    ) -> None:
+        """Check the materialized tree ``load`` returns: the manifest's files, nothing else,
+        each a link to its (checked) object or re-hashed."""
+        local = self.storage.local_path(f"trees/{version.digest}")
+        if local is None:
+            from nemotron_kit.paths import home
+
+            tree = home() / "cache" / "trees" / version.digest
+        else:
+            tree = local
+        if not tree.exists():
+            return
+        report.copy = str(tree)
+        expected = {f.rel: f for f in manifest.files}
+        try:
+            present = {f.rel: f for f in hashing.scan(tree, links="refuse")}
+        except ArtifactError:
+            report.copy_changed = sorted(expected)
+            return
+        report.copy_missing = sorted(expected.keys() - present.keys())
+        report.copy_extra = sorted(present.keys() - expected.keys())
+        for rel in sorted(expected.keys() & present.keys()):
+            found, entry = present[rel], expected[rel]
+            obj = self.storage.local_path(self._object_key(entry.digest))
+            with contextlib.suppress(OSError):
+                if obj is not None and os.stat(obj).st_ino == found.ino:
+                    continue  # a hard link to the object checked above
+            if found.size != entry.size or hashing.hash_file(found.path) != entry.digest:
+                report.copy_changed.append(rel)
 
     # -- garbage collection ---------------------------------------------------------------
     @_storage_errors
@@ -842,17 +1117,24 @@ class ArtifactRegistry:
         a publish in flight has written its objects but not yet its record."""
         referenced_manifests: set[str] = set()
         referenced_objects: set[str] = set()
+        report = GcReport()
         for project in self.projects():
             for name in self.storage.list(f"artifacts/{project}"):
+                if not _valid_name(name):
+                    continue
                 for key in self.storage.list(f"{self._name_prefix(project, name)}/versions"):
-                    if not key.endswith(".json"):
+                    number = key.removesuffix(".json")
+                    if not key.endswith(".json") or not number.isdigit():
                         continue
-                    version = self._read_record(project, name, int(key.removesuffix(".json")))
-                    referenced_manifests.add(version.digest)
-                    if version.mode == "copy":
-                        referenced_objects.update(f.digest for f in self.manifest(version).files)
+                    try:
+                        version = self._read_record(project, name, int(number))
+                        referenced_manifests.add(version.digest)
+                        if version.mode == "copy":
+                            files = self.manifest(version).files
+                            referenced_objects.update(f.digest for f in files)
+                    except CorruptRecordError as exc:
+                        report.errors.append(str(exc))
         cutoff = time.time() - grace_seconds
-        report = GcReport()
 
         def stale(prefix: str, keep: Callable[[str], bool]) -> Iterator[str]:
             for key, mtime in self.storage.walk(prefix):
@@ -860,20 +1142,41 @@ class ArtifactRegistry:
                     yield key
 
         doomed: builtins.list[str] = []
-        doomed += stale("objects", lambda k: k.rsplit("/", 1)[-1] in referenced_objects)
-        doomed += stale(
-            "manifests",
-            lambda k: k.rsplit("/", 1)[-1].removesuffix(".json") in referenced_manifests,
-        )
+        if not report.errors:
+            # With a record unreadable, what it references is unknown: keep all data.
+            doomed += stale("objects", lambda k: k.rsplit("/", 1)[-1] in referenced_objects)
+            doomed += stale(
+                "manifests",
+                lambda k: k.rsplit("/", 1)[-1].removesuffix(".json") in referenced_manifests,
+            )
+            doomed += stale("trees", lambda k: k.split("/")[1] in referenced_manifests)
         doomed += stale("staging", lambda k: False)
-        doomed += stale("trees", lambda k: k.split("/")[1] in referenced_manifests)
         doomed += stale("artifacts", lambda k: not k.rsplit("/", 1)[-1].startswith(".tmp-"))
         report.removed = sorted(doomed)
+        local_staging = self._local_staging_leftovers(cutoff)
+        report.removed += [str(p) for p in local_staging]
         if not dry_run:
-            for key in report.removed:
+            for key in doomed:
                 self.storage.delete(key)
+            for path in local_staging:
+                _remove_tree(path)
             self._prune_empty_dirs()
         return report
+
+    def _local_staging_leftovers(self, cutoff: float) -> builtins.list[Path]:
+        """This machine's staging directories of killed publishes to a remote registry."""
+        if self.storage.local_path("") is not None:
+            return []
+        from nemotron_kit.paths import home
+
+        base = home() / "tmp"
+        found = []
+        with contextlib.suppress(FileNotFoundError):
+            for entry in base.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.is_dir() and entry.stat().st_mtime <= cutoff:
+                        found.append(entry)
+        return sorted(found)
 
     def _prune_empty_dirs(self) -> None:
         local = self.storage.local_path("")
@@ -887,3 +1190,79 @@ class ArtifactRegistry:
                 with contextlib.suppress(OSError):
                     if dirpath != str(base):
                         os.rmdir(dirpath)
+
+
+def _remove_tree(path: Path) -> None:
+    """Remove a materialized tree (read-only files in writable directories)."""
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class ObjectCheck:
+    """Which stored objects a publish may reuse: those whose content hashes to their name.
+
+    A fingerprint (size, times and inode; an ETag on S3) that is unchanged since this machine
+    last hashed the object vouches for it; otherwise it is hashed again. Fingerprints live in
+    the hash cache, read once per publish and written back at its end.
+    """
+
+    def __init__(self, registry: ArtifactRegistry, keys: Iterable[str]) -> None:
+        self.registry = registry
+        self.cache = registry.hash_cache
+        urls = [registry._object_url(k) for k in keys]
+        self.remembered = self.cache.known_objects(urls) if self.cache else {}
+        self.updates: dict[str, tuple[str, str]] = {}
+
+    def reuse(self, digest: str) -> bool:
+        """True if the object is stored and sound; then its age is refreshed, so a concurrent
+        gc's grace period covers it until this publish commits."""
+        key = self.registry._object_key(digest)
+        if not self._sound(key, digest):
+            return False
+        self.registry.storage.touch(key)
+        self.stored(digest)  # the touch changed its fingerprint, not its content
+        return True
+
+    def stored(self, digest: str) -> None:
+        key = self.registry._object_key(digest)
+        fingerprint = self.registry.storage.fingerprint(key)
+        if fingerprint is not None:
+            self.updates[self.registry._object_url(key)] = (fingerprint, digest)
+
+    def _sound(self, key: str, digest: str) -> bool:
+        storage = self.registry.storage
+        fingerprint = storage.fingerprint(key)
+        if fingerprint is None:
+            return False
+        url = self.registry._object_url(key)
+        if self.remembered.get(url) == (fingerprint, digest) or self.updates.get(url) == (
+            fingerprint,
+            digest,
+        ):
+            return True
+        local = storage.local_path(key)
+        try:
+            if local is not None:
+                actual = hashing.hash_file(local, threads=0)
+            else:
+                actual = hashing.hash_bytes(storage.read(key))
+        except FileNotFoundError:
+            return False
+        if actual != digest:
+            return False
+        self.updates[url] = (fingerprint, digest)
+        return True
+
+    def save(self) -> None:
+        if self.cache is not None and self.updates:
+            self.cache.remember_objects(
+                [(url, fp, digest) for url, (fp, digest) in self.updates.items()]
+            )
+
+
+def _valid_name(name: str) -> bool:
+    """A name read from a listing of storage is one of ours (else it is skipped)."""
+    try:
+        validate_name(name)
+    except URIError:
+        return False
+    return True

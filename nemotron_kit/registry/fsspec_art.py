@@ -12,7 +12,8 @@ from typing import Any
 
 from fsspec.spec import AbstractFileSystem
 
-from nemotron_kit.errors import ArtifactError
+from nemotron_kit.errors import ArtifactError, IntegrityError
+from nemotron_kit.registry import hashing
 from nemotron_kit.registry.uri import SCHEME, parse_uri
 
 
@@ -99,11 +100,18 @@ class ArtFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
             source = Path(storage["source"])
             return open(source if storage.get("single_file") else source / inner, "rb")
-        key = registry._object_key(files[inner].digest)
+        digest = files[inner].digest
+        key = registry._object_key(digest)
         local = registry.storage.local_path(key)
         if local is not None:
             return open(local, "rb")
-        return io.BytesIO(registry.storage.read(key))
+        data = registry.storage.read(key)
+        if hashing.hash_bytes(data) != digest:  # a remote object is untrusted until checked
+            raise IntegrityError(
+                f"{version.uri}/{inner} does not match its recorded digest in {registry.root}: "
+                "run `nemotron-kit artifacts verify` on it and re-publish it."
+            )
+        return io.BytesIO(data)
 
     def cat_file(
         self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any

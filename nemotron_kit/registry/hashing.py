@@ -10,19 +10,34 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import blake3
 
 from nemotron_kit.errors import ArtifactError
 
 ALGORITHM = "blake3"
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f\\]")
+# BLAKE3's shared thread pool does not survive fork(): a forked child (a sweep worker) that
+# hashed with it would hang. Children hash on their own thread instead.
+_AUTO_THREADS: int = blake3.blake3.AUTO
+
+
+def _after_fork_in_child() -> None:
+    global _AUTO_THREADS
+    _AUTO_THREADS = 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 CHUNK = 8 << 20
 # Above this size one file is hashed with BLAKE3's own threads; below, files run in parallel.
 LARGE_FILE = 64 << 20
@@ -77,8 +92,12 @@ class Manifest:
 
 
 def tree_digest(files: Iterable[ManifestEntry]) -> str:
+    """BLAKE3 over 'rel TAB size TAB digest NEWLINE' lines. A path holding a control character
+    could forge another tree's lines, so such paths are refused (they are never stored)."""
     hasher = blake3.blake3()
     for f in files:
+        if _UNSAFE_NAME.search(f.rel):
+            raise ValueError(f"the path {f.rel!r} holds a control character or a backslash")
         hasher.update(f"{f.rel}\t{f.size}\t{f.digest}\n".encode())
     return hasher.hexdigest()
 
@@ -103,7 +122,7 @@ def hash_file(
     path: str | Path, threads: int = 1, progress: Callable[[int], None] | None = None
 ) -> str:
     """Stream ``path`` through BLAKE3 in fixed chunks (flat memory, any size)."""
-    hasher = blake3.blake3(max_threads=threads if threads > 0 else blake3.blake3.AUTO)
+    hasher = blake3.blake3(max_threads=threads if threads > 0 else _AUTO_THREADS)
     buf, view = _buffer()
     with open(path, "rb", buffering=0) as f:
         while n := f.readinto(buf):
@@ -115,7 +134,7 @@ def hash_file(
 
 def copy_and_hash(src: str | Path, dst: Path, progress: Callable[[int], None] | None = None) -> str:
     """Copy ``src`` to ``dst`` and hash what was copied, in one pass over the data."""
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO)
+    hasher = blake3.blake3(max_threads=_AUTO_THREADS)
     buf, view = _buffer()
     with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
         while n := fin.readinto(buf):
@@ -126,33 +145,107 @@ def copy_and_hash(src: str | Path, dst: Path, progress: Callable[[int], None] | 
     return hasher.hexdigest()
 
 
-def scan(path: Path) -> list[FileStat]:
-    """All regular files at or below ``path`` (a file or a directory), sorted by relative path."""
+Links = Literal["inside", "follow", "refuse"]
+
+
+def scan(path: Path, links: Links = "inside") -> list[FileStat]:
+    """All files at or below ``path`` (a file or a directory), sorted by relative path.
+
+    Symbolic links are handled by one policy, never dropped silently: with ``inside`` (the
+    default) a link whose target lies inside ``path`` is stored as what it points to, and a
+    link that leaves ``path`` or dangles is an error naming it; ``follow`` also follows links
+    that leave; ``refuse`` makes every link an error. Sockets, FIFOs and devices are errors.
+    """
     path = Path(path)
     try:
         st = path.stat()
     except FileNotFoundError:
         raise ArtifactError(f"Artifact path '{path}' does not exist: check the path.") from None
-    if path.is_file():
+    if not path.is_dir():
+        if not path.is_file():
+            raise ArtifactError(
+                f"Artifact path '{path}' is not a regular file or a directory: publish files."
+            )
         return [
             FileStat(path.name, str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         ]
+    root = os.path.realpath(path)
     out: list[FileStat] = []
-    stack = [(str(path), "")]
+    stack = [(str(path), "", frozenset({root}))]
     while stack:
-        directory, prefix = stack.pop()
+        directory, prefix, ancestors = stack.pop()
         with os.scandir(directory) as it:
             for entry in it:
                 rel = f"{prefix}{entry.name}"
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, f"{rel}/"))
-                elif entry.is_file():
-                    s = entry.stat()
-                    out.append(
-                        FileStat(rel, entry.path, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino)
+                if _UNSAFE_NAME.search(entry.name):
+                    raise ArtifactError(
+                        f"{rel!r} in '{path}' has a name with a control character or a "
+                        "backslash, which nemotron-kit cannot store safely: rename it."
                     )
+                target = entry.path
+                if entry.is_symlink():
+                    target = _follow_link(path, root, rel, entry.path, links)
+                    if os.path.isdir(target):
+                        real = os.path.realpath(target)
+                        if real in ancestors:
+                            raise ArtifactError(
+                                f"'{rel}' in '{path}' is a link to a directory that contains "
+                                "it (a cycle): remove the link."
+                            )
+                        stack.append((target, f"{rel}/", ancestors | {real}))
+                        continue
+                elif entry.is_dir(follow_symlinks=False):
+                    real = os.path.realpath(entry.path)
+                    stack.append((entry.path, f"{rel}/", ancestors | {real}))
+                    continue
+                try:
+                    s = os.stat(target)
+                except FileNotFoundError:
+                    continue  # removed while we looked: not part of what is published
+                if not stat.S_ISREG(s.st_mode):
+                    raise ArtifactError(
+                        f"'{rel}' in '{path}' is not a regular file (a socket, FIFO or device): "
+                        "remove it or publish another directory."
+                    )
+                out.append(FileStat(rel, target, s.st_size, s.st_mtime_ns, s.st_ctime_ns, s.st_ino))
     out.sort(key=lambda f: f.rel)
     return out
+
+
+def _follow_link(path: Path, root: str, rel: str, link: str, links: Links) -> str:
+    """Where the link ``rel`` points, if the policy allows it; else one sentence naming it."""
+    if links == "refuse":
+        raise ArtifactError(f"'{rel}' in '{path}' is a symbolic link, which is not allowed here.")
+    target = os.path.realpath(link)
+    if not os.path.exists(target):
+        raise ArtifactError(
+            f"'{rel}' in '{path}' is a dangling symbolic link (to '{os.readlink(link)}'): "
+            "remove it or make its target exist."
+        )
+    inside = target == root or target.startswith(root.rstrip(os.sep) + os.sep)
+    if not inside and links != "follow":
+        raise ArtifactError(
+            f"'{rel}' in '{path}' is a symbolic link to '{target}', outside the artifact: copy "
+            "the target in, remove the link, or publish with follow_symlinks=True."
+        )
+    return target
+
+
+def path_clash(rels: Iterable[str]) -> str | None:
+    """A path listed twice, or both as a file and as a directory of another (None if none)."""
+    files: set[str] = set()
+    dirs: set[str] = set()
+    for rel in rels:
+        if rel in files or rel in dirs:
+            return rel
+        files.add(rel)
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            parent = "/".join(parts[:i])
+            if parent in files:
+                return parent
+            dirs.add(parent)
+    return None
 
 
 class HashCache:
@@ -176,7 +269,38 @@ class HashCache:
             "CREATE TABLE IF NOT EXISTS hashes (path TEXT PRIMARY KEY, size INTEGER, "
             "mtime_ns INTEGER, ctime_ns INTEGER, ino INTEGER, digest TEXT) WITHOUT ROWID"
         )
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS objects (url TEXT PRIMARY KEY, fingerprint TEXT, "
+            "digest TEXT) WITHOUT ROWID"
+        )
         return conn
+
+    def known_objects(self, urls: list[str]) -> dict[str, tuple[str, str]]:
+        """url -> (fingerprint, digest) that stored objects had when this machine last hashed
+        them; a fingerprint that changed since means: hash it again."""
+        if not urls:
+            return {}
+        found: dict[str, tuple[str, str]] = {}
+        try:
+            with contextlib.closing(self._connect()) as conn:
+                for i in range(0, len(urls), 500):
+                    chunk = urls[i : i + 500]
+                    rows = conn.execute(
+                        "SELECT url, fingerprint, digest FROM objects WHERE url IN "
+                        f"({','.join('?' * len(chunk))})",
+                        chunk,
+                    )
+                    found.update({str(u): (str(f), str(d)) for u, f, d in rows})
+        except (sqlite3.Error, OSError):
+            return {}
+        return found
+
+    def remember_objects(self, rows: list[tuple[str, str, str]]) -> None:
+        with (
+            contextlib.suppress(sqlite3.Error, OSError),
+            contextlib.closing(self._connect()) as conn,
+        ):
+            conn.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", rows)
 
     def lookup(self, files: list[FileStat]) -> dict[str, str]:
         """rel -> digest for the files whose stat still matches the cache."""

@@ -36,7 +36,10 @@ def registry_for(root_cfg: Any) -> Any:
 def artifact_field(ref: str, field: str = "path", *, _root_: Any = None) -> Any:
     """The value of ``field`` for the artifact ``ref`` (``NAME[:VER]`` or a full ``art://`` URI)."""
     registry = registry_for(_root_)
-    version = registry.resolve(_uri_of(str(ref)))
+    uri = _uri_of(str(ref))
+    version = registry.resolve(uri)
+    if parse_uri(uri).path and field != "path":
+        registry.check_subpath(version, parse_uri(uri).path)
     if field == "uri":
         return version.uri
     if field == "version":
@@ -48,7 +51,7 @@ def artifact_field(ref: str, field: str = "path", *, _root_: Any = None) -> Any:
     if field == "digest":
         return version.digest
     if field == "path":
-        return registry.load(version.uri).path
+        return registry.locate(uri)
     metadata = version.metadata
     if field in metadata:
         return metadata[field]

@@ -63,6 +63,11 @@ class Storage(ABC):
     def open(self, key: str) -> IO[bytes]:
         """A binary stream for reading ``key``."""
 
+    @abstractmethod
+    def fingerprint(self, key: str) -> str | None:
+        """What changes whenever the object's bytes may have (size, times, inode or ETag);
+        None if it does not exist."""
+
     def local_path(self, key: str) -> Path | None:
         """The key's local filesystem path, when the storage is a local directory."""
         return None
@@ -73,6 +78,31 @@ class Storage(ABC):
     @property
     def is_local(self) -> bool:
         return False
+
+
+def makedirs(path: Path) -> None:
+    """``mkdir -p`` with mode 0755 for every directory it creates, whatever the umask: a
+    shared registry must never become world-writable (umask 000 would make it so)."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir()
+            os.chmod(directory, 0o755)
+
+
+def _write(path: Path, data: bytes, sync: bool = False) -> None:
+    """A new file with mode 0644 (not 0666 minus the umask), fully written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
+    os.chmod(path, 0o644)
 
 
 def _join(*parts: str) -> str:
@@ -105,7 +135,7 @@ class LocalStorage(Storage):
         return self._path(key)
 
     def _temp_for(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        makedirs(path.parent)
         return path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
 
     def read(self, key: str) -> bytes:
@@ -118,10 +148,7 @@ class LocalStorage(Storage):
         path = self._path(key)
         tmp = self._temp_for(path)
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            _write(tmp, data, sync=True)
             try:
                 os.link(tmp, path)  # atomic, fails if the name exists; content already complete
             except FileExistsError:
@@ -135,8 +162,7 @@ class LocalStorage(Storage):
         path = self._path(key)
         tmp = self._temp_for(path)
         try:
-            with open(tmp, "wb") as f:
-                f.write(data)
+            _write(tmp, data)
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -147,6 +173,7 @@ class LocalStorage(Storage):
         tmp = self._temp_for(path)
         try:
             shutil.copyfile(local, tmp)
+            os.chmod(tmp, 0o444)  # published content is never written again
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -155,7 +182,7 @@ class LocalStorage(Storage):
     def adopt(self, local: Path, key: str) -> None:
         """Move a temp file written inside the registry into place (same filesystem)."""
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        makedirs(path.parent)
         os.chmod(local, 0o444)  # published content is never written again
         os.replace(local, path)
 
@@ -185,9 +212,21 @@ class LocalStorage(Storage):
     def open(self, key: str) -> IO[bytes]:
         return open(self._path(key), "rb")
 
+    def fingerprint(self, key: str) -> str | None:
+        # ctime changes on every write and cannot be set back, unlike mtime.
+        try:
+            st = self._path(key).stat()
+        except FileNotFoundError:
+            return None
+        return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
 
 class FsspecStorage(Storage):
     """Any fsspec filesystem; subclasses supply an exclusive create their backend can honour."""
+
+    timeout_s: float | None = None
+    attempts: int = 1
+    endpoint: str | None = None
 
     def __init__(self, url: str, **storage_options: Any) -> None:
         import fsspec
@@ -199,22 +238,33 @@ class FsspecStorage(Storage):
     def _full(self, key: str) -> str:
         return _join(self.base, key) if key else self.base
 
+    def _io(self, method: str, *args: Any, size: int = 0, **kwargs: Any) -> Any:
+        """``fs.method(*args)``, never longer than its deadline on a remote store.
+
+        The per-request timeouts bound each read, but a request can also stall elsewhere (a
+        PUT waiting for '100 Continue'); fsspec's ``sync`` then enforces the whole call's
+        deadline: ``timeout_s`` times ``attempts``, plus the time ``size`` bytes take at 1 MiB/s.
+        """
+        if self.timeout_s is not None and hasattr(self.fs, "loop"):
+            kwargs["timeout"] = self.timeout_s * self.attempts + 5 + size / (1 << 20)
+        return getattr(self.fs, method)(*args, **kwargs)
+
     def read(self, key: str) -> bytes:
-        data: bytes = self.fs.cat_file(self._full(key))
+        data: bytes = self._io("cat_file", self._full(key))
         return data
 
     def exists(self, key: str) -> bool:
-        return bool(self.fs.exists(self._full(key)))
+        return bool(self._io("exists", self._full(key)))
 
     def replace(self, key: str, data: bytes) -> None:
-        self.fs.pipe_file(self._full(key), data)
+        self._io("pipe_file", self._full(key), data, size=len(data))
 
     def put_file(self, local: Path, key: str) -> None:
-        self.fs.put_file(str(local), self._full(key))
+        self._io("put_file", str(local), self._full(key), size=local.stat().st_size)
 
     def list(self, prefix: str) -> list[str]:
         try:
-            entries = self.fs.ls(self._full(prefix), detail=False, refresh=True)
+            entries = self._io("ls", self._full(prefix), detail=False, refresh=True)
         except FileNotFoundError:
             return []
         names = {str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries}
@@ -223,7 +273,7 @@ class FsspecStorage(Storage):
     def walk(self, prefix: str) -> Iterator[tuple[str, float]]:
         base = self._full(prefix)
         try:
-            found = self.fs.find(base, detail=True)
+            found = self._io("find", base, detail=True)
         except FileNotFoundError:
             return
         for path, info in found.items():
@@ -234,15 +284,24 @@ class FsspecStorage(Storage):
 
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.fs.rm_file(self._full(key))
+            self._io("rm_file", self._full(key))
 
     def touch(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            self.fs.pipe_file(self._full(key), self.fs.cat_file(self._full(key)))
+            data = self._io("cat_file", self._full(key))
+            self._io("pipe_file", self._full(key), data, size=len(data))
 
     def open(self, key: str) -> IO[bytes]:
         stream: IO[bytes] = self.fs.open(self._full(key), "rb")
         return stream
+
+    def fingerprint(self, key: str) -> str | None:
+        try:
+            info = self._io("info", self._full(key))
+        except FileNotFoundError:
+            return None
+        tag = info.get("ETag") or info.get("etag") or info.get("created") or _mtime(info)
+        return f"{info.get('size')}:{tag}"
 
 
 def _mtime(info: dict[str, Any]) -> float:
@@ -270,7 +329,7 @@ class S3Storage(FsspecStorage):
 
     def create(self, key: str, data: bytes) -> bool:
         try:
-            self.fs.pipe_file(self._full(key), data, mode="create")
+            self._io("pipe_file", self._full(key), data, mode="create", size=len(data))
         except FileExistsError:
             return False
         except OSError as exc:
@@ -284,7 +343,8 @@ class S3Storage(FsspecStorage):
         # without moving the data through this process.
         bucket, _, path = self._full(key).partition("/")
         with contextlib.suppress(FileNotFoundError):
-            self.fs.call_s3(
+            self._io(
+                "call_s3",
                 "copy_object",
                 Bucket=bucket,
                 Key=path,
@@ -293,37 +353,74 @@ class S3Storage(FsspecStorage):
             )
 
     def check_root(self) -> None:
+        # HEAD the bucket itself: s3fs's exists() answers False for a timeout too.
         bucket = self.base.split("/", 1)[0]
-        if not self.fs.exists(bucket):
+        try:
+            self._io("call_s3", "head_bucket", Bucket=bucket)
+        except FileNotFoundError:
             raise StorageError(
                 f"The bucket '{bucket}' of registry '{self.url}' does not exist: create it "
                 f"(aws s3 mb s3://{bucket}) or fix registry.bucket."
-            )
+            ) from None
+        except PermissionError:
+            raise StorageError(
+                f"Access to the bucket '{bucket}' of registry '{self.url}' was refused: check "
+                "the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)."
+            ) from None
 
     def exists(self, key: str) -> bool:
         # Listings are cached by s3fs; a commit point must never be judged from a stale cache.
         self.fs.invalidate_cache(self._full(key))
-        return bool(self.fs.exists(self._full(key)))
+        return bool(self._io("exists", self._full(key)))
+
+
+DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_ATTEMPTS = 2
 
 
 def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> Storage:
-    """The storage for a registry root: a local path, ``file://``, ``memory://`` or ``s3://``."""
+    """The storage for a registry root: a local path, ``file://``, ``memory://`` or ``s3://``.
+
+    Remote storage waits at most ``timeout_s`` (default 10 s, or
+    ``$NEMOTRON_KIT_REGISTRY_TIMEOUT``) to connect and for each answer, and tries a request
+    ``attempts`` times (default 2) with backoff: an endpoint that accepts connections and never
+    answers costs about ``timeout_s * attempts`` per call, never hangs a job.
+    """
+    from nemotron_kit.paths import REGISTRY_TIMEOUT_ENV
+
     options = dict(storage_options or {})
+    timeout = float(
+        options.pop("timeout_s", None) or os.environ.get(REGISTRY_TIMEOUT_ENV) or DEFAULT_TIMEOUT_S
+    )
+    attempts = int(options.pop("attempts", None) or DEFAULT_ATTEMPTS)
     protocol = root.split("://", 1)[0] if "://" in root else "file"
     if protocol == "file":
         return LocalStorage(root)
     if protocol == "memory":
         return MemoryStorage(root, **options)
     if protocol in ("s3", "s3a"):
+        import logging
+
+        from nemotron_kit._deps import require
+
+        require("s3fs", "registry=s3")
+        # Inside a Hydra job the root logger is at INFO: keep botocore's chatter out of it.
+        for name in ("aiobotocore", "botocore", "s3fs"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         endpoint = options.pop("endpoint_url", None)
         if endpoint:
             options.setdefault("client_kwargs", {})["endpoint_url"] = endpoint
         options.setdefault("skip_instance_cache", True)
-        # Fail fast on an unreachable endpoint instead of botocore's long retry loop.
+        # botocore tries once; s3fs's own loop makes the attempts (with backoff), so the
+        # total wait is bounded by timeout and attempts alone.
         config = options.setdefault("config_kwargs", {})
-        config.setdefault("connect_timeout", 5)
-        config.setdefault("retries", {"max_attempts": 2, "mode": "standard"})
-        return S3Storage(root, **options)
+        config.setdefault("connect_timeout", timeout)
+        config.setdefault("read_timeout", timeout)
+        config.setdefault("retries", {"max_attempts": 0, "mode": "legacy"})  # one try each
+        storage = S3Storage(root, **options)
+        storage.fs.retries = attempts
+        storage.timeout_s, storage.attempts, storage.endpoint = timeout, attempts, endpoint
+        return storage
     raise StorageError(
         f"Registry root '{root}' uses protocol '{protocol}', which nemotron-kit cannot publish "
         "to safely: use a local path, memory:// or s3://."

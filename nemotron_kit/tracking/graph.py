@@ -124,6 +124,10 @@ class CountingStorage(Storage):
         self._count("open")
         return self.inner.open(key)
 
+    def fingerprint(self, key: str) -> str | None:
+        self._count("fingerprint")
+        return self.inner.fingerprint(key)
+
     def local_path(self, key: str) -> Path | None:
         return self.inner.local_path(key)
 
