@@ -15,7 +15,13 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nemotron_kit.errors import ConfigError, NemotronKitError, NotFoundError, URIError
+from nemotron_kit.errors import (
+    ConfigError,
+    NemotronKitError,
+    NotFoundError,
+    StorageError,
+    URIError,
+)
 from nemotron_kit.paths import packaged_conf_dir
 from nemotron_kit.registry.resolver import register as register_art_resolver
 
@@ -75,8 +81,8 @@ def run(cfg: DictConfig) -> Any:
     from nemotron_kit.tracking import run as runs
 
     problem = runs.start_exception()
-    if isinstance(problem, ConfigError):
-        raise problem  # the job's config was refused before its run started: nothing ran
+    if isinstance(problem, (ConfigError, StorageError)):
+        raise problem  # a bad config, or an unreachable registry: nothing ran
     check_job_config(cfg)  # also when the lineage callback is not configured
     if cfg.get("pipeline") is not None and cfg.get("recipe") is None:
         from nemotron_kit.pipeline import run_pipeline
@@ -173,51 +179,25 @@ def prepare_job(cfg: DictConfig, pins: dict[str, str] | None = None) -> list[str
     if saved is not None and saved.exists():
         if pinned:  # the saved file still says `latest` / ${art:NAME}: write the pinned config
             OmegaConf.save(cfg, saved)
-        _redact_saved_files(saved.parent)
+        redact_saved_files(saved.parent)
     return pinned
 
 
-def _redact_saved_files(hydra_dir: Path) -> None:
-    """Hydra saved the raw command-line overrides; a secret typed there must not stay on disk."""
-    from nemotron_kit.tracking._secrets import (
-        SECRET_NAME,
-        redact_override,
-        redact_text,
-        secret_values,
-    )
+def redact_saved_files(hydra_dir: Path) -> None:
+    """Hydra saved the job's config and overrides before the job started: a value under a
+    secret key, or a secret's value anywhere, must not stay in those files."""
+    from nemotron_kit.tracking._secrets import config_secrets, redact, secret_values
 
-    overrides = hydra_dir / "overrides.yaml"
-    text = overrides.read_text() if overrides.exists() else ""
-    secrets = secret_values()
-    if not SECRET_NAME.search(text) and not any(
-        v in (hydra_dir / name).read_text()
-        for name in ("hydra.yaml", "config.yaml")
-        if (hydra_dir / name).exists()
-        for v in secrets
-    ):
-        return  # nothing secret was written: leave Hydra's files as they are
-    if overrides.exists():
-        import yaml
-
-        lines = yaml.safe_load(overrides.read_text()) or []
-        overrides.write_text(yaml.safe_dump([redact_override(str(o)) for o in lines]))
-    hydra_yaml = hydra_dir / "hydra.yaml"
-    if hydra_yaml.exists():
-        saved = OmegaConf.load(hydra_yaml)
-        overrides_node = saved.hydra.overrides
-        for group in ("task", "hydra"):
-            if group in overrides_node:
-                overrides_node[group] = [redact_override(str(o)) for o in overrides_node[group]]
-        if "override_dirname" in saved.hydra.job:
-            saved.hydra.job.override_dirname = redact_text(str(saved.hydra.job.override_dirname))
-        OmegaConf.save(saved, hydra_yaml)
-    for name in ("hydra.yaml", "config.yaml"):
-        path = hydra_dir / name
-        if path.exists():
-            text = path.read_text()
-            cleaned = redact_text(text)
-            if cleaned != text:
-                path.write_text(cleaned)
+    files = [hydra_dir / n for n in ("config.yaml", "hydra.yaml", "overrides.yaml")]
+    loaded = {f: OmegaConf.to_container(OmegaConf.load(f)) for f in files if f.exists()}
+    found = {*secret_values()}
+    for data in loaded.values():
+        found.update(config_secrets(data))
+    secrets = sorted(found, key=len, reverse=True)
+    for path, data in loaded.items():
+        cleaned = redact(data, secrets)
+        if cleaned != data:
+            OmegaConf.save(OmegaConf.create(cleaned), path)
 
 
 def _saved_config_path() -> Path | None:

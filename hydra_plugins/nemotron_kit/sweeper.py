@@ -92,7 +92,11 @@ class NemotronKitSweeper(Sweeper):
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
-        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
+        # Hydra's record of the sweep, without secret values (see nemotron_kit's _secrets).
+        from nemotron_kit.tracking._secrets import redact
+
+        saved = redact(OmegaConf.to_container(self.config, resolve=False))
+        OmegaConf.save(OmegaConf.create(saved), sweep_dir / "multirun.yaml")
 
         returns: list[Sequence[JobReturn]] = []
         first_failure: JobReturn | None = None

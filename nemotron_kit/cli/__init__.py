@@ -38,7 +38,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         from nemotron_kit.tracking.run import MULTIRUN_ENV
 
         os.environ[MULTIRUN_ENV] = "1"
-    sys.argv = [sys.argv[0], *lift_config_dirs(args)]
+    from nemotron_kit.tracking._secrets import secret_overrides_by_reference
+
+    # A secret given as an override goes into this process's environment, and Hydra sees
+    # ${oc.env:...} instead: no saved config, sweep file or job pickle holds the value.
+    sys.argv = [sys.argv[0], *secret_overrides_by_reference(lift_config_dirs(args))]
     sys.exit(run_hydra_app())
 
 

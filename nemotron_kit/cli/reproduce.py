@@ -66,6 +66,17 @@ def main(argv: list[str]) -> int:
             f"The run that made {original.uri} had secret values in its config, which were not "
             "recorded: pass them as overrides through ${oc.env:...} in your config instead."
         )
+    missing = [
+        key
+        for key in _secret_keys(config)
+        if not any(o.lstrip("+").startswith(f"{key}=") for o in ns.overrides)
+    ]
+    if missing:
+        raise ArtifactError(
+            f"The run that made {original.uri} was given secret values on its command line "
+            f"({', '.join(missing)}), which were not recorded: pass them again, e.g. "
+            f"`nemotron-kit reproduce {ns.uri} {missing[0]}=...`."
+        )
     config.pop("executor", None)  # where it ran is not part of the result: choose it anew
     new_id = new_run_id()
     with tempfile.TemporaryDirectory(prefix="nk-reproduce-") as tmp:
@@ -116,3 +127,17 @@ def main(argv: list[str]) -> int:
         print(f"{remade.uri} reproduces {original.uri}: {verdict}")
         print(f"  digest {original.digest[:16]}… -> {remade.digest[:16]}…  (run {new_id})")
     return 0 if same else 1
+
+
+def _secret_keys(config: dict[str, Any], prefix: str = "") -> list[str]:
+    """Keys whose value was a secret override, stored as a reference to the job's environment."""
+    from nemotron_kit.tracking._secrets import SECRET_ENV_PREFIX
+
+    found = []
+    for key, value in config.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict):
+            found += _secret_keys(value, f"{full}.")
+        elif isinstance(value, str) and value.startswith(f"${{oc.env:{SECRET_ENV_PREFIX}"):
+            found.append(full)
+    return found

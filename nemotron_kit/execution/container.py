@@ -358,9 +358,10 @@ class ContainerExecutor(Executor):
                 for future in done:
                     outcomes[futures[future].num] = future.result()
         except BaseException:  # KeyboardInterrupt (or a bug): stop what we started
-            self._stopping = True
+            with self._lock:
+                self._stopping = True
             pool.shutdown(wait=False, cancel_futures=True)
-            self._stop_all(engine)
+            self._stop_all(engine, sweep_dir)
             raise
         pool.shutdown(wait=True)
         for proc in self._removals:  # all containers gone before the launcher returns
@@ -393,6 +394,9 @@ class ContainerExecutor(Executor):
         container = proc.stdout.strip().splitlines()[-1]
         with self._lock:
             self._started[container] = spec
+            stopping = self._stopping
+        if stopping:  # interrupted while this one was starting: it goes too
+            self._stop_all(engine, sweep_dir)
         return container
 
     def _run_one(
@@ -535,12 +539,34 @@ class ContainerExecutor(Executor):
             return "terminated (SIGTERM, exit code 143)"
         return f"exited with code {code}"
 
-    def _stop_all(self, engine: str) -> None:
+    def _stop_all(self, engine: str, sweep_dir: Path | None = None) -> None:
+        """Kill (and remove) every container of this launch: the ones recorded, and by the
+        sweep's label any whose start the interrupt overtook."""
+        env = engine_env(engine)
         with self._lock:
             started = list(self._started)
+        if sweep_dir is not None:
+            found = subprocess.run(
+                [
+                    engine,
+                    "ps",
+                    "-a",
+                    "-q",
+                    "--no-trunc",
+                    "--filter",
+                    f"label={LABEL_PREFIX}sweep-dir={sweep_dir}",
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+                timeout=60,
+            ).stdout.split()
+            started += [
+                c for c in found if not any(c.startswith(s) or s.startswith(c) for s in started)
+            ]
         if not started:
             return
-        env = engine_env(engine)
         print(f"stopping {len(started)} container(s)", file=sys.stderr, flush=True)
         subprocess.run([engine, "kill", *started], capture_output=True, env=env, check=False)
         if not self.keep:

@@ -91,16 +91,21 @@ def result_path(sweep_dir: str | Path, num: int) -> Path:
 
 def save_result(ret: Any, path: Path) -> None:
     """Keep a slim JobReturn where the launcher can read it, whatever happens to the process."""
+    from nemotron_kit.tracking._secrets import redact, redact_text
+
     slim = {
         "status": ret.status.name,
-        "error": describe(ret._return_value) if ret.status.name == "FAILED" else None,
-        "overrides": list(ret.overrides or []),
+        "error": redact_text(describe(ret._return_value)) if ret.status.name == "FAILED" else None,
+        "overrides": redact(list(ret.overrides or [])),
         "working_dir": ret.working_dir,
         "return_value": _picklable(ret._return_value) if ret.status.name != "FAILED" else None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(pickle.dumps(slim))
+    # Private to the user, and removed by the launcher once it has read it.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(pickle.dumps(slim))
     os.replace(tmp, path)
 
 

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemotron_kit.errors import NemotronKitError
 from nemotron_kit.execution.base import Executor, JobOutcome
-from nemotron_kit.execution.job import HydraJob, JobSpec
+from nemotron_kit.execution.job import HydraJob, JobSpec, result_path
 from nemotron_kit.tracking.run import MULTIRUN_ENV
 
 
@@ -107,6 +107,8 @@ def launch_sweep(
     state = None if executor.forks else Singleton.get_state()  # a deep copy; forks need none
     job = HydraJob(hydra_context, task_function, config, state, str(sweep_dir))
     outcomes = executor.run(job, specs, sweep_dir)
+    for spec in specs:  # read by now: the job pickles go (they may name secret overrides)
+        result_path(sweep_dir, spec.num).unlink(missing_ok=True)
     close_vanished_runs(config, outcomes)
     outputs = [job_outputs(config, o) for o in outcomes]
     single = len(outcomes) == 1 and not os.environ.get(MULTIRUN_ENV)

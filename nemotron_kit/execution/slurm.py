@@ -35,9 +35,9 @@ def _home() -> Path:
 
 
 def _secret_env() -> dict[str, str]:
-    from nemotron_kit.tracking._secrets import SECRET_NAME
+    from nemotron_kit.tracking._secrets import secret_env
 
-    return {k: v for k, v in os.environ.items() if SECRET_NAME.search(k)}
+    return secret_env()
 
 
 @contextlib.contextmanager

@@ -77,7 +77,9 @@ class TorchrunExecutor(Executor):
         for spec in specs:  # one job at a time: its ranks already use the machine
             payload = sweep_dir / ".nemotron_kit" / f"torchrun-{spec.num}.pkl"
             payload.parent.mkdir(parents=True, exist_ok=True)
-            payload.write_bytes(cloudpickle.dumps((job, spec)))
+            fd = os.open(payload, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(cloudpickle.dumps((job, spec)))
             env = {
                 **os.environ,
                 "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),

@@ -33,6 +33,7 @@ class LineageCallback(Callback):
         from nemotron_kit.config import check_job_config
 
         try:
+            _redact_hydra_files(config)
             # A bad value or a missing package is refused before the run record is written.
             check_job_config(config)
             runs.start_run(config, config.get("hydra"))
@@ -68,6 +69,18 @@ class LineageCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if _pending_sweep is not None:
             flush_pending_sweep(config)
+
+
+def _redact_hydra_files(config: DictConfig) -> None:
+    """The job's .hydra/ files (written by Hydra just before) lose any secret values."""
+    from pathlib import Path
+
+    from nemotron_kit.app import redact_saved_files
+
+    hydra = config.get("hydra")
+    if hydra is None or hydra.get("output_subdir") is None:
+        return
+    redact_saved_files(Path(str(hydra.runtime.output_dir)) / str(hydra.output_subdir))
 
 
 def flush_pending_sweep(config: DictConfig | None = None) -> None:

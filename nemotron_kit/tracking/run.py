@@ -125,7 +125,13 @@ class ActiveRun:
                 self.report_tracker_error(tracker, "log_output", exc)
 
     def report_tracker_error(self, tracker: object, what: str, exc: BaseException) -> None:
-        message = redact(f"{type(tracker).__name__}.{what} failed: {type(exc).__name__}: {exc}")
+        """A tracker failed. A mirror's failure (W&B) is a warning: the registry holds the
+        lineage, so the job neither fails nor waits for it; any other fails the command."""
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        message = redact(f"{type(tracker).__name__}.{what} failed: {detail}")
+        if getattr(tracker, "mirror", False):
+            print(f"Warning: lineage mirror {message}", file=sys.stderr, flush=True)
+            return
         self.tracker_errors.append(message)
         print(f"Error: lineage tracker {message}", file=sys.stderr, flush=True)
 
@@ -204,8 +210,15 @@ def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> Activ
     )
     started: list[LineageTracker] = []
     try:
-        for tracker in trackers:
-            tracker.start_run(run)
+        for tracker in list(trackers):
+            try:
+                tracker.start_run(run)
+            except Exception as exc:
+                if not getattr(tracker, "mirror", False):
+                    raise
+                run.report_tracker_error(tracker, "start_run", exc)
+                run.trackers.remove(tracker)  # the job runs; this mirror sits it out
+                continue
             started.append(tracker)
     except BaseException as exc:
         # A run begun in one tracker must not stay RUNNING there because another one failed.

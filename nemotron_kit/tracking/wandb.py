@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 MODES = ("online", "offline", "disabled", "shared")
 CONSOLE = ("off", "auto", "wrap", "redirect", "wrap_raw", "wrap_emu")
-OPTIONS = ("enabled", "project", "entity", "mode", "tags", "group", "console")
+OPTIONS = ("enabled", "project", "entity", "mode", "tags", "group", "console", "timeout_s")
 # Our version N as a W&B alias; a user alias of that shape would break the mapping, so it is
 # never mirrored.
 VERSION_ALIAS = "nk-v{}"
@@ -51,7 +51,11 @@ class WandbTracker:
     # W&B's capture of the job's stdout/stderr: off by default, because printed text can hold
     # secrets that redaction never sees (+tracker.wandb.console=wrap turns it on).
     console: str = "off"
+    # Seconds wandb.init may take (a W&B server that does not answer must not hold the job).
+    timeout_s: float = 30.0
     records_lineage: bool = True
+    #: A mirror: its failures are warnings, never the job's (the registry holds the lineage).
+    mirror: bool = True
     _run: Any = field(default=None, init=False, repr=False, compare=False)
     _run_id: str | None = field(default=None, init=False, repr=False, compare=False)
     _outputs: list[str] = field(default_factory=list, init=False, repr=False, compare=False)
@@ -90,6 +94,7 @@ class WandbTracker:
             tags=[str(t) for t in tags],
             group=_opt_str(data.get("group")),
             console=console,
+            timeout_s=float(data.get("timeout_s") or 30.0),
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -132,7 +137,10 @@ class WandbTracker:
                 config=config,
                 dir=run_dir(run),
                 reinit="finish_previous",
-                settings=wandb.Settings(console=self.console),  # type: ignore[arg-type]
+                settings=wandb.Settings(
+                    console=self.console,  # type: ignore[arg-type]
+                    init_timeout=self.timeout_s,
+                ),
             )
         except Exception as exc:
             raise LineageError(
