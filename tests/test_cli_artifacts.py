@@ -229,6 +229,10 @@ def test_verify_copy_mode_detects_a_changed_blob(
         "changed": ["weights.bin"],
         "missing": [],
         "extra": [],
+        "copy": None,  # never loaded here: no local copy to check
+        "copy_changed": [],
+        "copy_missing": [],
+        "copy_extra": [],
     }
     # Other versions do not share that blob and still verify.
     ok(run_artifacts(run_cli, root, "verify", "art://tiny-gpt:v3"))
@@ -277,7 +281,12 @@ def test_gc_lists_then_removes_leftovers_and_keeps_referenced_data(
         os.utime(path, (hours_ago, hours_ago))
     result = json.loads(ok(run_artifacts(run_cli, root, "gc", "--dry-run", "--json")))
     expected = ["objects/ff/" + orphan_blob.name, "staging/x/y"]
-    assert result == {"dry_run": True, "grace_seconds": 3600.0, "removed": expected}
+    assert result == {
+        "dry_run": True,
+        "grace_seconds": 3600.0,
+        "removed": expected,
+        "errors": [],
+    }
     text = ok(run_artifacts(run_cli, root, "gc", "--dry-run"))
     assert "Would remove 2 files" in text and "staging/x/y" in text
     assert leftover.exists() and orphan_blob.exists()
