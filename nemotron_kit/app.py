@@ -6,22 +6,18 @@ finds configs through the search-path plugin rather than relative to ``__main__`
 
 from __future__ import annotations
 
-import os
+import contextlib
 import re
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from nemotron_kit.errors import (
-    ConfigError,
-    NemotronKitError,
-    NotFoundError,
-    StorageError,
-    URIError,
-)
+from nemotron_kit.errors import NemotronKitError, NotFoundError
+
+if TYPE_CHECKING:
+    from nemotron_kit.execution.job import JobSpec
 from nemotron_kit.paths import packaged_conf_dir
 from nemotron_kit.registry.resolver import register as register_art_resolver
 
@@ -29,15 +25,12 @@ from nemotron_kit.registry.resolver import register as register_art_resolver
 register_art_resolver()
 
 
-def _run_mode(executor_name: str) -> str:
-    """hydra.mode: a job for another executor goes through the launcher, unless it is the job."""
-    from nemotron_kit.tracking.run import INSIDE_JOB_ENV, MULTIRUN_ENV
-
-    if os.environ.get(MULTIRUN_ENV) and not os.environ.get(INSIDE_JOB_ENV):
-        return "MULTIRUN"  # -m on the command line
-    if executor_name != "local" and not os.environ.get(INSIDE_JOB_ENV):
-        return "MULTIRUN"
-    return "RUN"
+def _run_mode(executor_name: str, *, _root_: Any) -> str:
+    """hydra.mode: a run for another executor goes through the launcher (a one-job sweep), so
+    runs and sweeps share one path; a pipeline's driver runs here and sends its steps there.
+    (``-m`` on the command line becomes an explicit ``hydra.mode=MULTIRUN``.)"""
+    is_pipeline = _root_.get("pipeline") is not None and _root_.get("recipe") is None
+    return "MULTIRUN" if executor_name != "local" and not is_pipeline else "RUN"
 
 
 def _config_groups(parent: str = "") -> str:
@@ -75,45 +68,97 @@ class NothingToRunError(NemotronKitError):
     """The composed config names neither a recipe nor a pipeline."""
 
 
-def run(cfg: DictConfig) -> Any:
-    """Run the composed job: the recipe's ``_target_`` called with the whole config."""
-    from nemotron_kit.config import check_job_config, instantiate
-    from nemotron_kit.tracking import run as runs
+def run(cfg: DictConfig, spec: JobSpec | None = None) -> Any:
+    """Run the composed job: open its ``JobContext``, call the recipe, close the run.
 
-    problem = runs.start_exception()
-    if isinstance(problem, (ConfigError, StorageError)):
-        raise problem  # a bad config, or an unreachable registry: nothing ran
-    check_job_config(cfg)  # also when the lineage callback is not configured
-    if cfg.get("pipeline") is not None and cfg.get("recipe") is None:
-        from nemotron_kit.pipeline import run_pipeline
+    ``spec`` is the job contract a launcher decided (run id, pinned inputs, sweep, snapshot);
+    without one this is a plain run in this process, with a fresh run id. The recipe's
+    ``_target_`` is called with the config, and with the context too if it takes two
+    arguments. With ``sweep.metric`` set, the job returns that metric (the objective an
+    optimizing sweeper needs); otherwise what the recipe returned.
+    """
+    from nemotron_kit.config import instantiate
+    from nemotron_kit.execution.context import JobContext, job_hydra_config
+    from nemotron_kit.execution.job import JobSpec
 
-        return [r.outputs for r in run_pipeline(cfg)]
-    if cfg.get("recipe") is None:
+    is_pipeline = cfg.get("pipeline") is not None and cfg.get("recipe") is None
+    if cfg.get("recipe") is None and not is_pipeline:
         raise NothingToRunError(
             "Nothing to run: choose a recipe with '+recipe=NAME' or a pipeline with "
             "'+pipeline=NAME' (see `--help`), or add '--cfg job' to print the composed config."
         )
-    failure = runs.start_error()
-    if isinstance(problem, (NotFoundError, URIError)):
-        raise with_producer_hint(problem)  # a missing or malformed input, not a lineage fault
-    if failure is not None:
-        raise runs.LineageError(
-            f"Lineage could not be recorded ({failure}): the job did not run; fix the registry "
-            "or tracker settings, or run with tracker=noop."
-        )
     # Resolve the recipe before touching the registry: a typo fails without side effects.
-    recipe_fn = instantiate({"_target_": cfg.recipe._target_, "_partial_": True})
-    current = runs.current_run()
+    recipe_fn = (
+        None if is_pipeline else instantiate({"_target_": cfg.recipe._target_, "_partial_": True})
+    )
+    launched = spec is not None
+    spec = spec or JobSpec(0, (), run_id=None)
     try:
-        prepare_job(cfg, pins=current.pins if current else None)
+        ctx = JobContext.open(cfg, spec, job_hydra_config())
     except NotFoundError as exc:
         raise with_producer_hint(exc) from None
-    result = recipe_fn(cfg)
-    if not os.environ.get(runs.INSIDE_JOB_ENV):  # a launcher's job: the launcher says it
-        outputs = current.registry.run_outputs(current.run_id) if current else None
+    try:
+        if is_pipeline:
+            from nemotron_kit.pipeline import run_pipeline
+
+            result: Any = [r.outputs for r in run_pipeline(cfg, ctx)]
+        else:
+            assert recipe_fn is not None
+            result = recipe_fn(cfg, ctx) if _takes_context(recipe_fn) else recipe_fn(cfg)
+    except Exception as exc:
+        with contextlib.suppress(Exception):  # the job's own error is the one to report
+            ctx.close("FAILED", f"{type(exc).__name__}: {exc}")
+        raise
+    except BaseException:
+        # Interrupted or preempted (SystemExit, KeyboardInterrupt): the run stays open for a
+        # requeued attempt to continue, and reads as LOST once its lease expires otherwise.
+        if ctx.run is not None:
+            ctx.run.stop_heartbeat()
+        raise
+    ctx.close("COMPLETED", None, result)
+    if not launched and not is_pipeline:  # a launcher's job: the launcher says it
+        outputs = ctx.outputs() if ctx.run is not None else None
         sys.stdout.flush()  # the job's own output first
         print(published_line(outputs, result), file=sys.stderr, flush=True)
-    return result
+    return objective(cfg, ctx, result)
+
+
+run.takes_job_spec = True  # type: ignore[attr-defined]
+
+
+def _takes_context(fn: Any) -> bool:
+    """A recipe that declares a second parameter gets the JobContext."""
+    import inspect
+
+    target = fn.func if hasattr(fn, "func") else fn
+    try:
+        params = [
+            p
+            for p in inspect.signature(target).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        return False
+    return len(params) >= 2
+
+
+def objective(cfg: DictConfig, ctx: Any, result: Any) -> Any:
+    """``sweep.metric`` of this job (from what the recipe returned, else from the metrics of
+    what it published), so an optimizing sweeper (Optuna) gets a number; else ``result``."""
+    sweep = cfg.get("sweep") or {}
+    metric = sweep.get("metric") if hasattr(sweep, "get") else None
+    if not metric:
+        return result
+    if isinstance(result, dict) and isinstance(result.get(metric), (int, float)):
+        return float(result[metric])
+    for uri in ctx.outputs():
+        value = ctx.registry.resolve(uri).metrics.get(str(metric))
+        if value is not None:
+            return value
+    raise NemotronKitError(
+        f"sweep.metric={metric!r} is not a number the job returned or published: choose a "
+        "numeric metadata field of its output (e.g. final_loss)."
+    )
 
 
 def published_line(outputs: list[str] | None, result: Any) -> str:
@@ -161,58 +206,15 @@ def with_producer_hint(exc: NemotronKitError) -> NemotronKitError:
     return exc
 
 
-def prepare_job(cfg: DictConfig, pins: dict[str, str] | None = None) -> list[str]:
-    """Select the job's registry, pin its artifact references, and save the pinned config.
-
-    Returns the pinned input URIs. Hydra saved ``.hydra/config.yaml`` before the job started,
-    with ``latest`` and ``${art:...}`` still floating; it is rewritten with the versions used.
-    ``pins`` are the lineage callback's, so the job reads exactly what its run record names.
-    """
-    from omegaconf import OmegaConf
-
-    from nemotron_kit.registry import init_from_config
-    from nemotron_kit.registry.resolver import pin_config
-
-    init_from_config(cfg.registry)
-    pinned = pin_config(cfg, pins=pins)
-    saved = _saved_config_path()
-    if saved is not None and saved.exists():
-        if pinned:  # the saved file still says `latest` / ${art:NAME}: write the pinned config
-            OmegaConf.save(cfg, saved)
-        redact_saved_files(saved.parent)
-    return pinned
-
-
-def redact_saved_files(hydra_dir: Path) -> None:
-    """Hydra saved the job's config and overrides before the job started: a value under a
-    secret key, or a secret's value anywhere, must not stay in those files."""
-    from nemotron_kit.tracking._secrets import config_secrets, redact, secret_values
-
-    files = [hydra_dir / n for n in ("config.yaml", "hydra.yaml", "overrides.yaml")]
-    loaded = {f: OmegaConf.to_container(OmegaConf.load(f)) for f in files if f.exists()}
-    found = {*secret_values()}
-    for data in loaded.values():
-        found.update(config_secrets(data))
-    secrets = sorted(found, key=len, reverse=True)
-    for path, data in loaded.items():
-        cleaned = redact(data, secrets)
-        if cleaned != data:
-            OmegaConf.save(OmegaConf.create(cleaned), path)
-
-
-def _saved_config_path() -> Path | None:
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None
-    hydra_cfg = HydraConfig.get()
-    if hydra_cfg.output_subdir is None:
-        return None
-    return Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir / "config.yaml"
-
-
 # An absolute config_path: with None, Hydra would add the package itself (pkg://nemotron_kit)
 # to the search path, and a wheel's nemotron_kit/conf would show up as a bogus 'conf' group.
-@hydra.main(version_base="1.3", config_path=str(packaged_conf_dir()), config_name="config")
-def hydra_app(cfg: DictConfig) -> Any:
-    return run(cfg)
+def task(cfg: DictConfig, spec: JobSpec | None = None) -> Any:
+    """Hydra's task function: this one is handed to the launcher too, which binds each job's
+    spec to it (``takes_job_spec``)."""
+    return run(cfg, spec)
+
+
+task.takes_job_spec = True  # type: ignore[attr-defined]
+hydra_app = hydra.main(
+    version_base="1.3", config_path=str(packaged_conf_dir()), config_name="config"
+)(task)

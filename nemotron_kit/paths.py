@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-HOME_ENV = "NEMOTRON_KIT_HOME"
-CONFIG_PATH_ENV = "NEMOTRON_KIT_CONFIG_PATH"
-# Seconds a remote registry may take to connect and to answer, where no config says it (CLI).
-REGISTRY_TIMEOUT_ENV = "NEMOTRON_KIT_REGISTRY_TIMEOUT"
+from nemotron_kit.environment import CONFIG_PATH_ENV, HOME_ENV
 
 
 def home() -> Path:

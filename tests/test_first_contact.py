@@ -111,7 +111,7 @@ def test_reproduce_json_is_pure_json(run_cli: RunCli, nk_home: Path) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)  # nothing but the report on stdout
     assert report["identical"] is True and report["reproduced"] == "art://again:v2"
-    assert "published art://again:v2" in result.stderr  # the job's own output went to stderr
+    assert report["same_code"] is False and report["code"] is None  # no git repo: no snapshot
 
 
 def test_art_resolves_in_a_plain_script_after_import(nk_home: Path, tmp_path: Path) -> None:

@@ -42,6 +42,8 @@ class NemotronKitLauncher(Launcher):
         self.hydra_context: HydraContext | None = None
         self.task_function: TaskFunction | None = None
         self.config: DictConfig | None = None
+        # One id for every batch of a -m sweep (a sweeper may launch several batches).
+        self.sweep_id: str | None = None
 
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
@@ -53,19 +55,23 @@ class NemotronKitLauncher(Launcher):
     def launch(
         self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
     ) -> Sequence[JobReturn]:
-        from nemotron_kit.execution.launch import launch_sweep
+        from nemotron_kit.execution.launch import is_user_sweep, launch_sweep
+        from nemotron_kit.tracking.run import new_sweep_id
 
         assert (
             self.hydra_context is not None
             and self.task_function is not None
             and self.config is not None
         )
+        if self.sweep_id is None and is_user_sweep(self.config):
+            self.sweep_id = new_sweep_id()
         return launch_sweep(
             hydra_context=self.hydra_context,
             task_function=self.task_function,
             config=self.config,
             job_overrides=job_overrides,
             initial_job_idx=initial_job_idx,
+            sweep_id=self.sweep_id,
             max_parallel=self.max_parallel,
             dry_run=self.dry_run,
         )

@@ -11,7 +11,8 @@ from hydra.core.config_search_path import ConfigSearchPath
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 
 from nemotron_kit.config import schemas
-from nemotron_kit.paths import CONFIG_PATH_ENV, packaged_conf_dir, user_config_dirs
+from nemotron_kit.environment import CONFIG_PATH_ENV
+from nemotron_kit.paths import packaged_conf_dir, user_config_dirs
 from nemotron_kit.recipes import config as recipe_schemas
 
 schemas.register(recipe_schemas.SCHEMAS)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
@@ -34,10 +34,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args and args[0] in SUBCOMMANDS:
         sys.exit(run_subcommand(args[0], args[1:]))
     if any(a in ("-m", "--multirun") for a in args):
-        # Tell the config's hydra.mode (nk_mode) too, or Hydra warns that -m overrides it.
-        from nemotron_kit.tracking.run import MULTIRUN_ENV
-
-        os.environ[MULTIRUN_ENV] = "1"
+        # -m is an explicit hydra.mode=MULTIRUN: the launcher then knows a sweep was asked for
+        # (a run on another executor is a one-job multirun too), and Hydra does not warn that
+        # -m overrides the config's mode.
+        args = [a for a in args if a not in ("-m", "--multirun")] + ["hydra.mode=MULTIRUN"]
     from nemotron_kit.tracking._secrets import secret_overrides_by_reference
 
     # A secret given as an override goes into this process's environment, and Hydra sees
@@ -91,7 +91,7 @@ def lift_config_dirs(args: list[str]) -> list[str]:
     never shadow a packaged one of the same name. Through the variable the directory goes first,
     and jobs on other machines (Slurm, containers) inherit the same search path.
     """
-    from nemotron_kit.paths import CONFIG_PATH_ENV
+    from nemotron_kit.environment import CONFIG_PATH_ENV
 
     rest: list[str] = []
     dirs: list[str] = []
@@ -118,6 +118,21 @@ def lift_config_dirs(args: list[str]) -> list[str]:
 
 def run_hydra_app() -> int:
     """Run the Hydra app; return the process exit code."""
+
+    def app() -> None:
+        from nemotron_kit.app import hydra_app
+
+        hydra_app()
+
+    return run_reported(app)
+
+
+def run_reported(action: Callable[[], Any]) -> int:
+    """Run ``action`` as the command line does: its errors as one sentence, the exit code.
+
+    Hydra is asked to raise rather than print its own report (HYDRA_FULL_ERROR=1 while it
+    runs); a user who set HYDRA_FULL_ERROR=1 gets the traceback as usual.
+    """
     user_value = os.environ.get(FULL_ERROR_ENV)
     os.environ[FULL_ERROR_ENV] = "1"
     stderr = sys.stderr
@@ -126,15 +141,12 @@ def run_hydra_app() -> int:
         # run's exception; the user gets our one sentence about it instead.
         sys.stderr = _WithoutHydraJobError(stderr)
     try:
-        from nemotron_kit.app import hydra_app
-
-        hydra_app()
-        return _lineage_exit_code()
+        action()
+        return 0
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
     except Exception as exc:
-        _flush_pending_sweep()
         if user_value == "1":
             raise
         from nemotron_kit.errors import NemotronKitError
@@ -164,20 +176,6 @@ class _WithoutHydraJobError:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
-
-
-def _flush_pending_sweep() -> None:
-    """A sweep with a failed job ends without Hydra's on_multirun_end: summarise it anyway."""
-    callback = sys.modules.get("nemotron_kit.tracking.callback")
-    if callback is not None:
-        callback.flush_pending_sweep()
-
-
-def _lineage_exit_code() -> int:
-    """Non-zero when a job ran but its lineage could not be fully recorded (already printed)."""
-    callback = sys.modules.get("nemotron_kit.tracking.callback")
-    failures = getattr(callback, "failures", None)
-    return 1 if failures else 0
 
 
 def describe_error(exc: BaseException) -> str:

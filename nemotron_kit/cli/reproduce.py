@@ -48,8 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     from nemotron_kit.cli.artifacts import open_registry
+    from nemotron_kit.execution.step import LaunchRequest
     from nemotron_kit.tracking._secrets import REDACTED
-    from nemotron_kit.tracking.run import REQUESTED_RUN_ID_ENV, new_run_id
+    from nemotron_kit.tracking.run import new_run_id
 
     ns = build_parser().parse_args(argv)
     registry = open_registry(ns)
@@ -79,24 +80,38 @@ def main(argv: list[str]) -> int:
         )
     config.pop("executor", None)  # where it ran is not part of the result: choose it anew
     new_id = new_run_id()
+    recorded = (run.get("code") or {}).get("snapshot") or {}
+    code_path = str(recorded.get("path")) if recorded.get("path") else None
+    if code_path and not Path(code_path).is_dir():
+        print(
+            f"note: the recorded code snapshot {code_path} is gone; running today's code",
+            file=sys.stderr,
+        )
+        code_path = None
     with tempfile.TemporaryDirectory(prefix="nk-reproduce-") as tmp:
         primary = {"defaults": ["config", "_self_"], **config}
         (Path(tmp) / "reproduce.yaml").write_text(yaml.safe_dump(primary, sort_keys=False))
-        cmd = [
-            sys.executable,
-            "-m",
-            "nemotron_kit",
-            "--config-dir",
-            tmp,
-            "--config-name",
-            "reproduce",
-            f"registry.root={registry.root}",
-            f"registry.project={registry.project}",
-            *ns.overrides,
-        ]
-        env = {**os.environ, REQUESTED_RUN_ID_ENV: new_id}
+        request = LaunchRequest(
+            overrides=[
+                f"registry.root={registry.root}",
+                f"registry.project={registry.project}",
+                *ns.overrides,
+            ],
+            run_id=new_id,
+            config_name="reproduce",
+            config_dir=tmp,
+            snapshot=code_path,
+        ).write(Path(tmp) / "request.json")
+        env = dict(os.environ)
+        if code_path:  # the recorded code, before the live checkout, for this process too
+            env["PYTHONPATH"] = os.pathsep.join([code_path, *filter(None, [env.get("PYTHONPATH")])])
         # With --json, stdout is the report alone: the run's own output goes to stderr.
-        result = subprocess.run(cmd, env=env, check=False, stdout=sys.stderr if ns.json else None)
+        result = subprocess.run(
+            [sys.executable, "-m", "nemotron_kit.execution.step", str(request)],
+            check=False,
+            env=env,
+            stdout=sys.stderr if ns.json else None,
+        )
     if result.returncode != 0:
         raise ArtifactError(
             f"The reproduction run of {original.uri} failed (exit {result.returncode}); see its "
@@ -110,6 +125,9 @@ def main(argv: list[str]) -> int:
             f"outputs were {', '.join(v.uri for v in outputs) or 'none'}."
         )
     same = remade.digest == original.digest
+    remade_code = ((registry.read_run(new_id).get("code") or {}).get("snapshot") or {}).get(
+        "digest"
+    )
     report = {
         "original": original.uri,
         "reproduced": remade.uri,
@@ -117,6 +135,9 @@ def main(argv: list[str]) -> int:
         "original_digest": original.digest,
         "reproduced_digest": remade.digest,
         "identical": same,
+        "code": recorded.get("digest"),
+        "reproduced_code": remade_code,
+        "same_code": bool(recorded.get("digest")) and recorded.get("digest") == remade_code,
     }
     if ns.json:
         import json
@@ -131,7 +152,7 @@ def main(argv: list[str]) -> int:
 
 def _secret_keys(config: dict[str, Any], prefix: str = "") -> list[str]:
     """Keys whose value was a secret override, stored as a reference to the job's environment."""
-    from nemotron_kit.tracking._secrets import SECRET_ENV_PREFIX
+    from nemotron_kit.environment import SECRET_ENV_PREFIX
 
     found = []
     for key, value in config.items():

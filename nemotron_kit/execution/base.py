@@ -21,6 +21,9 @@ class JobOutcome:
     job_id: str | None = None
     working_dir: str | None = None
     return_value: Any = None
+    # The job's composed config and Hydra config (what Hydra's sweepers read of a JobReturn).
+    cfg: Any = None
+    hydra_cfg: Any = None
 
 
 class Executor(ABC):

@@ -1,10 +1,11 @@
 """Containers on this machine (podman or docker CLI): one container per job, a bounded pool.
 
-Inside the container the job runs the CLI again (``python3 -m nemotron_kit <overrides>``) as
-the job itself (``NEMOTRON_KIT_INSIDE_JOB``), against the code snapshot and the registry
-mounted at their host paths, so lineage is recorded from inside the container like from any
-other executor. Secrets travel in a private ``--env-file`` deleted once the container has
-started, never as ``-e`` arguments (visible in ``ps``) and never in logs or saved configs.
+Inside the container the job runs as on any other executor: the pickled job and its
+``JobSpec`` (``python3 -m nemotron_kit.execution._payload PAYLOAD``), against the code snapshot,
+the packaged configs and the registry mounted at their host paths, so lineage is recorded from
+inside the container like from anywhere else. Secrets travel in a private ``--env-file``
+deleted once the container has started, never as ``-e`` arguments (visible in ``ps``) and never
+in logs or saved configs.
 """
 
 from __future__ import annotations
@@ -23,21 +24,16 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+from nemotron_kit.environment import CONFIG_PATH_ENV, HOME_ENV
 from nemotron_kit.errors import ConfigError
 from nemotron_kit.execution.base import Executor, JobOutcome
 from nemotron_kit.execution.job import JobSpec
-from nemotron_kit.tracking.run import (
-    INSIDE_JOB_ENV,
-    PINS_ENV,
-    REQUESTED_RUN_ID_ENV,
-    SNAPSHOT_ENV,
-)
+from nemotron_kit.execution.local import outcome_from_result
 
 #: Where scripts/podman-setup.sh writes its containers.conf (used when CONTAINERS_CONF is unset).
 DEFAULT_PODMAN_DIR = "/tmp/nk-podman"
 #: Host variables copied into the container as they are (non-secret settings).
 PASSTHROUGH_ENV = (
-    "NEMOTRON_KIT_SWEEP_ID",
     "WANDB_MODE",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
@@ -47,15 +43,6 @@ PASSTHROUGH_ENV = (
 #: Credentials that do not look secret by name but travel with the secrets (env file only).
 CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID",)
 LABEL_PREFIX = "nk."
-
-# The job's entry point: the snapshot goes before the working directory on sys.path (as on
-# Slurm), then the CLI runs as `python -m nemotron_kit` would.
-_BOOTSTRAP = (
-    "import os, runpy, sys\n"
-    f"s = os.environ.get({SNAPSHOT_ENV!r})\n"
-    "if s: sys.path.insert(0, s)\n"
-    "runpy.run_module('nemotron_kit', run_name='__main__', alter_sys=True)\n"
-)
 
 
 def _secret_env() -> dict[str, str]:
@@ -162,7 +149,7 @@ class ContainerExecutor(Executor):
     # -- the command ----------------------------------------------------------------------------
     def _host_paths(self, job: Any, sweep_dir: Path, snapshot: str | None) -> dict[str, Any]:
         """Host paths the job needs, mounted at the same absolute paths."""
-        from nemotron_kit.paths import home, user_config_dirs
+        from nemotron_kit.paths import home, packaged_conf_dir, user_config_dirs
 
         rw = [sweep_dir.absolute()]
         nk_home = home().absolute()
@@ -174,7 +161,7 @@ class ContainerExecutor(Executor):
         pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         ro += [Path(p).absolute() for p in pythonpath if Path(p).exists()]
         config_dirs = user_config_dirs()
-        ro += config_dirs
+        ro += [*config_dirs, packaged_conf_dir()]  # the pickled job composes from these
         cwd = Path.cwd().absolute()
         if self.workdir is None and cwd != Path("/"):
             rw.append(cwd)
@@ -220,9 +207,8 @@ class ContainerExecutor(Executor):
             f"{LABEL_PREFIX}sweep-dir": str(sweep_dir),
             **self.labels,
         }
-        sweep_id = os.environ.get("NEMOTRON_KIT_SWEEP_ID")
-        if sweep_id:
-            labels[f"{LABEL_PREFIX}sweep-id"] = sweep_id
+        if spec.sweep_id:
+            labels[f"{LABEL_PREFIX}sweep-id"] = spec.sweep_id
         for key, value in labels.items():
             cmd += ["--label", f"{key}={value}"]
         mounted: set[str] = set()
@@ -246,35 +232,25 @@ class ContainerExecutor(Executor):
         env = {
             "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
             **{k: os.environ[k] for k in PASSTHROUGH_ENV if os.environ.get(k)},
-            INSIDE_JOB_ENV: "1",
-            "NEMOTRON_KIT_HOME": str(paths["home"]),
+            HOME_ENV: str(paths["home"]),
             "PYTHONDONTWRITEBYTECODE": "1",
             **self.env,
         }
-        if spec.run_id:
-            env[REQUESTED_RUN_ID_ENV] = spec.run_id
-        if spec.pins:
-            env[PINS_ENV] = json.dumps(spec.pins)
-        if snapshot:
-            env[SNAPSHOT_ENV] = snapshot
         if paths["pythonpath"]:
             env["PYTHONPATH"] = os.pathsep.join(paths["pythonpath"])
         if paths["config_path"]:
-            env["NEMOTRON_KIT_CONFIG_PATH"] = os.pathsep.join(paths["config_path"])
+            env[CONFIG_PATH_ENV] = os.pathsep.join(paths["config_path"])
         for key, value in env.items():
             cmd += ["-e", f"{key}={value}"]
         if env_file is not None:
             cmd += ["--env-file", str(env_file)]
         cmd += self.extra_args
-        job_dir = sweep_dir / str(spec.num)
         cmd += [
             str(self.image),
             self.python,
-            "-c",
-            _BOOTSTRAP,
-            *spec.overrides,
-            f"hydra.run.dir={job_dir}",
-            f"hydra.job.num={spec.num}",
+            "-m",
+            "nemotron_kit.execution._payload",
+            str(payload_path(sweep_dir, spec)),
         ]
         return cmd
 
@@ -323,26 +299,13 @@ class ContainerExecutor(Executor):
     def run(
         self, job: Callable[[JobSpec], Any], specs: list[JobSpec], sweep_dir: Path
     ) -> list[JobOutcome]:
-        from nemotron_kit.execution.snapshot import make_snapshot
-        from nemotron_kit.paths import home
-
         engine = detect_engine(self.engine)
         sweep_dir = sweep_dir.absolute()
-        snap = (
-            make_snapshot(home() / "snapshots", include_untracked=self.snapshot_untracked)
-            if self.snapshot
-            else None
-        )
-        if snap is not None:
-            print(
-                f"code snapshot {snap.digest[:16]} ({snap.files} files of {snap.repo})",
-                file=sys.stderr,
-            )
-        snapshot = str(snap.path) if snap else None
+        snapshot = specs[0].snapshot if specs else None  # the launcher's, shared by all jobs
         paths = self._host_paths(job, sweep_dir, snapshot)
         self._stopping = False
         if self.detach:
-            return self._run_detached(engine, specs, sweep_dir, paths, snapshot)
+            return self._run_detached(engine, specs, sweep_dir, paths, snapshot, job)
         outcomes: dict[int, JobOutcome] = {}
         pool = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="nk-container")
         futures: dict[Future[JobOutcome], JobSpec] = {
@@ -376,7 +339,9 @@ class ContainerExecutor(Executor):
         sweep_dir: Path,
         paths: dict[str, Any],
         snapshot: str | None,
+        job: Any,
     ) -> str:
+        write_payload(job, spec, sweep_dir)
         secrets = _secret_env()
         env_file = write_env_file(secrets) if secrets else None
         try:
@@ -413,7 +378,7 @@ class ContainerExecutor(Executor):
         if self._stopping:
             return JobOutcome(spec, "FAILED", "interrupted before it started")
         try:
-            container = self._start(engine, spec, sweep_dir, paths, snapshot)
+            container = self._start(engine, spec, sweep_dir, paths, snapshot, job)
         except ContainerStartError as exc:
             return JobOutcome(spec, "FAILED", str(exc), None, working_dir)
         short = container[:12]
@@ -437,9 +402,15 @@ class ContainerExecutor(Executor):
             self._remove(engine, container, env)
         with self._lock:
             self._started.pop(container, None)
+        payload_path(sweep_dir, spec).unlink(missing_ok=True)
         code = state.get("ExitCode")
+        recorded = outcome_from_result(spec, sweep_dir, "finished without a result", short)
         if code == 0 and not state.get("OOMKilled"):
+            if recorded.status == "COMPLETED":
+                return recorded
             return JobOutcome(spec, "COMPLETED", None, short, working_dir)
+        if code == 1 and recorded.status == "FAILED" and recorded.reason:
+            return recorded  # the task raised: its own error
         return JobOutcome(
             spec, "FAILED", self._reason(state, job, spec, container), short, working_dir
         )
@@ -462,11 +433,12 @@ class ContainerExecutor(Executor):
         sweep_dir: Path,
         paths: dict[str, Any],
         snapshot: str | None,
+        job: Any,
     ) -> list[JobOutcome]:
         outcomes = []
         for spec in specs:
             try:
-                container = self._start(engine, spec, sweep_dir, paths, snapshot)
+                container = self._start(engine, spec, sweep_dir, paths, snapshot, job)
             except ContainerStartError as exc:
                 outcomes.append(JobOutcome(spec, "FAILED", str(exc)))
                 continue
@@ -620,3 +592,28 @@ def _run_error(job: Any, spec: JobSpec) -> str | None:
         return None
     error = run.get("error") if isinstance(run, dict) else None
     return str(error) if error else None
+
+
+def payload_path(sweep_dir: Path, spec: JobSpec) -> Path:
+    return sweep_dir / ".nemotron_kit" / f"payload-{spec.num}.pkl"
+
+
+def write_payload(job: Any, spec: JobSpec, sweep_dir: Path) -> None:
+    """The pickled job and its spec, 0600, in the (mounted) sweep directory."""
+    import cloudpickle
+
+    # Other Hydra plugins installed here (their configs are in the pickled ConfigStore) may be
+    # missing from the image: their modules travel by value, not as imports.
+    for name, module in list(sys.modules.items()):
+        if (
+            name.startswith("hydra_plugins.")
+            and not name.startswith("hydra_plugins.nemotron_kit")
+            and module is not None
+        ):
+            with contextlib.suppress(ValueError):
+                cloudpickle.register_pickle_by_value(module)
+    path = payload_path(sweep_dir, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(cloudpickle.dumps((job, spec)))

@@ -1,13 +1,20 @@
-"""One Hydra job, runnable in another process: the launcher's unit of work.
+"""The job contract: what the launcher hands a job, and the Hydra job that carries it.
 
-``HydraJob`` is pickled (cloudpickle, by submitit or our own pool) with Hydra's context and
-global state, like Hydra's own launchers do; calling it on the worker composes the job's config
-there and runs it through Hydra's ``run_job`` (callbacks included, so lineage is recorded
-where the job really runs).
+``JobSpec`` is decided once, where the user typed the command: the job's number and overrides,
+its run id, the pinned input versions, the sweep it belongs to, the code snapshot it runs from
+and the executor's settings for it. It travels with the job however the job travels (pickled
+by submitit or our pool, in a torchrun or container payload, or as JSON for a pipeline step),
+and the job reads it once into its ``JobContext``. Nothing else crosses: no module globals,
+no environment variables for control.
+
+``HydraJob`` is the launcher's unit of work, pickled with Hydra's context and global state like
+Hydra's own launchers do; calling it where the job runs composes the job's config there and runs
+it through Hydra's ``run_job`` with the spec bound to the task function (``BoundTask``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -15,12 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nemotron_kit.tracking.run import INSIDE_JOB_ENV, PINS_ENV, REQUESTED_RUN_ID_ENV
-
 
 @dataclass(frozen=True)
 class JobSpec:
-    """What distinguishes one job of a sweep: its number, overrides and pinned inputs."""
+    """One job: decided at submission, unchanged across requeues."""
 
     num: int
     overrides: tuple[str, ...]
@@ -28,14 +33,48 @@ class JobSpec:
     pins: dict[str, str] = field(default_factory=dict)
     # The lineage run id the job records under (chosen at submission, kept across requeues).
     run_id: str | None = None
+    # The sweep the job belongs to (None: a single run).
+    sweep_id: str | None = None
+    # The code snapshot the job runs from (a directory put first on sys.path), if any.
+    snapshot: str | None = None
+    # Settings of the executor for the job itself, e.g. {"dist_backend": "gloo"} (torchrun).
+    options: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return " ".join(self.overrides) or "(no overrides)"
 
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        data = json.loads(text)
+        data["overrides"] = tuple(data["overrides"])
+        return cls(**data)
+
 
 class JobFailed(Exception):
-    """The job's task raised; raised again on the worker so its process (and Slurm job) fails."""
+    """The job's task raised; raised again on the worker so its process (and Slurm job) fails.
+    ``ret`` is Hydra's JobReturn of the job."""
+
+    def __init__(self, message: str, ret: Any = None) -> None:
+        super().__init__(message)
+        self.ret = ret
+
+
+@dataclass
+class BoundTask:
+    """Hydra's task function with the job's spec bound: nemotron-kit's task (which declares
+    ``takes_job_spec``) gets it; any other Hydra task is called as Hydra would call it."""
+
+    task_function: Any
+    spec: JobSpec
+
+    def __call__(self, cfg: Any) -> Any:
+        if getattr(self.task_function, "takes_job_spec", False):
+            return self.task_function(cfg, spec=self.spec)
+        return self.task_function(cfg)
 
 
 @dataclass
@@ -51,11 +90,6 @@ class HydraJob:
         from hydra.core.utils import JobStatus, run_job, setup_globals
         from omegaconf import open_dict
 
-        os.environ[INSIDE_JOB_ENV] = "1"
-        if spec.run_id:
-            os.environ[REQUESTED_RUN_ID_ENV] = spec.run_id
-        if spec.pins:
-            os.environ[PINS_ENV] = json.dumps(spec.pins)
         if self.singleton_state is not None:  # None: a forked worker already has our state
             Singleton.set_state(self.singleton_state)
         setup_globals()
@@ -67,14 +101,14 @@ class HydraJob:
             sweep_config.hydra.job.num = spec.num
         ret = run_job(
             hydra_context=self.hydra_context,
-            task_function=self.task_function,
+            task_function=BoundTask(self.task_function, spec),
             config=sweep_config,
             job_dir_key="hydra.sweep.dir",
             job_subdir_key="hydra.sweep.subdir",
         )
         save_result(ret, result_path(self.sweep_dir, spec.num))
         if ret.status == JobStatus.FAILED:
-            raise JobFailed(describe(ret._return_value))
+            raise JobFailed(describe(ret._return_value), ret)
         return ret
 
 
@@ -89,17 +123,36 @@ def result_path(sweep_dir: str | Path, num: int) -> Path:
     return Path(sweep_dir) / ".nemotron_kit" / f"job-{num}.pkl"
 
 
-def save_result(ret: Any, path: Path) -> None:
-    """Keep a slim JobReturn where the launcher can read it, whatever happens to the process."""
+def slim_result(ret: Any, *, redacted: bool) -> dict[str, Any]:
+    """What the launcher needs of a JobReturn: status, error, return value, and the job's
+    configs (Hydra's sweepers read ``cfg`` and ``hydra_cfg``). ``redacted`` for what is
+    written to a file: the configs then lose secret values."""
+    from omegaconf import OmegaConf
+
     from nemotron_kit.tracking._secrets import redact, redact_text
 
-    slim = {
+    failed = ret.status.name == "FAILED"
+    error = describe(ret._return_value) if failed else None
+
+    def config(node: Any) -> Any:
+        if node is None or not redacted:
+            return node
+        return OmegaConf.create(redact(OmegaConf.to_container(node, resolve=False)))
+
+    return {
         "status": ret.status.name,
-        "error": redact_text(describe(ret._return_value)) if ret.status.name == "FAILED" else None,
-        "overrides": redact(list(ret.overrides or [])),
+        "error": redact_text(error) if (error and redacted) else error,
+        "overrides": redact(list(ret.overrides or [])) if redacted else list(ret.overrides or []),
         "working_dir": ret.working_dir,
-        "return_value": _picklable(ret._return_value) if ret.status.name != "FAILED" else None,
+        "return_value": None if failed else _picklable(ret._return_value),
+        "cfg": config(ret.cfg),
+        "hydra_cfg": config(ret.hydra_cfg),
     }
+
+
+def save_result(ret: Any, path: Path) -> None:
+    """Keep a slim JobReturn where the launcher can read it, whatever happens to the process."""
+    slim = slim_result(ret, redacted=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     # Private to the user, and removed by the launcher once it has read it.

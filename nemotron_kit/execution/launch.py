@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +14,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from nemotron_kit.errors import NemotronKitError
 from nemotron_kit.execution.base import Executor, JobOutcome
 from nemotron_kit.execution.job import HydraJob, JobSpec, result_path
-from nemotron_kit.tracking.run import MULTIRUN_ENV
 
 
 class SweepJobFailed(NemotronKitError):
@@ -72,6 +71,15 @@ def pin_job(job_cfg: DictConfig) -> dict[str, str]:
     return pins
 
 
+def is_user_sweep(config: DictConfig) -> bool:
+    """True for ``-m`` (an explicit ``hydra.mode=MULTIRUN``); False for a single run that goes
+    through the launcher because it runs on another executor."""
+    node = OmegaConf.select(config, "hydra.overrides.hydra")
+    overrides = OmegaConf.to_container(node, resolve=False) if node is not None else []
+    assert isinstance(overrides, list)
+    return any(str(o).replace(" ", "") == "hydra.mode=MULTIRUN" for o in overrides)
+
+
 def launch_sweep(
     *,
     hydra_context: Any,
@@ -79,49 +87,84 @@ def launch_sweep(
     config: DictConfig,
     job_overrides: Sequence[Sequence[str]],
     initial_job_idx: int,
+    sweep_id: str | None,
     max_parallel: int | None = None,
     dry_run: bool = False,
 ) -> list[Any]:
+    """Run one batch of a sweep (or a single remote run) and give every job its JobReturn.
+
+    Every job's config is checked, then pinned, before anything is submitted; the JobSpecs
+    (run id, pins, sweep id) are decided here, where the user typed the command. Any Hydra app
+    can use this launcher: without nemotron-kit's ``executor`` and ``registry`` in its config,
+    jobs run in a local pool and nothing is recorded.
+    """
     from hydra.core.singleton import Singleton
     from hydra.core.utils import JobReturn, JobStatus, setup_globals
 
+    from nemotron_kit.execution.job import BoundTask
+    from nemotron_kit.execution.local import LocalExecutor
+    from nemotron_kit.tracking.run import new_run_id
+
     setup_globals()
-    executor = build_executor(
-        config.executor, **({"max_parallel": max_parallel} if max_parallel else {})
+    executor_cfg = config.get("executor")
+    executor = (
+        build_executor(executor_cfg, max_parallel=max_parallel)
+        if executor_cfg
+        else LocalExecutor(max_parallel=max_parallel)
     )
     sweep_dir = Path(str(config.hydra.sweep.dir))
-    from nemotron_kit.tracking.run import new_run_id
+    # A caller that bound a spec to the task (reproduce, a pipeline step) chose the run id.
+    requested = task_function.spec if isinstance(task_function, BoundTask) else None
+    inner_task = task_function.task_function if requested is not None else task_function
+    nemotron = config.get("registry") is not None
 
     # Every job is checked before any is pinned (pinning reads the registry) or submitted.
     job_cfgs = [checked_job_config(hydra_context, config, o) for o in job_overrides]
-    specs = [
-        JobSpec(initial_job_idx + offset, tuple(overrides), pin_job(job_cfg), new_run_id())
-        for offset, (overrides, job_cfg) in enumerate(zip(job_overrides, job_cfgs, strict=True))
-    ]
-    if dry_run or bool(config.executor.get("dry_run", False)):
+    specs = []
+    for offset, (overrides, job_cfg) in enumerate(zip(job_overrides, job_cfgs, strict=True)):
+        run_id = requested.run_id if requested and len(job_overrides) == 1 else None
+        specs.append(
+            JobSpec(
+                initial_job_idx + offset,
+                tuple(overrides),
+                pins=pin_job(job_cfg) if nemotron else {},
+                run_id=run_id or new_run_id(),
+                sweep_id=sweep_id,
+            )
+        )
+    if dry_run or (executor_cfg is not None and bool(executor_cfg.get("dry_run", False))):
         plan = executor.describe(specs, sweep_dir)
         plan["pinned_inputs"] = {str(s.num): s.pins for s in specs}
         print(json.dumps(plan, indent=2, default=str))
         return []
     sweep_dir.mkdir(parents=True, exist_ok=True)
+    snapshot = requested.snapshot if requested is not None else None  # reproduce: the recorded
+    snapshot = snapshot or snapshot_code(executor)
+    if snapshot is not None:
+        specs = [dataclasses.replace(s, snapshot=snapshot) for s in specs]
     state = None if executor.forks else Singleton.get_state()  # a deep copy; forks need none
-    job = HydraJob(hydra_context, task_function, config, state, str(sweep_dir))
+    job = HydraJob(hydra_context, inner_task, config, state, str(sweep_dir))
     outcomes = executor.run(job, specs, sweep_dir)
     for spec in specs:  # read by now: the job pickles go (they may name secret overrides)
         result_path(sweep_dir, spec.num).unlink(missing_ok=True)
-    close_vanished_runs(config, outcomes)
-    outputs = [job_outputs(config, o) for o in outcomes]
-    single = len(outcomes) == 1 and not os.environ.get(MULTIRUN_ENV)
+    registry = _registry(config) if nemotron else None
+    if registry is not None:
+        close_vanished_runs(registry, outcomes)
+    outputs = [job_outputs(registry, o) for o in outcomes]
+    single = len(outcomes) == 1 and sweep_id is None
     if single:
         print_single(executor, outcomes[0], outputs[0])
     else:
         print_summary(executor, outcomes, outputs)
-    move_best_alias(config, outcomes)
+    if registry is not None and sweep_id is not None:
+        summarize_sweep(registry, config, sweep_id)
     returns = []
     for outcome in outcomes:
         succeeded = outcome.status in ("COMPLETED", "SUBMITTED")
         ret = JobReturn(
             overrides=list(outcome.spec.overrides),
+            cfg=outcome.cfg,
+            hydra_cfg=outcome.hydra_cfg,
             working_dir=outcome.working_dir,
             task_name=str(config.hydra.job.name),
             status=JobStatus.COMPLETED if succeeded else JobStatus.FAILED,
@@ -142,16 +185,38 @@ def launch_sweep(
     return returns
 
 
-def job_outputs(config: DictConfig, outcome: JobOutcome) -> list[str]:
+def snapshot_code(executor: Any) -> str | None:
+    """The code every job of the launch runs from (and its run records): one immutable,
+    content-addressed snapshot of the checkout, made once here for every executor (the executor
+    option ``snapshot: false`` turns it off; outside a git repository there is none)."""
+    from nemotron_kit.execution.snapshot import make_snapshot
+    from nemotron_kit.paths import home
+
+    if not getattr(executor, "snapshot", True):
+        return None
+    snap = make_snapshot(
+        home() / "snapshots", include_untracked=bool(getattr(executor, "snapshot_untracked", False))
+    )
+    if snap is None:
+        return None
+    print(f"code snapshot {snap.digest[:16]} ({snap.files} files of {snap.repo})", file=sys.stderr)
+    return str(snap.path)
+
+
+def _registry(config: DictConfig) -> Any:
+    from nemotron_kit.registry.api import registry_from_config
+
+    return registry_from_config(config.registry)
+
+
+def job_outputs(registry: Any, outcome: JobOutcome) -> list[str]:
     """What a finished job published: its run's outputs, else the URI its recipe returned."""
     if outcome.status != "COMPLETED":
         return []
     found: list[str] = []
-    if outcome.spec.run_id:
+    if registry is not None and outcome.spec.run_id:
         try:
-            from nemotron_kit.registry.api import registry_from_config
-
-            found = registry_from_config(config.registry).run_outputs(outcome.spec.run_id)
+            found = registry.run_outputs(outcome.spec.run_id)
         except Exception:  # lineage problems are reported by the job itself
             found = []
     value = outcome.return_value
@@ -174,20 +239,12 @@ def print_single(executor: Executor, outcome: JobOutcome, outputs: list[str]) ->
     print(line, file=sys.stderr, flush=True)
 
 
-def close_vanished_runs(config: DictConfig, outcomes: list[JobOutcome]) -> None:
-    """A job killed before its end hook leaves its run RUNNING; record Slurm's verdict instead."""
-    failed = [o for o in outcomes if o.status == "FAILED" and o.spec.run_id]
-    if not failed:
-        return
+def close_vanished_runs(registry: Any, outcomes: list[JobOutcome]) -> None:
+    """A job killed before it could end its run leaves it open; record the executor's verdict."""
     try:
-        from nemotron_kit.registry.api import registry_from_config
-
-        registry = registry_from_config(config.registry)
-        for o in failed:
-            run_id = o.spec.run_id or ""
-            if registry.storage.exists(f"runs/{run_id}/start.json") and not registry.storage.exists(
-                f"runs/{run_id}/end.json"
-            ):
+        for o in outcomes:
+            run_id = o.spec.run_id
+            if o.status == "FAILED" and run_id and registry.run_is_open(run_id):
                 registry.finish_run(
                     run_id,
                     {
@@ -200,23 +257,54 @@ def close_vanished_runs(config: DictConfig, outcomes: list[JobOutcome]) -> None:
         print(f"Error: could not record the failed jobs' status in lineage: {exc}", file=sys.stderr)
 
 
-def move_best_alias(config: DictConfig, outcomes: list[JobOutcome]) -> None:
-    """``sweep.alias=best sweep.metric=final_loss``: point the alias at the best job's output."""
+def summarize_sweep(registry: Any, config: DictConfig, sweep_id: str) -> dict[str, Any]:
+    """Every job of the sweep so far (all its batches, from the registry's index): stored as
+    the sweep's summary, and ``sweep.alias`` moved to the best of them all."""
+    jobs = []
+    for run_id in registry.sweep_jobs(sweep_id):
+        record = registry.read_run(run_id)
+        jobs.append(
+            {
+                "run_id": run_id,
+                "job_num": (record.get("hydra") or {}).get("job_num"),
+                "overrides": record.get("overrides", []),
+                "status": record.get("status"),
+                "error": record.get("error"),
+                "outputs": record.get("outputs", []),
+            }
+        )
+    jobs.sort(key=lambda j: (j["job_num"] is None, j["job_num"] or 0))
+    summary = {"sweep_id": sweep_id, "sweep_dir": str(config.hydra.sweep.dir), "jobs": jobs}
+    registry.write_sweep_summary(sweep_id, summary)
+    outputs = sum(len(j["outputs"]) for j in jobs)
+    print(
+        f"lineage: {_count(len(jobs), 'run')} of {sweep_id} recorded, "
+        f"{_count(outputs, 'version')} published (nemotron-kit runs ls)",
+        file=sys.stderr,
+        flush=True,
+    )
+    move_best_alias(
+        registry, config, [u for j in jobs if j["status"] == "COMPLETED" for u in j["outputs"]]
+    )
+    return summary
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def move_best_alias(registry: Any, config: DictConfig, candidates: list[str]) -> None:
+    """``sweep.alias=best sweep.metric=final_loss``: point the alias at the best version the
+    sweep published so far (over all its batches, whatever the sweeper)."""
     sweep = config.get("sweep") or {}
     alias, metric = sweep.get("alias"), sweep.get("metric")
     if not alias or not metric:
         return
-    from nemotron_kit.registry.api import registry_from_config
-
-    registry = registry_from_config(config.registry)
     scored = []
-    for o in outcomes:
-        if o.status != "COMPLETED" or not o.spec.run_id:
-            continue
-        for uri in registry.run_outputs(o.spec.run_id):
-            value = registry.resolve(uri).metrics.get(str(metric))
-            if value is not None:
-                scored.append((value, uri))
+    for uri in candidates:
+        value = registry.resolve(uri).metrics.get(str(metric))
+        if value is not None:
+            scored.append((value, uri))
     if not scored:
         print(
             f"sweep: no published version has metric '{metric}': alias '{alias}' not moved",

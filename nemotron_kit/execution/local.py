@@ -14,40 +14,56 @@ from pathlib import Path
 from typing import Any
 
 from nemotron_kit.execution.base import Executor, JobOutcome
-from nemotron_kit.execution.job import JobFailed, JobSpec, load_result, result_path
+from nemotron_kit.execution.job import (
+    JobFailed,
+    JobSpec,
+    load_result,
+    result_path,
+    slim_result,
+)
 
 
-def _run_one(job: Callable[[JobSpec], Any], spec: JobSpec) -> str:
-    """Run one job in this worker: "ok", "failed" (the task raised) or "error" (we did)."""
+def _run_one(job: Callable[[JobSpec], Any], spec: JobSpec) -> tuple[str, Any]:
+    """Run one job in this worker: ("ok" | "failed" | "error", the job's slim result)."""
     try:
-        job(spec)
-    except JobFailed:
-        return "failed"  # the task's error is in the result file; the job log has its traceback
+        ret = job(spec)
+    except JobFailed as exc:  # the task raised; the job log has its traceback
+        return "failed", slim_result(exc.ret, redacted=False) if exc.ret is not None else None
     except BaseException:
         traceback.print_exc()
-        return "error"
+        return "error", None
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-    return "ok"
+    return "ok", slim_result(ret, redacted=False) if ret is not None else None
 
 
 def _worker(job: Callable[[JobSpec], Any], conn: Any, env: dict[str, str]) -> None:
-    """A forked worker: run the specs it is sent, one after another, until told to stop."""
+    """A forked worker: run the specs it is sent, one after another, until told to stop.
+    Each result goes back over the pipe (never through a file: its config is whole)."""
     os.environ.update(env)
     while True:
         spec = conn.recv()
         if spec is None:
             break
-        conn.send((spec.num, _run_one(job, spec)))
+        how, result = _run_one(job, spec)
+        try:
+            conn.send((spec.num, how, result))
+        except Exception:  # a result that does not pickle: the launcher reads the file
+            conn.send((spec.num, how, None))
     os._exit(0)
 
 
 def outcome_from_result(
-    spec: JobSpec, sweep_dir: Path, fallback: str, job_id: str | None = None
+    spec: JobSpec,
+    sweep_dir: Path,
+    fallback: str,
+    job_id: str | None = None,
+    result: dict[str, Any] | None = None,
 ) -> JobOutcome:
     """The outcome recorded by the job itself, or ``fallback`` as the reason if it left none."""
-    result = load_result(result_path(sweep_dir, spec.num))
+    if result is None:
+        result = load_result(result_path(sweep_dir, spec.num))
     if result is None:
         return JobOutcome(spec, "FAILED", fallback, job_id)
     return JobOutcome(
@@ -57,6 +73,8 @@ def outcome_from_result(
         job_id,
         result["working_dir"],
         result.get("return_value"),
+        result.get("cfg"),
+        result.get("hydra_cfg"),
     )
 
 
@@ -149,7 +167,7 @@ class LocalExecutor(Executor):
                     slot = found
                     proc, conn, spec = slot
                     try:
-                        _, how = conn.recv()
+                        _, how, result = conn.recv()
                     except (EOFError, OSError):  # the worker died with the job: OOM, kill, _exit
                         proc.join()
                         outcomes[spec.num] = JobOutcome(
@@ -163,7 +181,7 @@ class LocalExecutor(Executor):
                         continue
                     fallback = "raised before recording a result" if how == "error" else "no result"
                     outcomes[spec.num] = outcome_from_result(
-                        spec, sweep_dir, fallback, str(proc.pid)
+                        spec, sweep_dir, fallback, str(proc.pid), result
                     )
                     feed(slot)
         finally:

@@ -15,7 +15,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from nemotron_kit.paths import CONFIG_PATH_ENV, packaged_conf_dir
+from nemotron_kit.environment import CONFIG_PATH_ENV
+from nemotron_kit.paths import packaged_conf_dir
 
 
 def compose_config(

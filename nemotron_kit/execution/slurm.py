@@ -25,7 +25,6 @@ from nemotron_kit.errors import ConfigError
 from nemotron_kit.execution.base import Executor, JobOutcome
 from nemotron_kit.execution.job import JobSpec, for_rank
 from nemotron_kit.execution.local import outcome_from_result
-from nemotron_kit.tracking.run import SNAPSHOT_ENV
 
 
 def _home() -> Path:
@@ -50,6 +49,22 @@ def _without(names: list[str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+def max_array_size() -> int:
+    """The cluster's MaxArraySize (``scontrol show config``; Slurm's default is 1001): a job
+    array's indices must stay below it."""
+    try:
+        out = subprocess.run(
+            ["scontrol", "show", "config"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    for line in out.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "MaxArraySize" and value.strip().isdigit():
+            return max(1, int(value.strip()))
+    return 1001
+
+
 def write_secret_file(directory: Path, secrets: dict[str, str]) -> Path:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(directory, 0o700)
@@ -68,21 +83,16 @@ class SlurmEntry:
     """
 
     def __init__(
-        self,
-        job: Callable[[JobSpec], Any],
-        spec: JobSpec,
-        secret_file: str | None,
-        snapshot: str | None,
+        self, job: Callable[[JobSpec], Any], spec: JobSpec, secret_file: str | None
     ) -> None:
-        self.job, self.spec, self.secret_file, self.snapshot = job, spec, secret_file, snapshot
+        self.job, self.spec, self.secret_file = job, spec, secret_file
 
     def __call__(self) -> Any:
         if self.secret_file:
             with open(self.secret_file) as f:
                 os.environ.update(json.load(f))
-        if self.snapshot:
-            os.environ[SNAPSHOT_ENV] = self.snapshot
-            sys.path.insert(0, self.snapshot)  # before the live checkout (cwd) on sys.path
+        if self.spec.snapshot:
+            sys.path.insert(0, self.spec.snapshot)  # before the live checkout (cwd)
         job, spec = self.job, self.spec
         if int(os.environ.get("SLURM_NTASKS", "1")) > 1:
             # Several tasks: torchrun-style ranks (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR).
@@ -224,20 +234,9 @@ class SlurmExecutor(Executor):
             )
         import submitit
 
-        from nemotron_kit.execution.snapshot import make_snapshot
         from nemotron_kit.paths import home
 
         sweep_dir = sweep_dir.absolute()
-        snapshot = (
-            make_snapshot(home() / "snapshots", include_untracked=self.snapshot_untracked)
-            if self.snapshot
-            else None
-        )
-        if snapshot is not None:
-            print(
-                f"code snapshot {snapshot.digest[:16]} ({snapshot.files} files of {snapshot.repo})",
-                file=sys.stderr,
-            )
         secrets = _secret_env()
         secret_file = write_secret_file(home() / "secrets", secrets) if secrets else None
         executor = submitit.AutoExecutor(
@@ -247,21 +246,20 @@ class SlurmExecutor(Executor):
         )
         executor.update_parameters(**self.parameters(name="nemotron_kit"))
         entries = [
-            SlurmEntry(
-                job,
-                spec,
-                str(secret_file) if secret_file else None,
-                str(snapshot.path) if snapshot else None,
-            )
-            for spec in specs
+            SlurmEntry(job, spec, str(secret_file) if secret_file else None) for spec in specs
         ]
         try:
             with _without(list(secrets)):
                 if len(entries) == 1:
                     jobs = [executor.submit(entries[0])]
                 else:
-                    with executor.batch():
-                        jobs = [executor.submit(entry) for entry in entries]
+                    # A sweep is one job array, or several when it is larger than the
+                    # cluster's MaxArraySize (sbatch refuses indices at or above it).
+                    jobs = []
+                    size = max_array_size()
+                    for start in range(0, len(entries), size):
+                        with executor.batch():
+                            jobs += [executor.submit(e) for e in entries[start : start + size]]
         except submitit.core.utils.FailedJobError as exc:  # sbatch refused the job
             if secret_file is not None:
                 secret_file.unlink(missing_ok=True)

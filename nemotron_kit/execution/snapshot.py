@@ -72,11 +72,16 @@ def _git_files(repo: Path, *args: str) -> list[str]:
 
 
 def repo_root(cwd: Path | None = None) -> Path | None:
-    result = subprocess.run(
-        ["git", "-C", str(cwd or Path.cwd()), "rev-parse", "--show-toplevel"],
-        capture_output=True,
-        check=False,
-    )
+    """The git repository around ``cwd``; None outside one (or where git is not installed)."""
+    try:
+        result = subprocess.run(
+            ["git", "-C", str(cwd or Path.cwd()), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            check=False,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
     return Path(result.stdout.decode().strip()) if result.returncode == 0 else None
 
 

@@ -6,6 +6,7 @@ may publish (``is_rank_zero()``); the job's result is rank 0's.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -17,8 +18,6 @@ from nemotron_kit.execution.base import Executor, JobOutcome
 from nemotron_kit.execution.job import JobSpec
 from nemotron_kit.execution.local import describe_exit, outcome_from_result
 
-BACKEND_ENV = "NEMOTRON_KIT_DIST_BACKEND"
-
 
 def rank() -> int:
     return int(os.environ.get("RANK", "0") or 0)
@@ -29,9 +28,8 @@ def is_rank_zero() -> bool:
     return rank() == 0
 
 
-def backend() -> str:
-    """The process-group backend configured for the job (``auto``: nccl with CUDA, else gloo)."""
-    chosen = os.environ.get(BACKEND_ENV, "auto")
+def backend(chosen: str = "auto") -> str:
+    """The process-group backend: ``chosen``, or for ``auto`` nccl with CUDA, else gloo."""
     if chosen != "auto":
         return chosen
     import torch
@@ -64,7 +62,7 @@ class TorchrunExecutor(Executor):
             f"--nproc_per_node={self.nproc_per_node}",
             f"--max_restarts={self.max_restarts}",
             "-m",
-            "nemotron_kit.execution._torchrun_worker",
+            "nemotron_kit.execution._payload",
             str(payload),
         ]
 
@@ -75,6 +73,7 @@ class TorchrunExecutor(Executor):
 
         outcomes = []
         for spec in specs:  # one job at a time: its ranks already use the machine
+            spec = dataclasses.replace(spec, options={**spec.options, "dist_backend": self.backend})
             payload = sweep_dir / ".nemotron_kit" / f"torchrun-{spec.num}.pkl"
             payload.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(payload, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -83,9 +82,12 @@ class TorchrunExecutor(Executor):
             env = {
                 **os.environ,
                 "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-                BACKEND_ENV: self.backend,
                 **self.env,
             }
+            if spec.snapshot:  # every rank imports the recorded code, not the live checkout
+                env["PYTHONPATH"] = os.pathsep.join(
+                    [spec.snapshot, *filter(None, [os.environ.get("PYTHONPATH")])]
+                )
             proc = subprocess.run(self.command(payload), env=env, check=False)
             reason = (
                 describe_exit(proc.returncode) if proc.returncode else "finished without a result"

@@ -8,18 +8,22 @@ job's output directory and returns the metrics; publishes nothing.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    from nemotron_kit.execution.context import JobContext
+    from nemotron_kit.registry.core import ArtifactRegistry
 
 from nemotron_kit.artifacts import ModelArtifact
 from nemotron_kit.recipes import data, job
 
 
-def main(cfg: DictConfig) -> dict[str, float | int | str]:
+def main(cfg: DictConfig, ctx: JobContext | None = None) -> dict[str, float | int | str]:
     from nemotron_kit.execution import is_rank_zero
-    from nemotron_kit.registry import get_registry
 
-    model_artifact = get_registry().load(cfg.inputs.model, expected=ModelArtifact)
+    model_artifact = _registry(ctx).load(cfg.inputs.model, expected=ModelArtifact)
 
     import torch
 
@@ -54,3 +58,10 @@ def main(cfg: DictConfig) -> dict[str, float | int | str]:
         out = job.output_dir() / "metrics.json"
         out.write_text(json.dumps({**metrics, "examples": examples}, indent=2) + "\n")
     return metrics
+
+
+def _registry(ctx: JobContext | None) -> ArtifactRegistry:
+    """The job's registry (the process's active one when called outside a job)."""
+    from nemotron_kit.registry import get_registry
+
+    return ctx.registry if ctx is not None else get_registry()

@@ -23,21 +23,21 @@ from nemotron_kit.recipes import data, job
 if TYPE_CHECKING:
     import torch
 
+    from nemotron_kit.execution.context import JobContext
     from nemotron_kit.recipes.model import GPTConfig
     from nemotron_kit.recipes.training import Distributed, TrainResult
+    from nemotron_kit.registry.core import ArtifactRegistry
 
 
-def main(cfg: DictConfig) -> str | None:
-    from nemotron_kit.registry import get_registry
-
+def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
     # A wrong input type fails here, in one sentence, before torch is even imported.
-    blends = get_registry().load(cfg.inputs.data, expected=PretrainBlendsArtifact)
+    blends = _registry(ctx).load(cfg.inputs.data, expected=PretrainBlendsArtifact)
 
     from nemotron_kit.recipes import training
     from nemotron_kit.recipes.checkpoint import weights_digest
     from nemotron_kit.recipes.model import save_pretrained
 
-    group = training.init_distributed()
+    group = training.init_distributed(ctx.dist_backend if ctx else "auto")
     out = group.shared_path(job.output_dir())  # rank 0's: checkpoints are shared
     architecture = model_config(cfg)
     result = train(cfg, Path(blends.path), out, group)
@@ -121,3 +121,10 @@ def train(
     )
     log.info(f"pretrain: loss {result.initial_loss:.4f} -> {result.final_loss:.4f}")
     return result
+
+
+def _registry(ctx: JobContext | None) -> ArtifactRegistry:
+    """The job's registry (the process's active one when called outside a job)."""
+    from nemotron_kit.registry import get_registry
+
+    return ctx.registry if ctx is not None else get_registry()

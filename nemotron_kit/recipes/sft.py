@@ -22,13 +22,14 @@ from nemotron_kit.recipes import data, job
 if TYPE_CHECKING:
     import torch
 
+    from nemotron_kit.execution.context import JobContext
+    from nemotron_kit.registry.core import ArtifactRegistry
 
-def main(cfg: DictConfig) -> str | None:
-    from nemotron_kit.registry import get_registry
 
+def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
     # Wrong input types fail here, in one sentence, before torch is even imported.
-    base = get_registry().load(cfg.inputs.model, expected=ModelArtifact)
-    sft_data = get_registry().load(cfg.inputs.data, expected=SFTDataArtifact)
+    base = _registry(ctx).load(cfg.inputs.model, expected=ModelArtifact)
+    sft_data = _registry(ctx).load(cfg.inputs.data, expected=SFTDataArtifact)
 
     from nemotron_kit.recipes import training
     from nemotron_kit.recipes.checkpoint import weights_digest
@@ -45,7 +46,7 @@ def main(cfg: DictConfig) -> str | None:
             f"{model.config.context + 1}."
         )
 
-    group = training.init_distributed()
+    group = training.init_distributed(ctx.dist_backend if ctx else "auto")
     out = group.shared_path(job.output_dir())  # rank 0's: checkpoints are shared
     log = MetricLogger(out / "metrics.jsonl", settings.log_every, enabled=group.rank == 0)
     log.info(f"sft: {base.uri} on {sft_data.uri} ({rows.tokens.shape[0]:,} rows)")
@@ -105,3 +106,10 @@ class PackedRows:
         rows, mask = self.tokens[mine].long(), self.mask[mine]
         # Position i predicts token i+1: the mask of the target decides whether it counts.
         return rows[:, :-1], rows[:, 1:], mask[:, 1:]
+
+
+def _registry(ctx: JobContext | None) -> ArtifactRegistry:
+    """The job's registry (the process's active one when called outside a job)."""
+    from nemotron_kit.registry import get_registry
+
+    return ctx.registry if ctx is not None else get_registry()

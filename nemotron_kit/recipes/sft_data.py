@@ -9,15 +9,18 @@ the mask is 1 on answer tokens) and ``sft.json``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig
+
+if TYPE_CHECKING:
+    from nemotron_kit.execution.context import JobContext
 
 from nemotron_kit.errors import ConfigError
 from nemotron_kit.recipes import data, job
 
 
-def main(cfg: DictConfig) -> str | None:
+def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
     from nemotron_kit.execution import is_rank_zero
 
     if not is_rank_zero():  # under torchrun, rank 0 alone writes the rows and publishes

@@ -98,15 +98,18 @@ class Distributed:
         return Path(box[0])
 
 
-def init_distributed() -> Distributed:
-    """Join the process group when running under torchrun; a no-op in a plain process."""
+def init_distributed(backend_choice: str = "auto") -> Distributed:
+    """Join the process group when running under torchrun; a no-op in a plain process.
+
+    ``backend_choice`` is the executor's (``ctx.dist_backend``): gloo, nccl, or auto (nccl
+    with CUDA, else gloo)."""
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world == 1:
         return Distributed()
     from nemotron_kit.execution.torchrun import backend
 
     if not dist.is_initialized():
-        dist.init_process_group(backend())
+        dist.init_process_group(backend(backend_choice))
     return Distributed(rank=dist.get_rank(), world=dist.get_world_size())
 
 

@@ -104,28 +104,16 @@ def _is_timeout(exc: BaseException) -> bool:
 
 @dataclass
 class RunContext:
-    """The run this process works for: publishes name it as producer and its inputs as theirs.
+    """The run a registry publishes for: publishes name it as producer and its inputs as theirs.
 
-    Set by the lineage tracker at job start (nemotron_kit.tracking); the registry only reads it,
-    so it stays independent of how runs are tracked.
+    Set on the job's registry by its ``JobContext`` (or a script's tracker); the registry only
+    reads it, so it stays independent of how runs are tracked.
     """
 
     run_id: str
     inputs: list[str] = field(default_factory=list)
     # Called after each commit with (version, aliases): trackers mirror outputs (e.g. to W&B).
     listeners: list[Callable[[ArtifactVersion, list[str]], None]] = field(default_factory=list)
-
-
-_run_context: RunContext | None = None
-
-
-def set_run_context(context: RunContext | None) -> None:
-    global _run_context
-    _run_context = context
-
-
-def run_context() -> RunContext | None:
-    return _run_context
 
 
 @dataclass(frozen=True)
@@ -315,6 +303,8 @@ class ArtifactRegistry:
             from nemotron_kit.paths import home
 
             self.hash_cache = hashing.HashCache(hash_cache or home() / "cache" / "hashes.sqlite")
+        #: The run publishes are made for (set for the duration of a job or a tracked script).
+        self.run_context: RunContext | None = None
 
     def __repr__(self) -> str:
         return f"ArtifactRegistry({self.root!r}, project={self.project!r})"
@@ -709,7 +699,7 @@ class ArtifactRegistry:
         alias_list = [validate_alias(a) for a in aliases]
         if LATEST in alias_list:
             raise URIError("'latest' always names the newest version and cannot be set by hand.")
-        context = run_context()
+        context = self.run_context
         producer = producer or artifact.producer or (context.run_id if context else None)
         if producer is not None:
             validate_name(producer, "run id")
@@ -962,8 +952,11 @@ class ArtifactRegistry:
         self.storage.create(f"runs/{run_id}/end.json", records.dumps(record))
 
     @_storage_errors
-    def read_run(self, run_id: str) -> dict[str, Any]:
-        """A run's start record merged with its end record (if it ended) and its outputs."""
+    def read_run(self, run_id: str, *, lease_s: float = 120.0) -> dict[str, Any]:
+        """A run's start record merged with its end record (if it ended) and its outputs.
+
+        A run without an end record is RUNNING while its heartbeat is younger than
+        ``lease_s`` (and, on this host, its process lives), else LOST."""
         validate_name(run_id, "run id")
         key = f"runs/{run_id}/start.json"
         try:
@@ -985,10 +978,92 @@ class ArtifactRegistry:
             record.update(end.model_dump(mode="json"))
         except FileNotFoundError:
             record.setdefault("status", "RUNNING")
+            if self.run_lease_expired(run_id, record, lease_s):
+                record["status"] = "LOST"
+                record["error"] = (
+                    "the job's process ended without recording its end (killed, out of "
+                    "memory, or its node lost)"
+                )
         except CorruptRecordError as exc:
             record["status"], record["error"] = "UNKNOWN", str(exc)
         record["outputs"] = self.run_outputs(run_id)
         return record
+
+    @_storage_errors
+    def heartbeat(self, run_id: str) -> None:
+        """Refresh the lease of a running run (see ``run_state``)."""
+        validate_name(run_id, "run id")
+        self.storage.replace(f"runs/{run_id}/heartbeat.json", records.dumps({"at": time.time()}))
+
+    @_storage_errors
+    def run_is_open(self, run_id: str) -> bool:
+        """The run started and has no end record."""
+        validate_name(run_id, "run id")
+        return self.storage.exists(f"runs/{run_id}/start.json") and not self.storage.exists(
+            f"runs/{run_id}/end.json"
+        )
+
+    def run_lease_expired(self, run_id: str, record: dict[str, Any], lease_s: float) -> bool:
+        """A RUNNING run whose process is gone: no heartbeat for ``lease_s`` seconds, or (on
+        this very host) its process no longer exists."""
+        if record.get("host") == socket.gethostname() and isinstance(record.get("pid"), int):
+            pid = int(record["pid"])
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass
+        try:
+            beat = json.loads(self.storage.read(f"runs/{run_id}/heartbeat.json"))
+            last = float(beat["at"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            last = _timestamp(record.get("started_at"))
+        return last > 0 and time.time() - last > lease_s
+
+    @_storage_errors
+    def index_sweep_job(self, sweep_id: str, run_id: str) -> None:
+        """Index that ``run_id`` is a job of the sweep ``sweep_id``."""
+        validate_name(sweep_id, "sweep id")
+        validate_name(run_id, "run id")
+        self.storage.create(f"sweeps/{sweep_id}/jobs/{run_id}", b"")
+
+    @_storage_errors
+    def sweep_jobs(self, sweep_id: str) -> builtins.list[str]:
+        """The run ids of a sweep's jobs."""
+        validate_name(sweep_id, "sweep id")
+        return [r for r in self.storage.list(f"sweeps/{sweep_id}/jobs") if _valid_name(r)]
+
+    @_storage_errors
+    def write_sweep_summary(self, sweep_id: str, summary: dict[str, Any]) -> None:
+        validate_name(sweep_id, "sweep id")
+        self.storage.replace(f"sweeps/{sweep_id}/summary.json", records.dumps(summary))
+
+    @_storage_errors
+    def read_sweep_summary(self, sweep_id: str) -> dict[str, Any] | None:
+        validate_name(sweep_id, "sweep id")
+        try:
+            data = json.loads(self.storage.read(f"sweeps/{sweep_id}/summary.json"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    @_storage_errors
+    def cache_entry(self, key: str) -> dict[str, Any] | None:
+        """The pipeline-cache entry under ``key`` (a hex digest), if any."""
+        if not key.isalnum():
+            raise ArtifactError(f"Pipeline cache key {key!r} is not a digest.")
+        try:
+            data = json.loads(self.storage.read(f"pipeline-cache/{key}.json"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    @_storage_errors
+    def put_cache_entry(self, key: str, entry: dict[str, Any]) -> None:
+        if not key.isalnum():
+            raise ArtifactError(f"Pipeline cache key {key!r} is not a digest.")
+        self.storage.replace(f"pipeline-cache/{key}.json", records.dumps(entry))
 
     @_storage_errors
     def run_attempts(self, run_id: str) -> int:
@@ -1257,6 +1332,13 @@ class ObjectCheck:
             self.cache.remember_objects(
                 [(url, fp, digest) for url, (fp, digest) in self.updates.items()]
             )
+
+
+def _timestamp(text: Any) -> float:
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def _valid_name(name: str) -> bool:

@@ -386,7 +386,7 @@ def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> St
     ``attempts`` times (default 2) with backoff: an endpoint that accepts connections and never
     answers costs about ``timeout_s * attempts`` per call, never hangs a job.
     """
-    from nemotron_kit.paths import REGISTRY_TIMEOUT_ENV
+    from nemotron_kit.environment import REGISTRY_TIMEOUT_ENV
 
     options = dict(storage_options or {})
     timeout = float(

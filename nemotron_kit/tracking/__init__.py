@@ -4,7 +4,7 @@ Runs are recorded where jobs run (the Hydra callback in ``callback.py``), kept i
 by the ``file`` tracker and optionally mirrored to W&B; ``graph.py`` answers the queries.
 """
 
-from nemotron_kit.tracking.run import ActiveRun, LineageError, current_run
+from nemotron_kit.tracking.run import ActiveRun, LineageError
 from nemotron_kit.tracking.trackers import FileTracker, LineageTracker, NoOpTracker
 
 __all__ = [
@@ -13,5 +13,4 @@ __all__ = [
     "LineageError",
     "LineageTracker",
     "NoOpTracker",
-    "current_run",
 ]

@@ -22,6 +22,8 @@ import re
 import uuid
 from typing import Any
 
+from nemotron_kit.environment import SECRET_ENV_PREFIX
+
 REDACTED = "***REDACTED***"
 SECRET_WORDS = frozenset(
     {
@@ -52,8 +54,6 @@ SECRET_PAIRS = frozenset(
         ("client", "secret"),
     }
 )
-#: The environment variables that carry secrets given as overrides (secret by their name).
-SECRET_ENV_PREFIX = "NEMOTRON_KIT_SECRET_"
 # Too short to redact safely inside other text (would mangle ordinary words).
 _MIN_SECRET_LEN = 6
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")

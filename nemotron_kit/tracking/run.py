@@ -1,17 +1,19 @@
-"""The run a job process works for: created at job start, ended at job end.
+"""The run a job works for: started when the job starts, ended when it ends.
 
-One run per job. The lineage callback starts it where the job really runs (locally, in a
-Slurm job, in torchrun's rank 0) and the job's publishes name it as their producer.
+One run per job, recorded where the job really runs (locally, in a Slurm job, in torchrun's
+rank 0); the job's publishes name it as their producer. ``start_run`` returns the run and
+``end_run`` closes it: the caller (the job's ``JobContext``) holds it, nothing else does. While
+a run is open a heartbeat thread refreshes its lease, so a run whose process died without a
+word (SIGKILL, node lost, OOM) reads as LOST instead of RUNNING forever.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import os
 import socket
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,15 +30,9 @@ if TYPE_CHECKING:
     from nemotron_kit.registry.core import ArtifactRegistry, ArtifactVersion
     from nemotron_kit.tracking.trackers import LineageTracker
 
-RUN_ID_ENV = "NEMOTRON_KIT_RUN_ID"
-# Set by the launcher for jobs it runs elsewhere: the pins decided at submission (JSON), and a
-# marker that this process is the job itself (so a remote executor does not submit again).
-PINS_ENV = "NEMOTRON_KIT_PINS"
-INSIDE_JOB_ENV = "NEMOTRON_KIT_INSIDE_JOB"
-# Set by the CLI when the user asked for a sweep (-m), as opposed to one run on a remote executor.
-MULTIRUN_ENV = "NEMOTRON_KIT_MULTIRUN"
-# Set by `nemotron-kit reproduce` (and launchers) to choose the id of the run they start.
-REQUESTED_RUN_ID_ENV = "NEMOTRON_KIT_REQUESTED_RUN_ID"
+#: Seconds between heartbeats of a running job; a run is LOST after HEARTBEAT_LEASE_S without one.
+HEARTBEAT_S = 30.0
+HEARTBEAT_LEASE_S = 120.0
 
 
 class LineageError(NemotronKitError):
@@ -50,11 +46,14 @@ _SLURM_FIELDS = {
     "restart_count": "SLURM_RESTART_COUNT",
     "nodelist": "SLURM_JOB_NODELIST",
 }
-SNAPSHOT_ENV = "NEMOTRON_KIT_SNAPSHOT"
 
 
 def new_run_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+def new_sweep_id() -> str:
+    return "sweep-" + new_run_id()
 
 
 def _now() -> str:
@@ -77,6 +76,7 @@ class ActiveRun:
     tracker_errors: list[str] = field(default_factory=list)
     # Numbers the task returned (an eval's accuracy): kept with the run's lineage.
     metrics: dict[str, float] = field(default_factory=dict)
+    _heartbeat: threading.Event | None = field(default=None, repr=False)
 
     @property
     def recipe(self) -> str | None:
@@ -135,68 +135,66 @@ class ActiveRun:
         self.tracker_errors.append(message)
         print(f"Error: lineage tracker {message}", file=sys.stderr, flush=True)
 
+    def start_heartbeat(self, interval_s: float = HEARTBEAT_S) -> None:
+        """Refresh the run's lease every ``interval_s`` until the run ends."""
+        stop = threading.Event()
 
-_current: ActiveRun | None = None
-# A failure while starting lineage; the task refuses to run (Hydra swallows callback errors).
-_start_error: str | None = None
-# The start failure itself: an input that does not exist is the user's error, not lineage's.
-_start_exception: BaseException | None = None
+        def beat() -> None:
+            while not stop.wait(interval_s):
+                with contextlib.suppress(Exception):  # a missed beat only ages the lease
+                    self.registry.heartbeat(self.run_id)
 
+        self._heartbeat = stop
+        threading.Thread(target=beat, name=f"nk-heartbeat-{self.run_id}", daemon=True).start()
 
-def current_run() -> ActiveRun | None:
-    return _current
-
-
-def start_error() -> str | None:
-    return _start_error
-
-
-def start_exception() -> BaseException | None:
-    return _start_exception
+    def stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.set()
 
 
-def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> ActiveRun | None:
-    """Start the job's run: registry, pinned inputs, run record, trackers, run context.
+def start_run(
+    job_cfg: DictConfig,
+    hydra_cfg: DictConfig | None,
+    *,
+    registry: ArtifactRegistry,
+    run_id: str,
+    inputs: list[str],
+    pins: dict[str, str],
+    sweep_id: str | None = None,
+    snapshot: str | None = None,
+) -> ActiveRun | None:
+    """Start the job's run in every tracker (its record, its pinned inputs, its code version).
 
-    Returns None when every tracker is ``noop`` (no lineage is wanted).
+    Returns None when no tracker records lineage (``tracker=noop``) and on torchrun ranks
+    other than 0, which run the same job without recording it.
     """
-    global _current, _start_error, _start_exception
-    from nemotron_kit.registry import init_from_config
-    from nemotron_kit.registry.core import RunContext, set_run_context
-    from nemotron_kit.registry.resolver import pin_config
     from nemotron_kit.tracking.trackers import build_trackers
 
-    _start_error = None
-    _start_exception = None
     if int(os.environ.get("RANK", "0") or 0) != 0:
-        return None  # under torchrun only rank 0 records lineage
+        return None
     trackers = build_trackers(job_cfg.get("tracker"))
     if not any(t.records_lineage for t in trackers):
         return None
-    cfg = copy.deepcopy(job_cfg)
+    cfg = job_cfg
     if "hydra" in cfg:  # the job's config as the task sees it, without Hydra's own node
+        cfg = cfg.copy()
         with open_dict(cfg):
             cfg.pop("hydra")
-    registry = init_from_config(cfg.registry)
-    pins: dict[str, str] = json.loads(os.environ.get(PINS_ENV) or "{}")
-    inputs = pin_config(cfg, pins=pins)
-    run_id = os.environ.pop(REQUESTED_RUN_ID_ENV, None) or new_run_id()
-    hydra_info: dict[str, Any] = {}
+    hydra_info: dict[str, Any] = {"sweep_id": sweep_id}
     overrides: list[str] = []
     if hydra_cfg is not None:
         job = hydra_cfg.job
         overrides = [str(o) for o in hydra_cfg.overrides.task]
         mode = hydra_cfg.get("mode")
-        mode_name = getattr(mode, "name", str(mode))
-        hydra_info = {
-            "job_name": job.get("name"),
-            "job_num": job.get("num"),
-            "mode": mode_name,
-            "output_dir": hydra_cfg.runtime.get("output_dir"),
-            # Jobs our launcher runs elsewhere see a plain RUN; the sweep id comes with them.
-            "sweep_id": os.environ.get(SWEEP_ID_ENV)
-            or (sweep_id(hydra_cfg) if mode_name == "MULTIRUN" else None),
-        }
+        hydra_info.update(
+            job_name=job.get("name"),
+            job_num=job.get("num"),
+            mode=getattr(mode, "name", str(mode)),
+            output_dir=hydra_cfg.runtime.get("output_dir"),
+        )
+    code = code_version()
+    if snapshot:
+        code["snapshot"] = {"digest": os.path.basename(snapshot.rstrip("/")), "path": snapshot}
     run = ActiveRun(
         run_id=run_id,
         registry=registry,
@@ -206,7 +204,7 @@ def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> Activ
         pins=pins,
         overrides=[redact_override(o) for o in overrides],
         hydra=hydra_info,
-        code=_code_info(),
+        code=code,
     )
     started: list[LineageTracker] = []
     try:
@@ -228,76 +226,24 @@ def start_run(job_cfg: DictConfig, hydra_cfg: DictConfig | None = None) -> Activ
                     run, "FAILED", redact(f"lineage start failed: {type(exc).__name__}: {exc}")
                 )
         raise
-    if hydra_info.get("sweep_id"):
-        registry.storage.create(f"sweeps/{hydra_info['sweep_id']}/jobs/{run_id}", b"")
-    _current = run
-    os.environ[RUN_ID_ENV] = run_id
-    set_run_context(RunContext(run_id, list(inputs), [run.notify_output]))
+    if sweep_id:
+        registry.index_sweep_job(sweep_id, run_id)
+    run.start_heartbeat()
     return run
 
 
-def _code_info() -> dict[str, Any]:
-    """The git state, plus the snapshot a remote job runs from (its digest names the code)."""
-    info = code_version()
-    snapshot = os.environ.get(SNAPSHOT_ENV)
-    if snapshot:
-        info["snapshot"] = {"digest": os.path.basename(snapshot.rstrip("/")), "path": snapshot}
-    return info
-
-
-def fail_start(exc: BaseException) -> None:
-    """Remember why lineage could not start; the task reports it (and does not run)."""
-    global _start_error, _start_exception
-    text = str(exc) if isinstance(exc, NemotronKitError) else f"{type(exc).__name__}: {exc}"
-    _start_error = redact(text)
-    _start_exception = exc
-
-
-def end_run(status: str, error: str | None, result: Any = None) -> dict[str, Any] | None:
-    """End the current run in every tracker; returns the end record."""
-    global _current
-    from nemotron_kit.registry.core import set_run_context
-
-    run = _current
-    if run is None:
-        return None
+def end_run(run: ActiveRun, status: str, error: str | None, result: Any = None) -> None:
+    """End ``run`` in every tracker; a tracker's failure is in ``run.tracker_errors``."""
+    run.stop_heartbeat()
     if isinstance(result, dict):
         run.metrics = {
             str(k): float(v)
             for k, v in result.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool)
         }
-    try:
-        error = redact(error) if error else None
-        for tracker in run.trackers:
-            try:
-                tracker.end_run(run, status, error)
-            except Exception as exc:
-                run.report_tracker_error(tracker, "end_run", exc)
-        return run.end_record(status, error)
-    finally:
-        _current = None
-        set_run_context(None)
-        os.environ.pop(RUN_ID_ENV, None)
-
-
-SWEEP_ID_ENV = "NEMOTRON_KIT_SWEEP_ID"
-
-
-def sweep_id(hydra_cfg: DictConfig) -> str:
-    """The id of a multirun, the same in the submitting process and in every job.
-
-    The lineage callback chooses it when the multirun starts and exports it, so jobs in other
-    processes (pools, Slurm) inherit it; the sweep directory's digest is the fallback.
-    """
-    chosen = os.environ.get(SWEEP_ID_ENV)
-    if chosen:
-        return chosen
-    import blake3
-
-    sweep_dir = os.path.abspath(str(hydra_cfg.sweep.dir))
-    return "sweep-" + blake3.blake3(sweep_dir.encode()).hexdigest()[:16]
-
-
-def new_sweep_id() -> str:
-    return "sweep-" + new_run_id()
+    error = redact(error) if error else None
+    for tracker in run.trackers:
+        try:
+            tracker.end_run(run, status, error)
+        except Exception as exc:
+            run.report_tracker_error(tracker, "end_run", exc)

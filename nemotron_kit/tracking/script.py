@@ -74,21 +74,23 @@ _script: ScriptLineage | None = None  # the seed's process-wide tracker (plain s
 def set_lineage_tracker(tracker: LineageTracker | None) -> None:
     """Mirror what this script publishes to ``tracker`` (``None``: stop), as the seed did."""
     global _script
-    from nemotron_kit.registry.core import RunContext, run_context, set_run_context
-    from nemotron_kit.tracking.run import current_run
+    from nemotron_kit.registry import get_registry
+    from nemotron_kit.registry.core import RunContext
 
-    if current_run() is not None:
+    registry = get_registry()
+    if registry.run_context is not None and (
+        _script is None or registry.run_context.run_id != _script.run_id
+    ):
         raise ConfigError(
             "set_lineage_tracker() was called inside a nemotron-kit job, whose trackers come from "
             "the config: choose them with tracker=[file,wandb] instead."
         )
     if _script is not None:
         _script.end()
-        if run_context() is not None and run_context().run_id == _script.run_id:  # type: ignore[union-attr]
-            set_run_context(None)
+        registry.run_context = None
     _script = ScriptLineage(tracker) if tracker is not None else None
     if _script is not None:
-        set_run_context(RunContext(_script.run_id, [], [_script.on_publish]))
+        registry.run_context = RunContext(_script.run_id, [], [_script.on_publish])
 
 
 def get_lineage_tracker() -> Any:

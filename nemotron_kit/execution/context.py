@@ -1,0 +1,136 @@
+"""The job side of the contract: a ``JobSpec`` read once into the ``JobContext`` a recipe gets.
+
+Opening the context checks the job's config (before anything is written), selects the
+registry, pins the job's artifact references (the spec's pins when the launcher decided them),
+rewrites Hydra's saved config with the pinned versions and without secrets, and starts the run
+in its trackers. Closing it ends the run with the job's status. Everything the job needs from
+the framework is an attribute here: ``ctx.registry``, ``ctx.run``, ``ctx.spec``, ``ctx.inputs``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from omegaconf import DictConfig, OmegaConf
+
+from nemotron_kit.execution.job import JobSpec
+from nemotron_kit.tracking import run as runs
+
+if TYPE_CHECKING:
+    from nemotron_kit.registry.core import ArtifactRegistry
+    from nemotron_kit.tracking.run import ActiveRun
+
+
+@dataclass
+class JobContext:
+    """What a running job has: its contract, registry, run (None without lineage) and inputs."""
+
+    spec: JobSpec
+    config: DictConfig
+    registry: ArtifactRegistry
+    run: ActiveRun | None = None
+    inputs: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run.run_id if self.run is not None else None
+
+    @property
+    def dist_backend(self) -> str:
+        """The torch.distributed backend the executor chose (``auto``: nccl with CUDA)."""
+        return self.spec.options.get("dist_backend", "auto")
+
+    @classmethod
+    def open(cls, cfg: DictConfig, spec: JobSpec, hydra_cfg: DictConfig | None) -> JobContext:
+        """Check, pin and start the job described by ``cfg`` and ``spec``."""
+        from nemotron_kit.config import check_job_config
+        from nemotron_kit.registry import init_from_config
+        from nemotron_kit.registry.core import RunContext
+        from nemotron_kit.registry.resolver import pin_config
+
+        if spec.snapshot is None and int(os.environ.get("RANK", "0") or 0) == 0:
+            spec = dataclasses.replace(spec, snapshot=_snapshot_here())
+        saved = _saved_config_dir(hydra_cfg)
+        if saved is not None:
+            redact_saved_files(saved)  # before anything else can fail and leave them
+        check_job_config(cfg)
+        registry = init_from_config(cfg.registry)
+        pins = dict(spec.pins)
+        inputs = pin_config(cfg, pins=pins)
+        if saved is not None and inputs:  # the saved file still says `latest`: the pinned one
+            OmegaConf.save(cfg, saved / "config.yaml")
+            redact_saved_files(saved)
+        run = runs.start_run(
+            cfg,
+            hydra_cfg,
+            registry=registry,
+            run_id=spec.run_id or runs.new_run_id(),
+            inputs=inputs,
+            pins=pins,
+            sweep_id=spec.sweep_id,
+            snapshot=spec.snapshot,
+        )
+        if run is not None:
+            registry.run_context = RunContext(run.run_id, list(inputs), [run.notify_output])
+        return cls(spec=spec, config=cfg, registry=registry, run=run, inputs=inputs)
+
+    def close(self, status: str, error: str | None = None, result: Any = None) -> None:
+        """End the run; a tracker that could not record the end makes this raise."""
+        self.registry.run_context = None
+        if self.run is None:
+            return
+        runs.end_run(self.run, status, error, result)
+        if self.run.tracker_errors:
+            raise runs.LineageError(
+                f"The job {status.lower()}, but its lineage could not be fully recorded "
+                f"({self.run.tracker_errors[0]}): see the error above."
+            )
+
+    def outputs(self) -> list[str]:
+        """What the job's run published so far."""
+        return self.registry.run_outputs(self.run.run_id) if self.run is not None else []
+
+
+def redact_saved_files(hydra_dir: Path) -> None:
+    """Hydra saved the job's config and overrides before the job started: a value under a
+    secret key, or a secret's value anywhere, must not stay in those files."""
+    from nemotron_kit.tracking._secrets import config_secrets, redact, secret_values
+
+    files = [hydra_dir / n for n in ("config.yaml", "hydra.yaml", "overrides.yaml")]
+    loaded = {f: OmegaConf.to_container(OmegaConf.load(f)) for f in files if f.exists()}
+    found = {*secret_values()}
+    for data in loaded.values():
+        found.update(config_secrets(data))
+    secrets = sorted(found, key=len, reverse=True)
+    for path, data in loaded.items():
+        cleaned = redact(data, secrets)
+        if cleaned != data:
+            OmegaConf.save(OmegaConf.create(cleaned), path)
+
+
+def _snapshot_here() -> str | None:
+    """The code of a run in this process, recorded (and kept, by digest) like a launched one's:
+    what ``reproduce`` runs again. None outside a git repository."""
+    from nemotron_kit.execution.snapshot import make_snapshot
+    from nemotron_kit.paths import home
+
+    snap = make_snapshot(home() / "snapshots")
+    return str(snap.path) if snap is not None else None
+
+
+def _saved_config_dir(hydra_cfg: DictConfig | None) -> Path | None:
+    if hydra_cfg is None or hydra_cfg.get("output_subdir") is None:
+        return None
+    path = Path(str(hydra_cfg.runtime.output_dir)) / str(hydra_cfg.output_subdir)
+    return path if path.is_dir() else None
+
+
+def job_hydra_config() -> DictConfig | None:
+    """The running job's Hydra config (None outside a Hydra job)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return cast(DictConfig, HydraConfig.get()) if HydraConfig.initialized() else None
