@@ -68,6 +68,9 @@ SlurmdPidFile=$SLURM_DIR/slurmd.pid
 SlurmctldLogFile=$SLURM_DIR/log/slurmctld.log
 SlurmdLogFile=$SLURM_DIR/log/slurmd.log
 JobCompType=jobcomp/none
+# Job arrays of at most 4 tasks (Slurm's default is 1001): sweeps larger than that go out as
+# several arrays, and the tests exercise that on every run.
+MaxArraySize=${NK_SLURM_MAX_ARRAY_SIZE:-4}
 EOF
   if [ "$WITH_ACCOUNTING" = 1 ]; then
     cat >> /etc/slurm/slurm.conf <<EOF

@@ -188,14 +188,27 @@ def test_single_run_detached_returns_before_the_job_ends(
     assert registry_of(nk_home).resolve("art://detached").version == 1
 
 
-def test_eight_job_sweep_is_one_array(run_cli: RunCli, nk_home: Path, work: Path) -> None:
-    result = slurm(run_cli, work, "-m", "stage.name=arr", "output.name=arr", "stage.seed=range(8)")
+def test_a_sweep_larger_than_max_array_size_goes_out_as_several_arrays(
+    run_cli: RunCli, nk_home: Path, work: Path
+) -> None:
+    """The test cluster's MaxArraySize is 4 (scripts/local-slurm.sh): 10 jobs are 3 arrays."""
+    limit = subprocess.run(
+        ["scontrol", "show", "config"], capture_output=True, text=True, check=True
+    ).stdout
+    assert re.search(r"MaxArraySize\s*=\s*4\b", limit), "the test cluster must cap arrays at 4"
+    result = slurm(run_cli, work, "-m", "stage.name=arr", "output.name=arr", "stage.seed=range(10)")
     assert result.returncode == 0, result.stderr
-    (array,) = {j.split("_")[0] for j in job_ids(result.stderr)}
-    rows = sacct(array, expect=8)
-    assert sorted(r[0] for r in rows) == sorted(f"{array}_{i}" for i in range(8))
+    ids = job_ids(result.stderr)
+    arrays = sorted({j.split("_")[0] for j in ids}, key=int)
+    assert len(arrays) == 3 and len(ids) == 10, ids
+    rows = [
+        row
+        for array in arrays
+        for row in sacct(array, expect=sum(j.startswith(f"{array}_") for j in ids))
+    ]
+    assert sorted(r[0] for r in rows) == sorted(ids)
     assert {state for _, state in rows} == {"COMPLETED"}
-    assert [v.version for v in registry_of(nk_home).versions("arr")] == list(range(1, 9))
+    assert [v.version for v in registry_of(nk_home).versions("arr")] == list(range(1, 11))
 
 
 def test_failures_are_reported_and_other_results_kept(

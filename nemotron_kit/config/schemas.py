@@ -201,6 +201,8 @@ class PipelineStepConf:
     recipe: str = MISSING
     inputs: dict[str, str] = field(default_factory=dict)
     overrides: list[str] = field(default_factory=list)
+    # An executor option for this step alone (null: the pipeline's executor).
+    executor: Optional[str] = None
 
 
 @dataclass
@@ -208,6 +210,8 @@ class PipelineConf:
     name: str = MISSING
     force: bool = MISSING
     steps: list[PipelineStepConf] = MISSING
+    # Steps whose inputs are ready run at the same time, at most this many (null: all).
+    max_parallel: Optional[int] = constrained(None, ge=1)
 
 
 SCHEMAS: dict[str, dict[str, type]] = {

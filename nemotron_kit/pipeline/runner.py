@@ -1,19 +1,25 @@
-"""Run a pipeline: each step is a recipe run of its own (its own run record, on the configured
-executor), started only when the steps it consumes have published.
+"""Run a pipeline: each step is a recipe run of its own (its own run record, on its executor),
+started as soon as the steps it consumes have published; steps whose inputs are ready run at
+the same time.
 
-A step's cache key covers the recipe, its resolved config (without where it runs or how it is
-tracked), the content digests of its pinned inputs and the code (git commit and uncommitted
-changes, and the recipe package's source). When a published output carries the same key, the
-step is skipped and that output reused; ``pipeline.force=true`` runs every step again.
+The driver runs where the user typed the command (also with ``executor=slurm``): it composes
+each step, decides whether it is cached, and launches it with a ``LaunchRequest`` (the run id
+it must record under) in a process of its own, which runs it on the step's executor (the
+pipeline's, unless the step names another). A step's cache key covers the recipe, its resolved
+config (without where it runs or how it is tracked), the content digests of its pinned inputs
+and the code; it is the same on every executor. ``pipeline.force=true`` runs every step again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +31,6 @@ from nemotron_kit.errors import ConfigError, NemotronKitError
 
 # Keys that say where or how a step runs, not what it computes.
 NON_SEMANTIC = ("hydra", "executor", "tracker", "pipeline")
-CACHE_PREFIX = "pipeline-cache"
 
 
 class PipelineError(NemotronKitError):
@@ -40,6 +45,7 @@ class Step:
     recipe: str
     inputs: dict[str, str] = field(default_factory=dict)  # input key -> producing step
     overrides: list[str] = field(default_factory=list)
+    executor: str | None = None  # None: the pipeline's
 
 
 @dataclass
@@ -60,6 +66,7 @@ def parse_steps(pipeline_cfg: DictConfig) -> list[Step]:
             recipe=str(raw.get("recipe", raw["name"])),
             inputs={str(k): str(v) for k, v in (raw.get("inputs") or {}).items()},
             overrides=[str(o) for o in (raw.get("overrides") or [])],
+            executor=str(raw["executor"]) if raw.get("executor") else None,
         )
         for key, producer in step.inputs.items():
             if producer not in seen:
@@ -110,61 +117,73 @@ def step_cache_key(
     return blake3.blake3(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def run_pipeline(cfg: DictConfig) -> list[StepResult]:
-    """Run ``cfg.pipeline``'s steps in order; print each step's artifact and the lineage."""
-    from nemotron_kit.execution.profiles import compose_config
+def run_pipeline(cfg: DictConfig, ctx: Any = None) -> list[StepResult]:
+    """Run ``cfg.pipeline``'s steps, each as soon as its inputs are published (at most
+    ``pipeline.max_parallel`` at once); print each step's result, the lineage, and a last line
+    naming what the pipeline published and reused."""
     from nemotron_kit.registry import init_from_config
-    from nemotron_kit.registry.resolver import pin_config
     from nemotron_kit.tracking._code import code_version
-    from nemotron_kit.tracking.run import new_run_id
 
-    registry = init_from_config(cfg.registry)
+    registry = ctx.registry if ctx is not None else init_from_config(cfg.registry)
     steps = parse_steps(cfg.pipeline)
     force = bool(cfg.pipeline.get("force", False))
+    limit = int(cfg.pipeline.get("max_parallel") or len(steps))
     base = _passthrough_overrides()
     code = code_version()
     outputs: dict[str, list[str]] = {}
-    results: list[StepResult] = []
-    for step in steps:
-        started = time.monotonic()
-        wiring = []
-        for key, producer in step.inputs.items():
-            if not outputs.get(producer):
-                raise PipelineError(
-                    f"Pipeline step '{step.name}' needs '{key}' from step '{producer}', which "
-                    "published nothing: check that recipe's output."
-                )
-            wiring.append(f"++inputs.{key}={outputs[producer][0]}")
-        overrides = [f"+recipe={step.recipe}", *base, *step.overrides, *wiring]
-        step_cfg = compose_config(overrides)
-        pins: dict[str, str] = {}
-        pin_config(step_cfg, pins=pins)
-        digests = {ref: registry.resolve(uri).digest for ref, uri in sorted(pins.items())}
-        key = step_cache_key(step_cfg, digests, code)
-        entry = None if force else _cached_entry(registry, key)
-        if entry is not None:
-            cached = [str(u) for u in entry.get("outputs", [])]
-            outputs[step.name] = cached
-            took = time.monotonic() - started
-            results.append(StepResult(step.name, cached, True, entry.get("run_id"), took))
-            shown = ", ".join(cached) or "no output"
-            _say(f"[{step.name}] cached: {shown} (unchanged recipe, config, inputs and code)")
-            continue
-        _say(f"[{step.name}] running recipe '{step.recipe}'")
-        run_id = new_run_id()
-        _run_step(overrides, run_id)
-        made = registry.run_outputs(run_id)
-        registry.storage.replace(
-            f"{CACHE_PREFIX}/{key}.json",
-            json.dumps({"step": step.name, "outputs": made, "run_id": run_id}).encode(),
-        )
-        outputs[step.name] = made
-        results.append(StepResult(step.name, made, False, run_id, time.monotonic() - started))
-        took = time.monotonic() - started
-        _say(f"[{step.name}] finished in {took:.1f} s")
-    _print_lineage(registry, results)
-    _say(_final_line(str(cfg.pipeline.get("name", "pipeline")), results))
-    return results
+    results: dict[str, StepResult] = {}
+    pending = list(steps)
+    running: dict[str, _Running] = {}
+    try:
+        while pending or running:
+            ready = [s for s in pending if all(p in results for p in s.inputs.values())]
+            progressed = False
+            for step in ready[: max(0, limit - len(running))]:
+                progressed = True
+                pending.remove(step)
+                started = time.monotonic()
+                overrides = _step_overrides(step, base, outputs)
+                key = _cache_key(registry, overrides, code)
+                entry = None if force else _cached_entry(registry, key)
+                if entry is not None:
+                    cached = [str(u) for u in entry.get("outputs", [])]
+                    outputs[step.name] = cached
+                    took = time.monotonic() - started
+                    results[step.name] = StepResult(
+                        step.name, cached, True, entry.get("run_id"), took
+                    )
+                    shown = ", ".join(cached) or "no output"
+                    _say(
+                        f"[{step.name}] cached: {shown} (unchanged recipe, config, inputs and code)"
+                    )
+                    continue
+                _say(f"[{step.name}] running recipe '{step.recipe}'")
+                running[step.name] = _Running.start(step, overrides, key, started)
+            if not running:
+                if progressed:
+                    continue  # cached steps may have made others ready
+                if pending:  # nothing runs and nothing can start: a step's producer failed
+                    raise PipelineError(
+                        f"Pipeline steps {', '.join(s.name for s in pending)} cannot start: "
+                        "a step they consume published nothing."
+                    )
+                break
+            done = _Running.wait_any(running.values())
+            del running[done.step.name]
+            made = done.finish(registry)
+            outputs[done.step.name] = made
+            results[done.step.name] = StepResult(
+                done.step.name, made, False, done.run_id, time.monotonic() - done.started
+            )
+            took = time.monotonic() - done.started
+            _say(f"[{done.step.name}] published {', '.join(made) or 'nothing'} in {took:.1f} s")
+    finally:
+        for other in running.values():  # interrupted, or another step failed: stop the rest
+            other.stop()
+    ordered = [results[s.name] for s in steps if s.name in results]
+    _print_lineage(registry, ordered)
+    _say(_final_line(str(cfg.pipeline.get("name", "pipeline")), ordered))
+    return ordered
 
 
 def _final_line(name: str, results: list[StepResult]) -> str:
@@ -177,11 +196,107 @@ def _final_line(name: str, results: list[StepResult]) -> str:
     return f"pipeline {name}: " + "; ".join(parts)
 
 
+def _step_overrides(step: Step, base: list[str], outputs: dict[str, list[str]]) -> list[str]:
+    wiring = []
+    for key, producer in step.inputs.items():
+        if not outputs.get(producer):
+            raise PipelineError(
+                f"Pipeline step '{step.name}' needs '{key}' from step '{producer}', which "
+                "published nothing: check that recipe's output."
+            )
+        wiring.append(f"++inputs.{key}={outputs[producer][0]}")
+    executor = [f"executor={step.executor}"] if step.executor else []
+    return [f"+recipe={step.recipe}", *base, *executor, *step.overrides, *wiring]
+
+
+def _cache_key(registry: Any, overrides: list[str], code: dict[str, Any]) -> str:
+    """The step's cache key, from its config composed here (inputs pinned by digest)."""
+    from nemotron_kit.execution.profiles import compose_config
+    from nemotron_kit.registry.resolver import pin_config
+
+    step_cfg = compose_config(overrides)
+    pins: dict[str, str] = {}
+    pin_config(step_cfg, pins=pins)
+    digests = {ref: registry.resolve(uri).digest for ref, uri in sorted(pins.items())}
+    return step_cache_key(step_cfg, digests, code)
+
+
+@dataclass
+class _Running:
+    """A step launched in a process of its own; its output prefixed with the step's name."""
+
+    step: Step
+    key: str
+    run_id: str
+    started: float
+    proc: subprocess.Popen[bytes]
+    request: Path
+    pump: threading.Thread
+
+    @classmethod
+    def start(cls, step: Step, overrides: list[str], key: str, started: float) -> _Running:
+        import tempfile
+
+        from nemotron_kit.execution.step import LaunchRequest
+        from nemotron_kit.tracking.run import new_run_id
+
+        run_id = new_run_id()
+        fd, name = tempfile.mkstemp(prefix=f"nk-step-{step.name}-", suffix=".json")
+        os.close(fd)
+        request = LaunchRequest(overrides=overrides, run_id=run_id).write(Path(name))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nemotron_kit.execution.step", str(request)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        pump = threading.Thread(target=_prefix_lines, args=(proc, step.name), daemon=True)
+        pump.start()
+        return cls(step, key, run_id, started, proc, request, pump)
+
+    @staticmethod
+    def wait_any(steps: Iterable[_Running]) -> _Running:
+        candidates = list(steps)
+        while True:
+            for candidate in candidates:
+                if candidate.proc.poll() is not None:
+                    return candidate
+            time.sleep(0.1)
+
+    def finish(self, registry: Any) -> list[str]:
+        self.pump.join()
+        self.request.unlink(missing_ok=True)
+        if self.proc.returncode != 0:
+            raise PipelineError(
+                f"Pipeline step '{self.step.name}' failed (exit {self.proc.returncode}): see "
+                f"its output above and `nemotron-kit runs show {self.run_id}`; finished steps "
+                "stay cached."
+            )
+        made: list[str] = registry.run_outputs(self.run_id)
+        registry.put_cache_entry(
+            self.key, {"step": self.step.name, "outputs": made, "run_id": self.run_id}
+        )
+        return made
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=30)
+        self.request.unlink(missing_ok=True)
+
+
+def _prefix_lines(proc: subprocess.Popen[bytes], name: str) -> None:
+    """Copy a step's output to stderr, each line prefixed with ``[name]``."""
+    assert proc.stdout is not None
+    for raw in iter(proc.stdout.readline, b""):
+        line = raw.decode(errors="replace").rstrip("\n")
+        print(f"[{name}] {line}", file=sys.stderr, flush=True)
+
+
 def _cached_entry(registry: Any, key: str) -> dict[str, Any] | None:
     """The cache entry for ``key`` if its outputs still exist (and its run completed)."""
-    try:
-        entry: dict[str, Any] = json.loads(registry.storage.read(f"{CACHE_PREFIX}/{key}.json"))
-    except (FileNotFoundError, ValueError):
+    entry: dict[str, Any] | None = registry.cache_entry(key)
+    if entry is None:
         return None
     outs = [str(u) for u in entry.get("outputs", [])]
     try:
@@ -204,22 +319,6 @@ def _passthrough_overrides() -> list[str]:
         return []
     task = [str(o) for o in HydraConfig.get().overrides.task]
     return [o for o in task if not o.lstrip("+~").startswith(("pipeline", "hydra."))]
-
-
-def _run_step(overrides: list[str], run_id: str) -> None:
-    """One step = one `python -m nemotron_kit` run on the configured executor; waits for it."""
-    from nemotron_kit.tracking.run import INSIDE_JOB_ENV, REQUESTED_RUN_ID_ENV
-
-    env = {**os.environ, REQUESTED_RUN_ID_ENV: run_id}
-    env.pop(INSIDE_JOB_ENV, None)
-    result = subprocess.run(
-        [sys.executable, "-m", "nemotron_kit", *overrides], env=env, check=False
-    )
-    if result.returncode != 0:
-        raise PipelineError(
-            f"Pipeline step with {' '.join(overrides)} failed (exit {result.returncode}): see its "
-            f"output above and `nemotron-kit runs show {run_id}`; finished steps stay cached."
-        )
 
 
 def _say(text: str) -> None:
