@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
     from nemotron_kit.tracking._secrets import REDACTED
     from nemotron_kit.tracking.run import new_run_id
 
-    ns = build_parser().parse_args(argv)
+    ns = build_parser().parse_intermixed_args(argv)  # overrides before or after flags
     registry = open_registry(ns)
     original = registry.resolve(ns.uri)
     if not original.producer:

@@ -162,6 +162,12 @@ class ContainerExecutor(Executor):
         ro += [Path(p).absolute() for p in pythonpath if Path(p).exists()]
         config_dirs = user_config_dirs()
         ro += [*config_dirs, packaged_conf_dir()]  # the pickled job composes from these
+        loader = getattr(getattr(job, "hydra_context", None), "config_loader", None)
+        if loader is not None:  # and from its primary config directory (reproduce: a temp one)
+            for entry in loader.get_search_path().get_path():
+                where = entry.path or ""
+                if where.startswith("file://") or where.startswith("/"):
+                    ro.append(Path(where.removeprefix("file://")))
         cwd = Path.cwd().absolute()
         if self.workdir is None and cwd != Path("/"):
             rw.append(cwd)

@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from nemotron_kit.errors import NemotronKitError
+from nemotron_kit.errors import NemotronKitError, NotFoundError
 from nemotron_kit.execution.base import Executor, JobOutcome
 from nemotron_kit.execution.job import HydraJob, JobSpec, result_path
 
@@ -134,6 +134,7 @@ def launch_sweep(
         )
     if dry_run or (executor_cfg is not None and bool(executor_cfg.get("dry_run", False))):
         plan = executor.describe(specs, sweep_dir)
+        plan.setdefault("jobs", [list(s.overrides) for s in specs])
         plan["pinned_inputs"] = {str(s.num): s.pins for s in specs}
         print(json.dumps(plan, indent=2, default=str))
         return []
@@ -240,19 +241,35 @@ def print_single(executor: Executor, outcome: JobOutcome, outputs: list[str]) ->
 
 
 def close_vanished_runs(registry: Any, outcomes: list[JobOutcome]) -> None:
-    """A job killed before it could end its run leaves it open; record the executor's verdict."""
+    """A job killed before it could end its run leaves it open, or, killed before it could
+    start it, leaves none: either way the executor's verdict is recorded, so every job of a
+    sweep is in its lineage."""
     try:
         for o in outcomes:
             run_id = o.spec.run_id
-            if o.status == "FAILED" and run_id and registry.run_is_open(run_id):
-                registry.finish_run(
-                    run_id,
-                    {
-                        "status": "FAILED",
-                        "error": o.reason,
-                        "outputs": registry.run_outputs(run_id),
-                    },
-                )
+            if o.status != "FAILED" or not run_id:
+                continue
+            if not registry.run_is_open(run_id):
+                try:
+                    registry.read_run(run_id)
+                    continue  # it ended its run itself
+                except NotFoundError:
+                    registry.create_run(
+                        run_id,
+                        {
+                            "format": "nemotron-kit/run/1",
+                            "run_id": run_id,
+                            "overrides": list(o.spec.overrides),
+                            "hydra": {"job_num": o.spec.num, "sweep_id": o.spec.sweep_id},
+                            "inputs": sorted(set(o.spec.pins.values())),
+                        },
+                    )
+                    if o.spec.sweep_id:
+                        registry.index_sweep_job(o.spec.sweep_id, run_id)
+            registry.finish_run(
+                run_id,
+                {"status": "FAILED", "error": o.reason, "outputs": registry.run_outputs(run_id)},
+            )
     except Exception as exc:  # the summary still tells the user; lineage is reported separately
         print(f"Error: could not record the failed jobs' status in lineage: {exc}", file=sys.stderr)
 

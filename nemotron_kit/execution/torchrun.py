@@ -88,7 +88,14 @@ class TorchrunExecutor(Executor):
                 env["PYTHONPATH"] = os.pathsep.join(
                     [spec.snapshot, *filter(None, [os.environ.get("PYTHONPATH")])]
                 )
-            proc = subprocess.run(self.command(payload), env=env, check=False)
+            # torchrun and its ranks in a group of their own: Ctrl-C (or a failure here) stops
+            # all of them, not torchrun alone, whose ranks would live on.
+            proc = subprocess.Popen(self.command(payload), env=env, start_new_session=True)
+            try:
+                proc.wait()
+            except BaseException:
+                stop_group(proc)
+                raise
             reason = (
                 describe_exit(proc.returncode) if proc.returncode else "finished without a result"
             )
@@ -110,3 +117,23 @@ class TorchrunExecutor(Executor):
             "command": self.command(sweep_dir / ".nemotron_kit" / "torchrun-N.pkl"),
             "jobs": [list(s.overrides) for s in specs],
         }
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group of ``proc`` (torchrun and every rank), then SIGKILL to
+    whatever is left after a grace period."""
+    import signal
+
+    for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # torchrun is gone; its ranks may not be
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return
