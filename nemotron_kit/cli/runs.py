@@ -1,9 +1,11 @@
 """``nemotron-kit runs ...``: the runs recorded in the registry (``runs/RUN_ID/``).
 
-    nemotron-kit runs ls [--json] [--limit N]
+    nemotron-kit runs ls [--json] [--limit N] [--status S] [--recipe R] [--sweep SWEEP_ID]
     nemotron-kit runs show RUN_ID [--json]
 
-``ls`` lists runs newest first: id, recipe, status, start, duration and outputs. ``show``
+``ls`` lists runs newest first: id, recipe, status, start, duration and outputs; ``--status``
+(repeatable: RUNNING, COMPLETED, FAILED, LOST), ``--recipe`` and ``--sweep`` keep the matching
+runs only. ``show``
 prints one run: status and error, overrides, pinned inputs, outputs, code version, host,
 package versions and the composed config (as recorded: unresolved, secrets redacted).
 Both take ``--root``, ``--project`` and ``--endpoint-url`` like ``nemotron-kit artifacts``.
@@ -43,6 +45,17 @@ def _limit(text: str) -> int:
     return value
 
 
+STATUSES = ("RUNNING", "COMPLETED", "FAILED", "LOST", "UNKNOWN", "UNREADABLE")
+
+
+def _status(text: str) -> str:
+    if text.upper() not in STATUSES:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a run status; use one of {', '.join(STATUSES)}"
+        )
+    return text.upper()
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     add_registry_options(common)
@@ -60,6 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument(
         "--limit", type=_limit, default=None, metavar="N", help="show the N newest runs only"
     )
+    ls.add_argument(
+        "--status",
+        action="append",
+        type=_status,
+        default=None,
+        metavar="STATUS",
+        help=f"only runs with this status ({', '.join(STATUSES)}); repeat for several",
+    )
+    ls.add_argument("--recipe", default=None, metavar="NAME", help="only runs of this recipe")
+    ls.add_argument("--sweep", default=None, metavar="SWEEP_ID", help="only the jobs of this sweep")
     show = add("show", "show one run: status, inputs, outputs, code, config", cmd_show)
     show.add_argument("run_id", metavar="RUN_ID", help="a run id from `nemotron-kit runs ls`")
     return parser
@@ -126,13 +149,21 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
 def cmd_ls(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
     records = read_runs(registry)
+    if ns.sweep is not None:
+        jobs = set(registry.sweep_jobs(ns.sweep))  # a bad id: one sentence, exit 2
+        records = [r for r in records if r["run_id"] in jobs]
+    if ns.status:
+        records = [r for r in records if r.get("status") in ns.status]
+    if ns.recipe is not None:
+        records = [r for r in records if r.get("recipe") == ns.recipe]
     if ns.limit is not None:
         records = records[: ns.limit]
     if ns.json:
         _print_json([_summary(r) for r in records])
         return 0
     if not records:
-        print(f"No runs recorded at {registry.root}.")
+        filtered = ns.sweep is not None or ns.status or ns.recipe is not None
+        print(f"No {'matching ' if filtered else ''}runs recorded at {registry.root}.")
         return 0
     rows = [
         [

@@ -9,7 +9,9 @@ the framework is an attribute here: ``ctx.registry``, ``ctx.run``, ``ctx.spec``,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,8 +102,10 @@ def redact_saved_files(hydra_dir: Path) -> None:
     secret key, or a secret's value anywhere, must not stay in those files."""
     from nemotron_kit.tracking._secrets import config_secrets, redact, secret_values
 
-    files = [hydra_dir / n for n in ("config.yaml", "hydra.yaml", "overrides.yaml")]
-    loaded = {f: OmegaConf.to_container(OmegaConf.load(f)) for f in files if f.exists()}
+    loaded: dict[Path, Any] = {}
+    for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+        with contextlib.suppress(FileNotFoundError):
+            loaded[hydra_dir / name] = load_plain_yaml((hydra_dir / name).read_text())
     found = {*secret_values()}
     for data in loaded.values():
         found.update(config_secrets(data))
@@ -110,6 +114,29 @@ def redact_saved_files(hydra_dir: Path) -> None:
         cleaned = redact(data, secrets)
         if cleaned != data:
             OmegaConf.save(OmegaConf.create(cleaned), path)
+
+
+@functools.cache
+def _plain_loader() -> Any:
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class Loader(base):  # type: ignore[misc]
+        """YAML as OmegaConf reads it (no timestamps), parsed in C when libyaml is there."""
+
+    Loader.yaml_implicit_resolvers = {
+        first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in base.yaml_implicit_resolvers.items()
+    }
+    return Loader
+
+
+def load_plain_yaml(text: str) -> Any:
+    """A saved config as plain data, a tenth of the cost of ``OmegaConf.load``."""
+    import yaml
+
+    return yaml.load(text, Loader=_plain_loader())
 
 
 def _snapshot_here() -> str | None:

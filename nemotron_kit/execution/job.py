@@ -84,6 +84,10 @@ class HydraJob:
     config: Any
     singleton_state: dict[Any, Any] | None
     sweep_dir: str
+    # The worker's first composed job (its overrides and config): see ``compose``.
+    _template: tuple[tuple[str, ...], Any] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __call__(self, spec: JobSpec) -> Any:
         from hydra.core.singleton import Singleton
@@ -93,9 +97,7 @@ class HydraJob:
         if self.singleton_state is not None:  # None: a forked worker already has our state
             Singleton.set_state(self.singleton_state)
         setup_globals()
-        sweep_config = self.hydra_context.config_loader.load_sweep_config(
-            self.config, list(spec.overrides)
-        )
+        sweep_config = self.compose(spec.overrides)
         with open_dict(sweep_config.hydra.job):
             sweep_config.hydra.job.id = os.environ.get("SLURM_JOB_ID") or f"job{spec.num}"
             sweep_config.hydra.job.num = spec.num
@@ -110,6 +112,94 @@ class HydraJob:
         if ret.status == JobStatus.FAILED:
             raise JobFailed(describe(ret._return_value), ret)
         return ret
+
+    def compose(self, overrides: tuple[str, ...]) -> Any:
+        """The job's config, as Hydra's ``load_sweep_config`` composes it.
+
+        A worker composes its first job in full and keeps it as a template; a later job whose
+        overrides differ from the template's only in plain values (not config groups, Hydra
+        settings, dicts or lists) is the template with those values set, which is what Hydra's
+        composition would give, without reading and merging every YAML file again (half a
+        trivial job's cost). Anything else is composed in full.
+        """
+        import copy
+
+        from omegaconf import OmegaConf
+
+        loader = self.hydra_context.config_loader
+        if self._template is not None:
+            cfg = _from_template(self._template, overrides, self.config)
+            if cfg is not None:
+                return cfg
+        cfg = loader.load_sweep_config(self.config, list(overrides))
+        self._template = (overrides, copy.deepcopy(cfg))
+        OmegaConf.copy_cache(from_config=self.config, to_config=self._template[1])
+        return cfg
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_template"] = None  # built where the job runs, never shipped
+        return state
+
+
+def _from_template(
+    template: tuple[tuple[str, ...], Any], overrides: tuple[str, ...], master: Any
+) -> Any:
+    """``template``'s config with the values of ``overrides`` set, or None when the two
+    differ in anything but plain values of the job's own keys."""
+    import copy
+
+    from hydra._internal.config_loader_impl import get_overrides_dirname
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf, open_dict, read_write
+
+    old_overrides, old_cfg = template
+    if len(old_overrides) != len(overrides):
+        return None
+    parser = OverridesParser.create()
+    try:
+        old = parser.parse_overrides(list(old_overrides))
+        new = parser.parse_overrides(list(overrides))
+    except Exception:
+        return None
+    groups = old_cfg.hydra.runtime.choices
+    changed = []
+    for before, after in zip(old, new, strict=True):
+        if before.input_line == after.input_line:
+            continue
+        key = after.key_or_group
+        if (
+            key != before.key_or_group
+            or after.type != before.type
+            or after.package is not None
+            or after.is_delete()
+            or after.is_hydra_override()
+            or key in groups
+            or "/" in key
+        ):
+            return None
+        if any(isinstance(o.value(), (dict, list)) for o in (before, after)):
+            return None
+        changed.append(after)
+    cfg = copy.deepcopy(old_cfg)
+    try:
+        for o in changed:  # as Hydra applies a value override
+            force = o.is_add() or o.is_force_add()
+            OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True, force_add=force)
+        app = [o for o in new if not o.is_hydra_override()]
+        job = cfg.hydra.job
+        with read_write(cfg.hydra), open_dict(cfg.hydra):
+            cfg.hydra.overrides.task = [o.input_line for o in app]
+            job.override_dirname = get_overrides_dirname(
+                overrides=app,
+                kv_sep=job.config.override_dirname.kv_sep,
+                item_sep=job.config.override_dirname.item_sep,
+                exclude_keys=list(job.config.override_dirname.exclude_keys),
+            )
+    except Exception:  # a value the config refuses: composing in full says why
+        return None
+    OmegaConf.copy_cache(from_config=master, to_config=cfg)
+    return cfg
 
 
 def describe(exc: Any) -> str:
@@ -126,7 +216,8 @@ def result_path(sweep_dir: str | Path, num: int) -> Path:
 def slim_result(ret: Any, *, redacted: bool) -> dict[str, Any]:
     """What the launcher needs of a JobReturn: status, error, return value, and the job's
     configs (Hydra's sweepers read ``cfg`` and ``hydra_cfg``). ``redacted`` for what is
-    written to a file: the configs then lose secret values."""
+    written to a file: the configs then lose secret values (and are plain containers, which
+    ``load_result`` turns back into configs)."""
     from omegaconf import OmegaConf
 
     from nemotron_kit.tracking._secrets import redact, redact_text
@@ -137,7 +228,7 @@ def slim_result(ret: Any, *, redacted: bool) -> dict[str, Any]:
     def config(node: Any) -> Any:
         if node is None or not redacted:
             return node
-        return OmegaConf.create(redact(OmegaConf.to_container(node, resolve=False)))
+        return redact(OmegaConf.to_container(node, resolve=False))
 
     return {
         "status": ret.status.name,
@@ -175,6 +266,11 @@ def load_result(path: Path) -> dict[str, Any] | None:
         data: dict[str, Any] = pickle.loads(path.read_bytes())
     except (FileNotFoundError, EOFError, pickle.UnpicklingError):
         return None
+    from omegaconf import OmegaConf
+
+    for key in ("cfg", "hydra_cfg"):
+        if isinstance(data.get(key), dict):
+            data[key] = OmegaConf.create(data[key])
     return data
 
 

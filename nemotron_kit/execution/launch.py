@@ -47,14 +47,12 @@ def build_executor(executor_cfg: Any, **extra: Any) -> Executor:
     return executor
 
 
-def checked_job_config(
-    hydra_context: Any, config: DictConfig, overrides: Sequence[str]
-) -> DictConfig:
+def checked_job_config(job: HydraJob, overrides: Sequence[str]) -> DictConfig:
     """The job's composed config (without Hydra's node), checked: a bad value or a missing
     package is refused here, where the user typed the command, before anything is submitted."""
     from nemotron_kit.config import check_job_config
 
-    job_cfg: DictConfig = hydra_context.config_loader.load_sweep_config(config, list(overrides))
+    job_cfg: DictConfig = job.compose(tuple(overrides))
     with open_dict(job_cfg):
         job_cfg.pop("hydra", None)
     check_job_config(job_cfg)
@@ -118,8 +116,10 @@ def launch_sweep(
     inner_task = task_function.task_function if requested is not None else task_function
     nemotron = config.get("registry") is not None
 
-    # Every job is checked before any is pinned (pinning reads the registry) or submitted.
-    job_cfgs = [checked_job_config(hydra_context, config, o) for o in job_overrides]
+    # Every job is checked before any is pinned (pinning reads the registry) or submitted;
+    # a forked worker inherits the composed template (HydraJob.compose) and composes no more.
+    job = HydraJob(hydra_context, inner_task, config, None, str(sweep_dir))
+    job_cfgs = [checked_job_config(job, o) for o in job_overrides]
     specs = []
     for offset, (overrides, job_cfg) in enumerate(zip(job_overrides, job_cfgs, strict=True)):
         run_id = requested.run_id if requested and len(job_overrides) == 1 else None
@@ -143,8 +143,8 @@ def launch_sweep(
     snapshot = snapshot or snapshot_code(executor)
     if snapshot is not None:
         specs = [dataclasses.replace(s, snapshot=snapshot) for s in specs]
-    state = None if executor.forks else Singleton.get_state()  # a deep copy; forks need none
-    job = HydraJob(hydra_context, inner_task, config, state, str(sweep_dir))
+    if not executor.forks:  # a deep copy of Hydra's state; forked workers have it already
+        job.singleton_state = Singleton.get_state()
     outcomes = executor.run(job, specs, sweep_dir)
     for spec in specs:  # read by now: the job pickles go (they may name secret overrides)
         result_path(sweep_dir, spec.num).unlink(missing_ok=True)

@@ -100,6 +100,7 @@ def _warm_imports() -> None:
         "hydra.core.hydra_config",
         "nemotron_kit.config",
         "nemotron_kit.registry",
+        "nemotron_kit.registry.api",
         "nemotron_kit.registry.resolver",
         "nemotron_kit.tracking.callback",
         "nemotron_kit.tracking.run",

@@ -100,6 +100,9 @@ def probe(cfg: Any) -> dict[str, float]:
     return {"score": score}
 
 
+SUBCOMMANDS = frozenset({"reproduce", "runs", "artifacts", "lineage"})
+
+
 @dataclass
 class Probe:
     """A private home and config directory, and the command line in them."""
@@ -111,8 +114,8 @@ class Probe:
 
     def command(self, *args: str) -> list[str]:
         """``python -m nemotron_kit ARGS`` with the probe configs and the executor's overrides
-        (a subcommand, like ``reproduce``, gets ARGS alone)."""
-        if args and args[0] == "reproduce":
+        (a subcommand, like ``reproduce`` or ``runs``, gets ARGS alone)."""
+        if args and args[0] in SUBCOMMANDS:
             return [sys.executable, "-m", "nemotron_kit", *args]
         return [
             sys.executable,
