@@ -48,6 +48,8 @@ mv "$CONF.tmp" "$CONF"
 export CONTAINERS_CONF="$CONF"
 
 bash scripts/build-test-image.sh >&2
+# The built-in recipes need torch in the image (tests/test_sweeps.py: the tiny pipeline).
+bash scripts/build-test-image.sh --torch >&2
 # `podman info` succeeding proves nothing: only a real container start does.
 IMAGE=${NK_TEST_IMAGE:-localhost/nemotron-kit-test:latest}
 if ! out=$(podman run --rm --init --network=none "$IMAGE" python3 -c 'import nemotron_kit' 2>&1)

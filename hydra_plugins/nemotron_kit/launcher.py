@@ -36,6 +36,10 @@ ConfigStore.instance().store(
 
 
 class NemotronKitLauncher(Launcher):
+    # Every job's config is composed and checked before any is submitted (launch_sweep), so
+    # a sweeper need not compose one first to check it.
+    checks_every_job = True
+
     def __init__(self, max_parallel: int | None = None, dry_run: bool = False) -> None:
         self.max_parallel = max_parallel
         self.dry_run = dry_run

@@ -84,7 +84,8 @@ class HydraJob:
     config: Any
     singleton_state: dict[Any, Any] | None
     sweep_dir: str
-    # The worker's first composed job (its overrides and config): see ``compose``.
+    # The first job composed in full (its overrides and config), kept by a worker and
+    # shipped with a submitted job so that it composes no more: see ``compose``.
     _template: tuple[tuple[str, ...], Any] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -135,11 +136,6 @@ class HydraJob:
         self._template = (overrides, copy.deepcopy(cfg))
         OmegaConf.copy_cache(from_config=self.config, to_config=self._template[1])
         return cfg
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_template"] = None  # built where the job runs, never shipped
-        return state
 
 
 def _from_template(
@@ -228,7 +224,8 @@ def slim_result(ret: Any, *, redacted: bool) -> dict[str, Any]:
     def config(node: Any) -> Any:
         if node is None or not redacted:
             return node
-        return redact(OmegaConf.to_container(node, resolve=False))
+        # enum_to_str: a plugin's enum (loaded by Hydra's plugin scanner) does not pickle.
+        return redact(OmegaConf.to_container(node, resolve=False, enum_to_str=True))
 
     return {
         "status": ret.status.name,

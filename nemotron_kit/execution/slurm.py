@@ -289,6 +289,8 @@ class SlurmExecutor(Executor):
         try:
             if len(jobs) == 1:
                 self._stream(jobs[0])
+            else:
+                self._wait(jobs)
             outcomes = [
                 self._outcome(spec, j, sweep_dir) for spec, j in zip(specs, jobs, strict=True)
             ]
@@ -302,9 +304,24 @@ class SlurmExecutor(Executor):
                 secret_file.unlink(missing_ok=True)
         return outcomes
 
+    def _wait(self, jobs: list[Any]) -> None:
+        """Until every job is done. submitit's own wait sleeps a whole second between looks;
+        short jobs end sooner, so look every 0.1 s for a minute (a stat per job), then every
+        poll_interval_s."""
+        start = time.monotonic()
+        pending = list(jobs)
+        while pending:
+            pending = [j for j in pending if not j.done()]
+            if pending:
+                time.sleep(self._poll_delay(start))
+
+    def _poll_delay(self, start: float) -> float:
+        return 0.1 if time.monotonic() - start < 60 else max(0.1, self.poll_interval_s)
+
     def _stream(self, job: Any) -> None:
         """Attached single job: echo its output as it is written, until it ends."""
         offset = 0
+        start = time.monotonic()
         while True:
             done = job.done()
             try:
@@ -319,7 +336,7 @@ class SlurmExecutor(Executor):
                 pass
             if done:
                 return
-            time.sleep(self.poll_interval_s)
+            time.sleep(self._poll_delay(start))
 
     def _outcome(self, spec: JobSpec, job: Any, sweep_dir: Path) -> JobOutcome:
         from submitit.core.utils import FailedJobError, UncompletedJobError
