@@ -73,8 +73,12 @@ def words(command: str) -> tuple[dict[str, str], list[str]]:
 
 
 def first_of_sweep(override: str) -> str:
-    """`train.lr=1e-3,3e-4` -> `train.lr=1e-3` (lists and dicts, in brackets, stay whole)."""
+    """`train.lr=1e-3,3e-4` -> `train.lr=1e-3` (lists and dicts, in brackets, stay whole);
+    an optimizing sweeper's `tag(log, interval(1e-4, 3e-2))` -> its lower bound."""
     key, sep, value = override.partition("=")
+    interval = re.search(r"interval\(\s*([^,\s)]+)", value)
+    if sep and interval:
+        return f"{key}={interval.group(1)}"
     if sep and "," in value and not value.startswith(("[", "{")):
         return f"{key}={value.split(',')[0]}"
     return override
