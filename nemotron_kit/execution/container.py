@@ -20,13 +20,14 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
 from nemotron_kit.environment import CONFIG_PATH_ENV, HOME_ENV
 from nemotron_kit.errors import ConfigError
-from nemotron_kit.execution.base import Executor, JobOutcome
+from nemotron_kit.execution.base import DoneHandle, Executor, JobHandle, JobOutcome, JobStatus
 from nemotron_kit.execution.job import JobSpec
 from nemotron_kit.execution.local import outcome_from_result
 
@@ -107,6 +108,7 @@ class ContainerExecutor(Executor):
     """Each job in its own container from ``image``, at most ``max_parallel`` at a time."""
 
     name = "container"
+    parallelism = "max_parallel"
 
     def __init__(
         self,
@@ -129,7 +131,6 @@ class ContainerExecutor(Executor):
         extra_args: list[str] | None = None,
         keep: bool = False,
         dry_run: bool = False,
-        **_: Any,
     ) -> None:
         self.engine, self.image = engine, image
         self.mounts = [str(m) for m in (mounts or [])]
@@ -143,8 +144,10 @@ class ContainerExecutor(Executor):
         self.keep, self.dry_run = keep, dry_run
         self._lock = threading.Lock()
         self._started: dict[str, JobSpec] = {}  # container id -> job, until it is removed
-        self._stopping = False
+        self._cancelled: set[int] = set()  # jobs of the current submission
         self._removals: list[subprocess.Popen[bytes]] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._engine, self._sweep_dir = "podman", Path(".")
 
     # -- the command ----------------------------------------------------------------------------
     def _host_paths(self, job: Any, sweep_dir: Path, snapshot: str | None) -> dict[str, Any]:
@@ -302,41 +305,53 @@ class ContainerExecutor(Executor):
         }
 
     # -- run --------------------------------------------------------------------------------------
-    def run(
+    def submit(
         self, job: Callable[[JobSpec], Any], specs: list[JobSpec], sweep_dir: Path
-    ) -> list[JobOutcome]:
+    ) -> list[JobHandle]:
         engine = detect_engine(self.engine)
         sweep_dir = sweep_dir.absolute()
         snapshot = specs[0].snapshot if specs else None  # the launcher's, shared by all jobs
         paths = self._host_paths(job, sweep_dir, snapshot)
-        self._stopping = False
+        self._cancelled = set()
+        self._engine, self._sweep_dir = engine, sweep_dir
         if self.detach:
-            return self._run_detached(engine, specs, sweep_dir, paths, snapshot, job)
-        outcomes: dict[int, JobOutcome] = {}
-        pool = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="nk-container")
-        futures: dict[Future[JobOutcome], JobSpec] = {
-            pool.submit(
-                self._run_one, engine, spec, sweep_dir, paths, snapshot, job, len(specs) == 1
-            ): spec
+            outcomes = self._run_detached(engine, specs, sweep_dir, paths, snapshot, job)
+            return [DoneHandle(o) for o in outcomes]
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.max_parallel, thread_name_prefix="nk-container"
+        )
+        stream = len(specs) == 1
+        return [
+            _ContainerHandle(
+                self,
+                spec,
+                self._pool.submit(
+                    self._run_one, engine, spec, sweep_dir, paths, snapshot, job, stream
+                ),
+            )
             for spec in specs
-        }
-        try:
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in done:
-                    outcomes[futures[future].num] = future.result()
-        except BaseException:  # KeyboardInterrupt (or a bug): stop what we started
-            with self._lock:
-                self._stopping = True
+        ]
+
+    def _cancel(self, spec: JobSpec) -> None:
+        """Keep the job from starting, or kill (and remove) its container."""
+        with self._lock:
+            self._cancelled.add(spec.num)
+            mine = [c for c, s in self._started.items() if s.num == spec.num]
+        if mine:
+            self._stop(self._engine, mine)
+
+    def close(self, handles: list[JobHandle]) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self._cancelled:  # interrupted: also any container whose start overtook the cancel
             pool.shutdown(wait=False, cancel_futures=True)
-            self._stop_all(engine, sweep_dir)
-            raise
+            self._stop_all(self._engine, self._sweep_dir)
+            return
         pool.shutdown(wait=True)
         for proc in self._removals:  # all containers gone before the launcher returns
             proc.wait()
         self._removals.clear()
-        return [outcomes[s.num] for s in specs]
 
     def _start(
         self,
@@ -365,9 +380,9 @@ class ContainerExecutor(Executor):
         container = proc.stdout.strip().splitlines()[-1]
         with self._lock:
             self._started[container] = spec
-            stopping = self._stopping
-        if stopping:  # interrupted while this one was starting: it goes too
-            self._stop_all(engine, sweep_dir)
+            cancelled = spec.num in self._cancelled
+        if cancelled:  # cancelled while this one was starting: it goes too
+            self._stop(engine, [container])
         return container
 
     def _run_one(
@@ -381,12 +396,12 @@ class ContainerExecutor(Executor):
         stream: bool,
     ) -> JobOutcome:
         working_dir = str(sweep_dir / str(spec.num))
-        if self._stopping:
-            return JobOutcome(spec, "FAILED", "interrupted before it started")
+        if spec.num in self._cancelled:
+            return JobOutcome(spec, JobStatus.FAILED, "cancelled before it started")
         try:
             container = self._start(engine, spec, sweep_dir, paths, snapshot, job)
         except ContainerStartError as exc:
-            return JobOutcome(spec, "FAILED", str(exc), None, working_dir)
+            return JobOutcome(spec, JobStatus.FAILED, str(exc), None, working_dir)
         short = container[:12]
         print(f"started container {short} for job {spec.num}", file=sys.stderr, flush=True)
         env = engine_env(engine)
@@ -412,13 +427,13 @@ class ContainerExecutor(Executor):
         code = state.get("ExitCode")
         recorded = outcome_from_result(spec, sweep_dir, "finished without a result", short)
         if code == 0 and not state.get("OOMKilled"):
-            if recorded.status == "COMPLETED":
+            if recorded.status == JobStatus.COMPLETED:
                 return recorded
-            return JobOutcome(spec, "COMPLETED", None, short, working_dir)
-        if code == 1 and recorded.status == "FAILED" and recorded.reason:
+            return JobOutcome(spec, JobStatus.COMPLETED, None, short, working_dir)
+        if code == 1 and recorded.status == JobStatus.FAILED and recorded.reason:
             return recorded  # the task raised: its own error
         return JobOutcome(
-            spec, "FAILED", self._reason(state, job, spec, container), short, working_dir
+            spec, JobStatus.FAILED, self._reason(state, job, spec, container), short, working_dir
         )
 
     def _remove(self, engine: str, container: str, env: dict[str, str]) -> None:
@@ -446,21 +461,21 @@ class ContainerExecutor(Executor):
             try:
                 container = self._start(engine, spec, sweep_dir, paths, snapshot, job)
             except ContainerStartError as exc:
-                outcomes.append(JobOutcome(spec, "FAILED", str(exc)))
+                outcomes.append(JobOutcome(spec, JobStatus.FAILED, str(exc)))
                 continue
             with self._lock:
                 self._started.pop(container, None)  # the user's now
             outcomes.append(
                 JobOutcome(
                     spec,
-                    "SUBMITTED",
+                    JobStatus.SUBMITTED,
                     None,
                     container[:12],
                     str(sweep_dir / str(spec.num)),
                     {"container_id": container, "engine": engine, "detached": True},
                 )
             )
-        ids = " ".join(o.job_id or "" for o in outcomes if o.status == "SUBMITTED")
+        ids = " ".join(o.job_id or "" for o in outcomes if o.status == JobStatus.SUBMITTED)
         if ids:
             print(
                 f"started containers {ids}: `{engine} wait ID` for the exit status, "
@@ -543,17 +558,50 @@ class ContainerExecutor(Executor):
             started += [
                 c for c in found if not any(c.startswith(s) or s.startswith(c) for s in started)
             ]
-        if not started:
-            return
-        print(f"stopping {len(started)} container(s)", file=sys.stderr, flush=True)
-        subprocess.run([engine, "kill", *started], capture_output=True, env=env, check=False)
+        if started:
+            self._stop(engine, started)
+
+    def _stop(self, engine: str, containers: list[str]) -> None:
+        """Kill these containers, and remove them unless they are to be kept."""
+        env = engine_env(engine)
+        print(f"stopping {len(containers)} container(s)", file=sys.stderr, flush=True)
+        subprocess.run([engine, "kill", *containers], capture_output=True, env=env, check=False)
         if not self.keep:
             subprocess.run(
-                [engine, "rm", "-f", *started], capture_output=True, env=env, check=False
+                [engine, "rm", "-f", *containers], capture_output=True, env=env, check=False
             )
         with self._lock:
-            for container in started:
+            for container in containers:
                 self._started.pop(container, None)
+
+
+class _ContainerHandle(JobHandle):
+    def __init__(
+        self, executor: ContainerExecutor, spec: JobSpec, future: Future[JobOutcome]
+    ) -> None:
+        self.executor, self.spec, self.future = executor, spec, future
+
+    @property
+    def job_id(self) -> str | None:
+        with self.executor._lock:
+            mine = [c for c, s in self.executor._started.items() if s.num == self.spec.num]
+        return mine[0][:12] if mine else None
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def outcome(self) -> JobOutcome:
+        while True:  # in slices: Ctrl-C reaches the waiting thread at once
+            try:
+                return self.future.result(timeout=0.5)
+            except FutureTimeout:
+                continue
+            except CancelledError:
+                return JobOutcome(self.spec, JobStatus.FAILED, "cancelled before it started")
+
+    def cancel(self) -> None:
+        self.future.cancel()
+        self.executor._cancel(self.spec)
 
 
 class ContainerStartError(Exception):

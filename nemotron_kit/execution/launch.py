@@ -12,7 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemotron_kit.errors import NemotronKitError, NotFoundError
-from nemotron_kit.execution.base import Executor, JobOutcome
+from nemotron_kit.execution.base import Executor, JobOutcome, JobStatus
 from nemotron_kit.execution.job import HydraJob, JobSpec, result_path
 
 
@@ -22,9 +22,14 @@ class SweepJobFailed(NemotronKitError):
     exit_code = 1
 
 
-def build_executor(executor_cfg: Any, **extra: Any) -> Executor:
-    """The executor a composed ``executor`` node describes (through its ``_target_``)."""
+def build_executor(executor_cfg: Any, *, max_parallel: int | None = None) -> Executor:
+    """The executor a composed ``executor`` node describes (through its ``_target_``).
+
+    ``name`` is the option's name, not a setting of the class; ``max_parallel`` (the
+    launcher's) sets the option that bounds the executor's concurrent jobs, if it has one.
+    """
     from nemotron_kit.config import instantiate
+    from nemotron_kit.errors import ConfigError
 
     node = (
         OmegaConf.to_container(executor_cfg, resolve=True)
@@ -33,17 +38,17 @@ def build_executor(executor_cfg: Any, **extra: Any) -> Executor:
     )
     assert isinstance(node, dict)
     if "_target_" not in node:
-        from nemotron_kit.errors import ConfigError
-
         raise ConfigError(
             f"Executor '{node.get('name', '?')}' has no _target_: extend a packaged executor "
             "(defaults: [slurm]) or name its class."
         )
-    for key, value in extra.items():
-        if value is not None:
-            node[key] = value
+    name = node.pop("name", None)
     executor = instantiate(node, _convert_="all")
     assert isinstance(executor, Executor)
+    if name:
+        executor.name = str(name)
+    if max_parallel is not None and executor.parallelism is not None:
+        setattr(executor, executor.parallelism, max(1, int(max_parallel)))
     return executor
 
 
@@ -97,7 +102,8 @@ def launch_sweep(
     jobs run in a local pool and nothing is recorded.
     """
     from hydra.core.singleton import Singleton
-    from hydra.core.utils import JobReturn, JobStatus, setup_globals
+    from hydra.core.utils import JobReturn, setup_globals
+    from hydra.core.utils import JobStatus as HydraStatus
 
     from nemotron_kit.execution.job import BoundTask
     from nemotron_kit.execution.local import LocalExecutor
@@ -161,14 +167,14 @@ def launch_sweep(
         summarize_sweep(registry, config, sweep_id)
     returns = []
     for outcome in outcomes:
-        succeeded = outcome.status in ("COMPLETED", "SUBMITTED")
+        succeeded = outcome.status in (JobStatus.COMPLETED, JobStatus.SUBMITTED)
         ret = JobReturn(
             overrides=list(outcome.spec.overrides),
             cfg=outcome.cfg,
             hydra_cfg=outcome.hydra_cfg,
             working_dir=outcome.working_dir,
             task_name=str(config.hydra.job.name),
-            status=JobStatus.COMPLETED if succeeded else JobStatus.FAILED,
+            status=HydraStatus.COMPLETED if succeeded else HydraStatus.FAILED,
         )
         if succeeded:
             ret.return_value = outcome.return_value
@@ -212,7 +218,7 @@ def _registry(config: DictConfig) -> Any:
 
 def job_outputs(registry: Any, outcome: JobOutcome) -> list[str]:
     """What a finished job published: its run's outputs, else the URI its recipe returned."""
-    if outcome.status != "COMPLETED":
+    if outcome.status != JobStatus.COMPLETED:
         return []
     found: list[str] = []
     if registry is not None and outcome.spec.run_id:
@@ -231,9 +237,9 @@ def print_single(executor: Executor, outcome: JobOutcome, outputs: list[str]) ->
     from nemotron_kit.app import published_line
 
     where = f"{executor.name} job {outcome.job_id}" if outcome.job_id else f"{executor.name} job"
-    if outcome.status == "SUBMITTED":
+    if outcome.status == JobStatus.SUBMITTED:
         line = f"submitted {where}: `nemotron-kit runs show {outcome.spec.run_id}` follows it"
-    elif outcome.status == "COMPLETED":
+    elif outcome.status == JobStatus.COMPLETED:
         line = f"{published_line(outputs or None, outcome.return_value)} ({where})"
     else:
         return  # the error sentence says it
@@ -247,7 +253,7 @@ def close_vanished_runs(registry: Any, outcomes: list[JobOutcome]) -> None:
     try:
         for o in outcomes:
             run_id = o.spec.run_id
-            if o.status != "FAILED" or not run_id:
+            if o.status != JobStatus.FAILED or not run_id:
                 continue
             if not registry.run_is_open(run_id):
                 try:
@@ -339,12 +345,12 @@ def print_summary(executor: Executor, outcomes: list[JobOutcome], outputs: list[
     from rich.console import Console
     from rich.table import Table
 
-    failed = sum(o.status == "FAILED" for o in outcomes)
+    failed = sum(o.status == JobStatus.FAILED for o in outcomes)
     # Show what differs between jobs; overrides shared by all are said once in the title.
     common = (
         set.intersection(*(set(o.spec.overrides) for o in outcomes)) if len(outcomes) > 1 else set()
     )
-    submitted = sum(o.status == "SUBMITTED" for o in outcomes)
+    submitted = sum(o.status == JobStatus.SUBMITTED for o in outcomes)
     title = (
         f"{executor.name}: {len(outcomes) - failed - submitted} of {len(outcomes)} jobs completed"
     )
@@ -354,7 +360,7 @@ def print_summary(executor: Executor, outcomes: list[JobOutcome], outputs: list[
     for column in ("job", "status", "id", "overrides", "outputs", "reason"):
         table.add_column(column, overflow="fold")
     for o, published in zip(outcomes, outputs, strict=True):
-        style = {"COMPLETED": "green", "SUBMITTED": "cyan"}.get(o.status, "red")
+        style = {"COMPLETED": "green", "SUBMITTED": "cyan"}.get(o.status.value, "red")
         varying = " ".join(x for x in o.spec.overrides if x not in common) or o.spec.label
         table.add_row(
             str(o.spec.num),

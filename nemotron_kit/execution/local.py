@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nemotron_kit.execution.base import Executor, JobOutcome
+from nemotron_kit.execution.base import Executor, JobHandle, JobOutcome, JobStatus
 from nemotron_kit.execution.job import (
     JobFailed,
     JobSpec,
@@ -65,7 +65,7 @@ def outcome_from_result(
     if result is None:
         result = load_result(result_path(sweep_dir, spec.num))
     if result is None:
-        return JobOutcome(spec, "FAILED", fallback, job_id)
+        return JobOutcome(spec, JobStatus.FAILED, fallback, job_id)
     return JobOutcome(
         spec,
         result["status"],
@@ -109,6 +109,121 @@ def _warm_imports() -> None:
         importlib.import_module(name)
 
 
+class _Pool:
+    """The forked workers of one submission, driven by whoever waits on one of its handles
+    (no thread: each ``step`` waits for the next worker to answer or die)."""
+
+    def __init__(
+        self,
+        job: Callable[[JobSpec], Any],
+        specs: list[JobSpec],
+        sweep_dir: Path,
+        max_parallel: int,
+        env: dict[str, str],
+    ) -> None:
+        self.job, self.sweep_dir, self.env = job, sweep_dir, env
+        self.ctx = multiprocessing.get_context("fork")
+        self.pending = list(specs)
+        self.outcomes: dict[int, JobOutcome] = {}
+        self.job_ids: dict[int, str] = {}
+        # worker sentinel -> [process, connection, the spec it runs or None]
+        self.workers: dict[Any, list[Any]] = {}
+        for _ in range(min(max_parallel, len(self.pending))):
+            self._feed(self._spawn())
+
+    def _spawn(self) -> list[Any]:
+        parent, child = self.ctx.Pipe()
+        proc = self.ctx.Process(target=_worker, args=(self.job, child, self.env), daemon=True)
+        proc.start()
+        child.close()
+        slot = [proc, parent, None]
+        self.workers[proc.sentinel] = slot
+        return slot
+
+    def _feed(self, slot: list[Any]) -> None:
+        spec = self.pending.pop(0) if self.pending else None
+        slot[2] = spec
+        if spec is not None:
+            self.job_ids[spec.num] = str(slot[0].pid)
+        with contextlib.suppress(OSError):
+            slot[1].send(spec)
+
+    def step(self, timeout: float | None = None) -> None:
+        """Wait (up to ``timeout``) for workers to finish jobs or die; record those outcomes."""
+        busy = {slot[1]: slot for slot in self.workers.values() if slot[2] is not None}
+        if not busy:
+            return
+        sentinels = {slot[0].sentinel: slot for slot in busy.values()}
+        ready = multiprocessing.connection.wait([*busy, *sentinels], timeout)
+        seen: set[int] = set()
+        for ready_one in ready:
+            slot = busy.get(ready_one) or sentinels.get(ready_one)
+            if slot is None or id(slot) in seen:
+                continue  # the same worker, ready through its other handle
+            seen.add(id(slot))
+            proc, conn, spec = slot
+            try:
+                _, how, result = conn.recv()
+            except (EOFError, OSError):  # the worker died with the job: OOM, kill, _exit
+                proc.join()
+                self.outcomes[spec.num] = JobOutcome(
+                    spec, JobStatus.FAILED, describe_exit(proc.exitcode), str(proc.pid)
+                )
+                slot[2] = None
+                self.workers.pop(proc.sentinel, None)
+                if self.pending:
+                    self._feed(self._spawn())
+                continue
+            fallback = "raised before recording a result" if how == "error" else "no result"
+            self.outcomes[spec.num] = outcome_from_result(
+                spec, self.sweep_dir, fallback, str(proc.pid), result
+            )
+            self._feed(slot)
+
+    def cancel(self, spec: JobSpec) -> None:
+        if spec in self.pending:
+            self.pending.remove(spec)
+            self.outcomes[spec.num] = JobOutcome(spec, JobStatus.FAILED, "cancelled")
+            return
+        for proc, _, running in self.workers.values():
+            if running is not None and running.num == spec.num:
+                proc.terminate()  # the next step records it: killed by SIGTERM
+
+    def close(self) -> None:
+        """Stop what still runs (interrupted), tell idle workers to exit, and reap them all."""
+        self.pending.clear()
+        for proc, conn, spec in self.workers.values():
+            if spec is not None:
+                proc.terminate()
+            else:
+                with contextlib.suppress(OSError):
+                    conn.send(None)
+        for proc, _, _ in self.workers.values():
+            proc.join(timeout=10)
+
+
+class _PoolHandle(JobHandle):
+    def __init__(self, pool: _Pool, spec: JobSpec) -> None:
+        self.pool, self.spec = pool, spec
+
+    @property
+    def job_id(self) -> str | None:
+        return self.pool.job_ids.get(self.spec.num)
+
+    def done(self) -> bool:
+        if self.spec.num not in self.pool.outcomes:
+            self.pool.step(timeout=0)
+        return self.spec.num in self.pool.outcomes
+
+    def outcome(self) -> JobOutcome:
+        while self.spec.num not in self.pool.outcomes:
+            self.pool.step()
+        return self.pool.outcomes[self.spec.num]
+
+    def cancel(self) -> None:
+        self.pool.cancel(self.spec)
+
+
 class LocalExecutor(Executor):
     """Jobs of a sweep in ``max_parallel`` forked worker processes.
 
@@ -118,83 +233,25 @@ class LocalExecutor(Executor):
     """
 
     name = "local"
+    parallelism = "max_parallel"
     remote = False
     forks = True
 
-    def __init__(
-        self, max_parallel: int | None = None, env: dict[str, str] | None = None, **_: Any
-    ) -> None:
+    def __init__(self, max_parallel: int | None = None, env: dict[str, str] | None = None) -> None:
         self.max_parallel = max(1, int(max_parallel or os.cpu_count() or 1))
         self.env = {str(k): str(v) for k, v in (env or {}).items()}
 
-    def run(
+    def submit(
         self, job: Callable[[JobSpec], Any], specs: list[JobSpec], sweep_dir: Path
-    ) -> list[JobOutcome]:
-        ctx = multiprocessing.get_context("fork")
+    ) -> list[JobHandle]:
         _warm_imports()
-        pending = list(specs)
-        outcomes: dict[int, JobOutcome] = {}
-        # worker sentinel -> (process, connection, the spec it runs or None)
-        workers: dict[Any, list[Any]] = {}
+        pool = _Pool(job, specs, sweep_dir, self.max_parallel, self.env)
+        return [_PoolHandle(pool, spec) for spec in specs]
 
-        def spawn() -> None:
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(job, child, self.env), daemon=True)
-            proc.start()
-            child.close()
-            workers[proc.sentinel] = [proc, parent, None]
-
-        def feed(slot: list[Any]) -> None:
-            spec = pending.pop(0) if pending else None
-            slot[2] = spec
-            with contextlib.suppress(OSError):
-                slot[1].send(spec)
-
-        try:
-            for _ in range(min(self.max_parallel, len(pending))):
-                spawn()
-            for slot in list(workers.values()):
-                feed(slot)
-            while any(slot[2] is not None for slot in workers.values()):
-                busy = {slot[1]: slot for slot in workers.values() if slot[2] is not None}
-                sentinels = {slot[0].sentinel: slot for slot in busy.values()}
-                ready = multiprocessing.connection.wait([*busy, *sentinels])
-                done: set[int] = set()
-                for ready_one in ready:
-                    found = busy.get(ready_one) or sentinels.get(ready_one)
-                    if found is None or id(found) in done:
-                        continue  # the same worker, ready through its other handle
-                    done.add(id(found))
-                    slot = found
-                    proc, conn, spec = slot
-                    try:
-                        _, how, result = conn.recv()
-                    except (EOFError, OSError):  # the worker died with the job: OOM, kill, _exit
-                        proc.join()
-                        outcomes[spec.num] = JobOutcome(
-                            spec, "FAILED", describe_exit(proc.exitcode), str(proc.pid)
-                        )
-                        slot[2] = None
-                        workers.pop(proc.sentinel, None)
-                        if pending:
-                            spawn()
-                            feed(workers[list(workers)[-1]])
-                        continue
-                    fallback = "raised before recording a result" if how == "error" else "no result"
-                    outcomes[spec.num] = outcome_from_result(
-                        spec, sweep_dir, fallback, str(proc.pid), result
-                    )
-                    feed(slot)
-        finally:
-            for proc, conn, spec in workers.values():
-                if spec is not None:  # interrupted: stop what is still running
-                    proc.terminate()
-                else:
-                    with contextlib.suppress(OSError):
-                        conn.send(None)
-            for proc, _, _ in workers.values():
-                proc.join(timeout=10)
-        return [outcomes[s.num] for s in specs]
+    def close(self, handles: list[JobHandle]) -> None:
+        pools = {id(h.pool): h.pool for h in handles if isinstance(h, _PoolHandle)}
+        for pool in pools.values():
+            pool.close()
 
     def describe(self, specs: list[JobSpec], sweep_dir: Path) -> dict[str, Any]:
         return {

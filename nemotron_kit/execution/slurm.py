@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from nemotron_kit.errors import ConfigError
-from nemotron_kit.execution.base import Executor, JobOutcome
+from nemotron_kit.execution.base import DoneHandle, Executor, JobHandle, JobOutcome, JobStatus
 from nemotron_kit.execution.job import JobSpec, for_rank
 from nemotron_kit.execution.local import outcome_from_result
 
@@ -108,10 +108,43 @@ class SlurmEntry:
         return submitit.helpers.DelayedSubmission(self)
 
 
+class _SlurmHandle(JobHandle):
+    """A submitit job of ours: its outcome is the job's own result file, or Slurm's account."""
+
+    def __init__(
+        self,
+        executor: SlurmExecutor,
+        spec: JobSpec,
+        job: Any,
+        sweep_dir: Path,
+        secret_file: Path | None,
+    ) -> None:
+        self.executor, self.spec, self.job, self.sweep_dir = executor, spec, job, sweep_dir
+        self.secret_file = secret_file
+        self._result: JobOutcome | None = None
+
+    @property
+    def job_id(self) -> str | None:
+        return str(self.job.job_id)
+
+    def done(self) -> bool:
+        return bool(self.job.done())
+
+    def outcome(self) -> JobOutcome:
+        if self._result is None:
+            self._result = self.executor._outcome(self.spec, self.job, self.sweep_dir)
+        return self._result
+
+    def cancel(self) -> None:
+        with contextlib.suppress(Exception):
+            self.job.cancel(check=False)
+
+
 class SlurmExecutor(Executor):
     """Submit jobs with sbatch through submitit and wait for them (or detach)."""
 
     name = "slurm"
+    parallelism = "array_parallelism"
 
     def __init__(
         self,
@@ -137,7 +170,6 @@ class SlurmExecutor(Executor):
         snapshot_untracked: bool = False,
         dry_run: bool = False,
         poll_interval_s: float = 1.0,
-        **_: Any,
     ) -> None:
         self.partition, self.account, self.qos = partition, account, qos
         self.nodes, self.tasks_per_node, self.gpus_per_node = nodes, tasks_per_node, gpus_per_node
@@ -224,9 +256,9 @@ class SlurmExecutor(Executor):
         return plan
 
     # -- run ------------------------------------------------------------------------------------
-    def run(
+    def submit(
         self, job: Callable[[JobSpec], Any], specs: list[JobSpec], sweep_dir: Path
-    ) -> list[JobOutcome]:
+    ) -> list[JobHandle]:
         if shutil.which("sbatch") is None:
             raise ConfigError(
                 "executor=slurm needs Slurm's sbatch on PATH, which is missing here: run on a "
@@ -274,35 +306,40 @@ class SlurmExecutor(Executor):
             file=sys.stderr,
             flush=True,
         )
-        if self.detach:
+        if self.detach:  # the secret file stays for the jobs (and their requeues)
             return [
-                JobOutcome(
-                    spec,
-                    "SUBMITTED",
-                    None,
-                    j.job_id,
-                    None,
-                    {"slurm_job_id": j.job_id, "detached": True},
+                DoneHandle(
+                    JobOutcome(
+                        spec,
+                        JobStatus.SUBMITTED,
+                        None,
+                        j.job_id,
+                        None,
+                        {"slurm_job_id": j.job_id, "detached": True},
+                    )
                 )
                 for spec, j in zip(specs, jobs, strict=True)
             ]
-        try:
-            if len(jobs) == 1:
-                self._stream(jobs[0])
-            else:
-                self._wait(jobs)
-            outcomes = [
-                self._outcome(spec, j, sweep_dir) for spec, j in zip(specs, jobs, strict=True)
-            ]
-        except KeyboardInterrupt:
-            for j in jobs:
-                with contextlib.suppress(Exception):
-                    j.cancel(check=False)
-            raise
-        finally:
-            if secret_file is not None and all(j.done() for j in jobs):
-                secret_file.unlink(missing_ok=True)
-        return outcomes
+        return [
+            _SlurmHandle(self, spec, j, sweep_dir, secret_file)
+            for spec, j in zip(specs, jobs, strict=True)
+        ]
+
+    def collect(self, handles: list[JobHandle]) -> list[JobOutcome]:
+        slurm = [h for h in handles if isinstance(h, _SlurmHandle)]
+        if len(slurm) == 1:
+            self._stream(slurm[0].job)
+        else:
+            self._wait([h.job for h in slurm])
+        return [h.outcome() for h in handles]
+
+    def close(self, handles: list[JobHandle]) -> None:
+        """The secret file goes once no job of it can run again (an attached run)."""
+        slurm = [h for h in handles if isinstance(h, _SlurmHandle)]
+        files = {h.secret_file for h in slurm if h.secret_file is not None}
+        if files and all(h.job.done() for h in slurm):
+            for path in files:
+                path.unlink(missing_ok=True)
 
     def _wait(self, jobs: list[Any]) -> None:
         """Until every job is done. submitit's own wait sleeps a whole second between looks;
@@ -347,11 +384,11 @@ class SlurmExecutor(Executor):
             return outcome_from_result(spec, sweep_dir, self._reason(job), job.job_id)
         except UncompletedJobError:
             outcome = outcome_from_result(spec, sweep_dir, self._reason(job), job.job_id)
-            if outcome.status == "COMPLETED":  # finished, then lost: trust Slurm's verdict
-                outcome.status, outcome.reason = "FAILED", self._reason(job)
+            if outcome.status == JobStatus.COMPLETED:  # finished, then lost: trust Slurm
+                outcome.status, outcome.reason = JobStatus.FAILED, self._reason(job)
             return outcome
         outcome = outcome_from_result(spec, sweep_dir, "finished without a result", job.job_id)
-        if outcome.status == "COMPLETED" and outcome.return_value is None:
+        if outcome.status == JobStatus.COMPLETED and outcome.return_value is None:
             outcome.return_value = getattr(ret, "_return_value", None)
         return outcome
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nemotron_kit.execution.base import Executor, JobOutcome
+from nemotron_kit.execution.base import Executor, JobHandle, JobOutcome, JobStatus
 from nemotron_kit.execution.job import JobSpec
 from nemotron_kit.execution.local import describe_exit, outcome_from_result
 
@@ -37,6 +37,99 @@ def backend(chosen: str = "auto") -> str:
     return "nccl" if torch.cuda.is_available() else "gloo"
 
 
+class _Queue:
+    """Jobs one at a time (each one's ranks already use the machine), advanced by whoever
+    asks a handle: when the running job has ended, the next one starts."""
+
+    def __init__(self, executor: TorchrunExecutor, job: Any, sweep_dir: Path) -> None:
+        self.executor, self.job, self.sweep_dir = executor, job, sweep_dir
+        self.handles: list[_TorchrunHandle] = []
+
+    def advance(self, block: bool) -> None:
+        for handle in self.handles:
+            if handle.result is not None:
+                continue
+            if handle.proc is None:
+                handle.start()
+            if not handle.finish(block):
+                return  # still running: the rest wait
+
+    def stop(self) -> None:
+        for handle in self.handles:
+            handle.cancel()
+
+
+class _TorchrunHandle(JobHandle):
+    def __init__(self, queue: _Queue, spec: JobSpec) -> None:
+        self.queue, self.spec = queue, spec
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.result: JobOutcome | None = None
+        self.payload = queue.sweep_dir / ".nemotron_kit" / f"torchrun-{spec.num}.pkl"
+
+    @property
+    def job_id(self) -> str | None:
+        return str(self.proc.pid) if self.proc is not None else None
+
+    def start(self) -> None:
+        import cloudpickle
+
+        executor = self.queue.executor
+        spec = self.spec
+        self.payload.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.payload, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(cloudpickle.dumps((self.queue.job, spec)))
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+            **executor.env,
+        }
+        if spec.snapshot:  # every rank imports the recorded code, not the live checkout
+            env["PYTHONPATH"] = os.pathsep.join(
+                [spec.snapshot, *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
+        # torchrun and its ranks in a group of their own: Ctrl-C (or a failure here) stops
+        # all of them, not torchrun alone, whose ranks would live on.
+        self.proc = subprocess.Popen(
+            executor.command(self.payload), env=env, start_new_session=True
+        )
+
+    def finish(self, block: bool) -> bool:
+        """Record the outcome if the job has ended (waiting for it with ``block``)."""
+        assert self.proc is not None
+        if block:
+            self.proc.wait()
+        elif self.proc.poll() is None:
+            return False
+        code = self.proc.returncode
+        reason = describe_exit(code) if code else "finished without a result"
+        outcome = outcome_from_result(self.spec, self.queue.sweep_dir, f"torchrun {reason}")
+        if code and outcome.status == JobStatus.COMPLETED:  # rank 0 finished, another failed
+            outcome.status = JobStatus.FAILED
+            outcome.reason = f"a rank failed: torchrun {describe_exit(code)}"
+        self.result = outcome
+        self.payload.unlink(missing_ok=True)
+        return True
+
+    def done(self) -> bool:
+        self.queue.advance(block=False)
+        return self.result is not None
+
+    def outcome(self) -> JobOutcome:
+        while self.result is None:
+            self.queue.advance(block=True)
+        return self.result
+
+    def cancel(self) -> None:
+        if self.result is not None:
+            return
+        if self.proc is None:
+            self.result = JobOutcome(self.spec, JobStatus.FAILED, "cancelled before it started")
+            return
+        stop_group(self.proc)
+        self.finish(block=True)
+
+
 class TorchrunExecutor(Executor):
     name = "torchrun"
 
@@ -46,7 +139,6 @@ class TorchrunExecutor(Executor):
         backend: str = "auto",
         max_restarts: int = 0,
         env: dict[str, str] | None = None,
-        **_: Any,
     ) -> None:
         self.nproc_per_node = int(nproc_per_node)
         self.backend = backend
@@ -66,50 +158,17 @@ class TorchrunExecutor(Executor):
             str(payload),
         ]
 
-    def run(
+    def submit(
         self, job: Callable[[JobSpec], Any], specs: list[JobSpec], sweep_dir: Path
-    ) -> list[JobOutcome]:
-        import cloudpickle
-
-        outcomes = []
-        for spec in specs:  # one job at a time: its ranks already use the machine
-            spec = dataclasses.replace(spec, options={**spec.options, "dist_backend": self.backend})
-            payload = sweep_dir / ".nemotron_kit" / f"torchrun-{spec.num}.pkl"
-            payload.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(payload, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(cloudpickle.dumps((job, spec)))
-            env = {
-                **os.environ,
-                "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-                **self.env,
-            }
-            if spec.snapshot:  # every rank imports the recorded code, not the live checkout
-                env["PYTHONPATH"] = os.pathsep.join(
-                    [spec.snapshot, *filter(None, [os.environ.get("PYTHONPATH")])]
-                )
-            # torchrun and its ranks in a group of their own: Ctrl-C (or a failure here) stops
-            # all of them, not torchrun alone, whose ranks would live on.
-            proc = subprocess.Popen(self.command(payload), env=env, start_new_session=True)
-            try:
-                proc.wait()
-            except BaseException:
-                stop_group(proc)
-                raise
-            reason = (
-                describe_exit(proc.returncode) if proc.returncode else "finished without a result"
-            )
-            outcome = outcome_from_result(spec, sweep_dir, f"torchrun {reason}", None)
-            if (
-                proc.returncode and outcome.status == "COMPLETED"
-            ):  # rank 0 finished, another rank failed
-                outcome.status, outcome.reason = (
-                    "FAILED",
-                    f"a rank failed: torchrun {describe_exit(proc.returncode)}",
-                )
-            outcomes.append(outcome)
-            payload.unlink(missing_ok=True)
-        return outcomes
+    ) -> list[JobHandle]:
+        queue = _Queue(self, job, sweep_dir)
+        options = {"dist_backend": self.backend}
+        queue.handles = [
+            _TorchrunHandle(queue, dataclasses.replace(s, options={**s.options, **options}))
+            for s in specs
+        ]
+        queue.advance(block=False)  # the first job starts now
+        return list(queue.handles)
 
     def describe(self, specs: list[JobSpec], sweep_dir: Path) -> dict[str, Any]:
         return {
