@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
+from nemotron_kit.execution.testing import as_at_a_terminal
+
 if TYPE_CHECKING:
     from nemotron_kit.registry import ArtifactRegistry
 
@@ -209,6 +211,7 @@ def popen(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_at_a_terminal,  # a test may send it Ctrl-C, even when run in background
     ) as proc:
         try:
             yield proc

@@ -240,6 +240,7 @@ class ExecutorSuite:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=as_at_a_terminal,
         )
         try:
             deadline = time.monotonic() + 600
@@ -292,6 +293,15 @@ class ExecutorSuite:
         registry = probe.registry()
         best = registry.resolve("art://nk-probe:best")
         assert best.metadata["score"] == 1.0
+
+
+def as_at_a_terminal() -> None:
+    """For a child that is to get Ctrl-C: SIGINT as a terminal's foreground job has it.
+
+    A command started with ``&`` from a script (a CI runner, ``nohup``-style wrappers) inherits
+    SIGINT ignored, and then Python installs no KeyboardInterrupt handler at all: the test
+    would prove nothing about the executor."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _alive(pid: int) -> bool:
