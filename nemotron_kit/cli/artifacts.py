@@ -118,6 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify = add("verify", "re-hash a version's files; exit 1 if any changed", cmd_verify)
     verify.add_argument("uri", metavar="URI", help="art://NAME[:vN|:ALIAS]")
     add_json(verify)
+    export = add(
+        "export",
+        "copy a version's files (checked) into a new directory; also downloads",
+        cmd_export,
+    )
+    export.add_argument("uri", metavar="URI", help="art://NAME[:vN|:ALIAS][/SUB/PATH]")
+    export.add_argument("directory", metavar="DIR", help="a new or empty directory")
+    diff = add("diff", "files added, removed and changed between two versions; metadata", cmd_diff)
+    diff.add_argument("a", metavar="A", help="art://NAME:vN")
+    diff.add_argument("b", metavar="B", help="art://NAME:vM (or another name)")
+    add_json(diff)
     gc = add("gc", "remove unreferenced objects and leftovers of killed publishes", cmd_gc)
     gc.add_argument("--dry-run", action="store_true", help="list what would go, remove nothing")
     gc.add_argument(
@@ -425,6 +436,51 @@ def cmd_versions(ns: argparse.Namespace) -> int:
         for v, m in zip(versions, metrics, strict=True)
     ]
     _console().print(_table(["version", "created", "digest", *keys, "aliases"], rows))
+    return 0
+
+
+def cmd_export(ns: argparse.Namespace) -> int:
+    from nemotron_kit.registry.transfer import export
+
+    report = export(open_registry(ns), ns.uri, ns.directory)
+    files = f"{report.files} file{'s' if report.files != 1 else ''}"
+    print(
+        f"exported {files} ({_format_bytes(report.bytes)}) of {report.uri} to {report.destination}"
+    )
+    return 0
+
+
+def cmd_diff(ns: argparse.Namespace) -> int:
+    from nemotron_kit.registry.transfer import diff
+
+    result = diff(open_registry(ns), ns.a, ns.b)
+    if ns.json:
+        _print_json(result.to_json())
+        return 0
+    console = _console()
+    same = "same content" if result.same_content else "content differs"
+    console.print(f"[bold]{result.a}[/] -> [bold]{result.b}[/]: {same}", highlight=False)
+    rows = [
+        *(["+", rel] for rel in result.added),
+        *(["-", rel] for rel in result.removed),
+        *(["~", rel] for rel in result.changed),
+    ]
+    if rows:
+        console.print(_table(["", "file"], rows))
+    console.print(f"{result.unchanged} file(s) unchanged", highlight=False)
+    keys = sorted(set(result.metadata) | set(result.metrics))
+    if keys:
+
+        def shown(key: str, side: int) -> str:
+            if key in result.metrics and result.metrics[key][side] is not None:
+                return _format_number(result.metrics[key][side] or 0.0)
+            value = result.metadata.get(key, (None, None))[side]
+            return "-" if value is None else json.dumps(_jsonable(value), default=str)
+
+        table_rows = [
+            [k, shown(k, 0), shown(k, 1), "" if k not in result.metadata else "*"] for k in keys
+        ]
+        console.print(_table(["metadata", "A", "B", "differs"], table_rows))
     return 0
 
 

@@ -158,15 +158,32 @@ class LocalRegistryConf:
 
 
 @dataclass
-class S3RegistryConf:
+class RemoteRegistryConf:
+    """What every object-store registry has: a prefix in a bucket or container, timeouts."""
+
     backend: str = constrained(MISSING, choices=("fsspec",))
-    bucket: str = MISSING
     prefix: str = MISSING
     root: str = MISSING
-    endpoint_url: Optional[str] = MISSING
     project: str = constrained(MISSING, check=valid_name)
     timeout_s: float = constrained(MISSING, gt=0)
     attempts: int = constrained(MISSING, ge=1)
+
+
+@dataclass
+class S3RegistryConf(RemoteRegistryConf):
+    bucket: str = MISSING
+    endpoint_url: Optional[str] = MISSING
+
+
+@dataclass
+class AzureRegistryConf(RemoteRegistryConf):
+    container: str = MISSING
+
+
+@dataclass
+class GCSRegistryConf(RemoteRegistryConf):
+    bucket: str = MISSING
+    endpoint_url: Optional[str] = MISSING
 
 
 # -- the primary config, recipes' common parts and pipelines ---------------------------------
@@ -222,7 +239,12 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "container": ContainerExecutorConf,
     },
     "tracker": {"file": FileTrackerConf, "noop": NoopTrackerConf, "wandb": WandbTrackerConf},
-    "registry": {"local": LocalRegistryConf, "s3": S3RegistryConf},
+    "registry": {
+        "local": LocalRegistryConf,
+        "s3": S3RegistryConf,
+        "azure": AzureRegistryConf,
+        "gcs": GCSRegistryConf,
+    },
     "sweep": {"sweep": SweepConf},
     "recipe": {"ref": RecipeRefConf, "output": OutputConf},
     "pipeline": {"pipeline": PipelineConf},

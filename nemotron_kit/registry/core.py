@@ -54,7 +54,7 @@ from nemotron_kit.errors import (
     URIError,
 )
 from nemotron_kit.registry import hashing, records
-from nemotron_kit.registry.storage import LocalStorage, Storage, makedirs, open_storage
+from nemotron_kit.registry.storage import Storage, makedirs, open_storage
 from nemotron_kit.registry.uri import LATEST, ArtURI, parse_uri, validate_alias, validate_name
 
 RECORD_FORMAT = "nemotron-kit/version/1"
@@ -824,12 +824,7 @@ class ArtifactRegistry:
 
     def _put_object(self, tmp: Path, digest: str) -> None:
         """Store the fresh copy ``tmp`` as the object ``digest`` (replacing a damaged one)."""
-        key = self._object_key(digest)
-        if isinstance(self.storage, LocalStorage):
-            self.storage.adopt(tmp, key)
-        else:
-            self.storage.put_file(tmp, key)
-            tmp.unlink()
+        self.storage.adopt(tmp, self._object_key(digest))
 
     def _object_url(self, key: str) -> str:
         return f"{self.storage.url}/{key}"

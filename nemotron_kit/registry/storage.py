@@ -8,12 +8,14 @@ registry logic is written once above these.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
 import os
 import shutil
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,16 +23,20 @@ from nemotron_kit.errors import StorageError
 
 
 class Storage(ABC):
-    """The primitives a registry needs from a place to keep bytes."""
+    """The primitives a registry needs from a place to keep bytes.
+
+    A backend implements six: ``read``, ``create`` (exclusive), ``replace`` (atomic), ``list``,
+    ``walk`` and ``delete``. Everything else has a default here, written on those six, that a
+    backend overrides only where it has something cheaper (a HEAD instead of a read, a
+    server-side copy, a rename). ``local_path`` is a capability: a backend that keeps its keys
+    as files on this machine says where, and the registry then links instead of copying.
+    """
 
     url: str  # the registry root as an fsspec URL or local path
 
     @abstractmethod
     def read(self, key: str) -> bytes:
         """The object's bytes; ``FileNotFoundError`` if absent."""
-
-    @abstractmethod
-    def exists(self, key: str) -> bool: ...
 
     @abstractmethod
     def create(self, key: str, data: bytes) -> bool:
@@ -41,32 +47,52 @@ class Storage(ABC):
         """Write ``key`` so readers see the old or the new bytes, never a mix."""
 
     @abstractmethod
-    def put_file(self, local: Path, key: str) -> None:
-        """Upload a local file to ``key`` atomically (readers never see a partial object)."""
-
-    @abstractmethod
     def list(self, prefix: str) -> list[str]:
-        """Names directly under ``prefix`` (files and sub-prefixes), sorted."""
+        """Names directly under ``prefix`` (files and sub-prefixes), sorted; [] if none."""
 
     @abstractmethod
     def walk(self, prefix: str) -> Iterator[tuple[str, float]]:
         """Every object key below ``prefix`` with its modification time (epoch seconds)."""
 
     @abstractmethod
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> None:
+        """Remove ``key``; nothing happens if it is absent."""
 
-    @abstractmethod
+    # -- derived: correct on the primitives, overridden where a backend has better --------------
+    def exists(self, key: str) -> bool:
+        try:
+            self.read(key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def put_file(self, local: Path, key: str) -> None:
+        """Upload a local file to ``key`` atomically (readers never see a partial object)."""
+        self.replace(key, local.read_bytes())
+
+    def adopt(self, local: Path, key: str) -> None:
+        """Store the temporary file ``local`` as ``key``, which then owns it (moved, or
+        uploaded and removed)."""
+        self.put_file(local, key)
+        local.unlink()
+
     def touch(self, key: str) -> None:
         """Set the object's modification time to now (gc keeps young objects)."""
+        with contextlib.suppress(FileNotFoundError):
+            self.replace(key, self.read(key))
 
-    @abstractmethod
     def open(self, key: str) -> IO[bytes]:
         """A binary stream for reading ``key``."""
+        return io.BytesIO(self.read(key))
 
-    @abstractmethod
     def fingerprint(self, key: str) -> str | None:
         """What changes whenever the object's bytes may have (size, times, inode or ETag);
         None if it does not exist."""
+        try:
+            data = self.read(key)
+        except FileNotFoundError:
+            return None
+        return f"{len(data)}:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
 
     def local_path(self, key: str) -> Path | None:
         """The key's local filesystem path, when the storage is a local directory."""
@@ -77,7 +103,7 @@ class Storage(ABC):
 
     @property
     def is_local(self) -> bool:
-        return False
+        return self.local_path("") is not None
 
 
 def makedirs(path: Path) -> None:
@@ -119,10 +145,6 @@ class LocalStorage(Storage):
         self._root_prefix = self._root_str.rstrip("/") + "/"
         if self.root.exists() and not self.root.is_dir():
             raise StorageError(f"Registry root '{self.root}' is a file: choose a directory.")
-
-    @property
-    def is_local(self) -> bool:
-        return True
 
     def _path(self, key: str) -> Path:
         # Keys are built from validated names; normpath (no syscalls) still guards against '..'.
@@ -222,7 +244,7 @@ class LocalStorage(Storage):
 
 
 class FsspecStorage(Storage):
-    """Any fsspec filesystem; subclasses supply an exclusive create their backend can honour."""
+    """An fsspec filesystem whose backend honours conditional writes (see ``create``)."""
 
     timeout_s: float | None = None
     attempts: int = 1
@@ -248,6 +270,23 @@ class FsspecStorage(Storage):
         if self.timeout_s is not None and hasattr(self.fs, "loop"):
             kwargs["timeout"] = self.timeout_s * self.attempts + 5 + size / (1 << 20)
         return getattr(self.fs, method)(*args, **kwargs)
+
+    def create(self, key: str, data: bytes) -> bool:
+        """A conditional write through fsspec's ``mode="create"`` (S3 ``If-None-Match: *``,
+        Azure the same, GCS ``ifGenerationMatch=0``); the loser's error says it exists."""
+        try:
+            self._io("pipe_file", self._full(key), data, mode="create", size=len(data))
+        except FileExistsError:
+            return False
+        except Exception as exc:
+            if self._already_exists(exc):
+                return False
+            raise
+        return True
+
+    def _already_exists(self, exc: Exception) -> bool:
+        """Whether a backend's own error for a conditional write means "it exists"."""
+        return False
 
     def read(self, key: str) -> bytes:
         data: bytes = self._io("cat_file", self._full(key))
@@ -305,7 +344,13 @@ class FsspecStorage(Storage):
 
 
 def _mtime(info: dict[str, Any]) -> float:
-    value = info.get("mtime") or info.get("LastModified") or info.get("created") or 0.0
+    value = (
+        info.get("mtime")
+        or info.get("LastModified")
+        or info.get("last_modified")
+        or info.get("created")
+        or 0.0
+    )
     if hasattr(value, "timestamp"):
         return float(value.timestamp())
     return float(value)
@@ -327,16 +372,8 @@ class MemoryStorage(FsspecStorage):
 class S3Storage(FsspecStorage):
     """S3 and S3-compatible stores. Exclusive create is a conditional PUT (If-None-Match: *)."""
 
-    def create(self, key: str, data: bytes) -> bool:
-        try:
-            self._io("pipe_file", self._full(key), data, mode="create", size=len(data))
-        except FileExistsError:
-            return False
-        except OSError as exc:
-            if "PreconditionFailed" in str(exc) or "412" in str(exc):
-                return False
-            raise
-        return True
+    def _already_exists(self, exc: Exception) -> bool:
+        return isinstance(exc, OSError) and ("PreconditionFailed" in str(exc) or "412" in str(exc))
 
     def touch(self, key: str) -> None:
         # Copying an object onto itself with new metadata refreshes LastModified server-side,
@@ -374,12 +411,60 @@ class S3Storage(FsspecStorage):
         return bool(self._io("exists", self._full(key)))
 
 
+class AzureStorage(FsspecStorage):
+    """Azure Blob Storage through adlfs (``az://CONTAINER/PREFIX``). Exclusive create is an
+    upload with ``If-None-Match: *``; the service answers 409 BlobAlreadyExists."""
+
+    def _already_exists(self, exc: Exception) -> bool:
+        return type(exc).__name__ == "ResourceExistsError"  # azure-core's, without importing it
+
+    def list(self, prefix: str) -> list[str]:
+        # adlfs caches listings and ignores ``refresh``: another writer's record would be missed.
+        self.fs.invalidate_cache(self._full(prefix))
+        return super().list(prefix)
+
+    def check_root(self) -> None:
+        container = self.base.split("/", 1)[0]
+        try:
+            found = self._io("exists", container)
+        except PermissionError:
+            found = True  # an account without list rights: the first write will say
+        if not found:
+            raise StorageError(
+                f"The container '{container}' of registry '{self.url}' does not exist: create "
+                f"it (az storage container create -n {container}) or fix the registry root."
+            )
+
+
+class GCSStorage(FsspecStorage):
+    """Google Cloud Storage through gcsfs (``gs://BUCKET/PREFIX``). Exclusive create is an
+    upload with ``ifGenerationMatch=0``; the service answers 412 (gcsfs: FileExistsError)."""
+
+    def exists(self, key: str) -> bool:
+        self.fs.invalidate_cache(self._full(key))
+        return bool(self._io("exists", self._full(key)))
+
+    def check_root(self) -> None:
+        bucket = self.base.split("/", 1)[0]
+        if not self._io("exists", bucket):
+            raise StorageError(
+                f"The bucket '{bucket}' of registry '{self.url}' does not exist: create it "
+                f"(gcloud storage buckets create gs://{bucket}) or fix the registry root."
+            )
+
+
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_ATTEMPTS = 2
+#: The entry-point group through which a package adds a storage backend for a protocol:
+#: ``[project.entry-points."nemotron_kit.storage"] myproto = "mypkg.storage:open_myproto"``,
+#: a callable ``(root, options, timeout_s, attempts) -> Storage``.
+ENTRY_POINT_GROUP = "nemotron_kit.storage"
 
 
 def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> Storage:
-    """The storage for a registry root: a local path, ``file://``, ``memory://`` or ``s3://``.
+    """The storage for a registry root, chosen by its protocol: a local path or ``file://``,
+    ``memory://``, ``s3://``, ``az://`` (also ``abfs://``), ``gs://`` (also ``gcs://``), or one a
+    package registers in the ``nemotron_kit.storage`` entry-point group.
 
     Remote storage waits at most ``timeout_s`` (default 10 s, or
     ``$NEMOTRON_KIT_REGISTRY_TIMEOUT``) to connect and for each answer, and tries a request
@@ -394,34 +479,122 @@ def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> St
     )
     attempts = int(options.pop("attempts", None) or DEFAULT_ATTEMPTS)
     protocol = root.split("://", 1)[0] if "://" in root else "file"
-    if protocol == "file":
-        return LocalStorage(root)
-    if protocol == "memory":
-        return MemoryStorage(root, **options)
-    if protocol in ("s3", "s3a"):
-        import logging
+    known = backends()
+    opener = known.get(protocol)
+    if opener is None:
+        urls = ", ".join(f"{p}://" for p in sorted(known) if p != "file")
+        raise StorageError(
+            f"Registry root '{root}' uses protocol '{protocol}', which nemotron-kit cannot "
+            f"publish to safely: use a local path or one of {urls} (a package can add a "
+            f"protocol through the '{ENTRY_POINT_GROUP}' entry points)."
+        )
+    return opener(root, options, timeout, attempts)
 
-        from nemotron_kit._deps import require
 
-        require("s3fs", "registry=s3")
-        # Inside a Hydra job the root logger is at INFO: keep botocore's chatter out of it.
-        for name in ("aiobotocore", "botocore", "s3fs"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        endpoint = options.pop("endpoint_url", None)
-        if endpoint:
-            options.setdefault("client_kwargs", {})["endpoint_url"] = endpoint
-        options.setdefault("skip_instance_cache", True)
-        # botocore tries once; s3fs's own loop makes the attempts (with backoff), so the
-        # total wait is bounded by timeout and attempts alone.
-        config = options.setdefault("config_kwargs", {})
-        config.setdefault("connect_timeout", timeout)
-        config.setdefault("read_timeout", timeout)
-        config.setdefault("retries", {"max_attempts": 0, "mode": "legacy"})  # one try each
-        storage = S3Storage(root, **options)
-        storage.fs.retries = attempts
-        storage.timeout_s, storage.attempts, storage.endpoint = timeout, attempts, endpoint
+Opener = Callable[[str, dict[str, Any], float, int], Storage]
+
+
+def backends() -> dict[str, Opener]:
+    """Protocol -> opener: the built-in backends, then those of installed packages (which
+    add protocols; they cannot take over a built-in one)."""
+    found: dict[str, Opener] = {}
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, _lazy(ep))
+    return {**found, **BUILTIN}
+
+
+def _lazy(ep: Any) -> Opener:
+    def opener(root: str, options: dict[str, Any], timeout: float, attempts: int) -> Storage:
+        storage: Storage = ep.load()(root, options, timeout, attempts)
         return storage
-    raise StorageError(
-        f"Registry root '{root}' uses protocol '{protocol}', which nemotron-kit cannot publish "
-        "to safely: use a local path, memory:// or s3://."
-    )
+
+    return opener
+
+
+def open_local(root: str, options: dict[str, Any], timeout: float, attempts: int) -> Storage:
+    return LocalStorage(root)
+
+
+def open_memory(root: str, options: dict[str, Any], timeout: float, attempts: int) -> Storage:
+    return MemoryStorage(root, **options)
+
+
+def _quiet(*loggers: str) -> None:
+    """Inside a Hydra job the root logger is at INFO: keep an SDK's chatter out of it."""
+    import logging
+
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def open_s3(root: str, options: dict[str, Any], timeout: float, attempts: int) -> Storage:
+    from nemotron_kit._deps import require
+
+    require("s3fs", "registry=s3")
+    _quiet("aiobotocore", "botocore", "s3fs")
+    endpoint = options.pop("endpoint_url", None)
+    if endpoint:
+        options.setdefault("client_kwargs", {})["endpoint_url"] = endpoint
+    options.setdefault("skip_instance_cache", True)
+    # botocore tries once; s3fs's own loop makes the attempts (with backoff), so the
+    # total wait is bounded by timeout and attempts alone.
+    config = options.setdefault("config_kwargs", {})
+    config.setdefault("connect_timeout", timeout)
+    config.setdefault("read_timeout", timeout)
+    config.setdefault("retries", {"max_attempts": 0, "mode": "legacy"})  # one try each
+    storage = S3Storage(root, **options)
+    storage.fs.retries = attempts
+    storage.timeout_s, storage.attempts, storage.endpoint = timeout, attempts, endpoint
+    return storage
+
+
+def open_azure(root: str, options: dict[str, Any], timeout: float, attempts: int) -> Storage:
+    """Credentials as adlfs reads them: ``connection_string``/``account_name``+``account_key``
+    options, or $AZURE_STORAGE_CONNECTION_STRING (and adlfs's other AZURE_STORAGE_* names)."""
+    from nemotron_kit._deps import require
+
+    require("adlfs", "registry=azure")
+    _quiet("azure", "adlfs")
+    endpoint = options.pop("endpoint_url", None)
+    options.setdefault("skip_instance_cache", True)
+    options.setdefault("connection_timeout", timeout)
+    options.setdefault("read_timeout", timeout)
+    url = "az://" + root.split("://", 1)[1]
+    storage = AzureStorage(url, **options)
+    storage.timeout_s, storage.attempts, storage.endpoint = timeout, attempts, endpoint
+    return storage
+
+
+def open_gcs(root: str, options: dict[str, Any], timeout: float, attempts: int) -> Storage:
+    """Credentials as gcsfs finds them (``token`` option, application default credentials);
+    ``endpoint_url`` for an emulator."""
+    from nemotron_kit._deps import require
+
+    require("gcsfs", "registry=gcs")
+    _quiet("gcsfs", "google")
+    endpoint = options.pop("endpoint_url", None) or os.environ.get("STORAGE_EMULATOR_HOST")
+    if endpoint:
+        options["endpoint_url"] = endpoint
+        options.setdefault("token", "anon")
+        # gcsfs 2026 probes the bucket type over gRPC first; an emulator never answers that.
+        os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
+    options.setdefault("skip_instance_cache", True)
+    options.setdefault("timeout", timeout)
+    url = "gs://" + root.split("://", 1)[1]
+    storage = GCSStorage(url, **options)
+    storage.timeout_s, storage.attempts, storage.endpoint = timeout, attempts, endpoint
+    return storage
+
+
+BUILTIN: dict[str, Opener] = {
+    "file": open_local,
+    "memory": open_memory,
+    "s3": open_s3,
+    "s3a": open_s3,
+    "az": open_azure,
+    "abfs": open_azure,
+    "gs": open_gcs,
+    "gcs": open_gcs,
+}

@@ -52,6 +52,11 @@ SECRET_PAIRS = frozenset(
         ("encryption", "key"),
         ("master", "key"),
         ("client", "secret"),
+        # Azure: the account key, and connection strings that carry it (or a SAS token).
+        ("account", "key"),
+        ("storage", "key"),
+        ("connection", "string"),
+        ("sas", "url"),
     }
 )
 # Too short to redact safely inside other text (would mangle ordinary words).
