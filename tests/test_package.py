@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 
 import nemotron_kit
+from tests.conftest import REPO
 
 
 def test_lazy_exports_match_all() -> None:
@@ -25,3 +26,23 @@ def test_entry_point_for_hydra_1_4() -> None:
     eps = importlib.metadata.entry_points(group="hydra.plugins")
     (ep,) = [ep for ep in eps if ep.name == "nemotron_kit_searchpath"]
     assert ep.load().__name__ == "NemotronKitSearchPathPlugin"
+
+
+def test_only_the_layout_module_builds_registry_keys() -> None:
+    """Keys of the registry are built in nemotron_kit/registry/layout.py alone: a second place
+    that spells one would drift from it."""
+    import re
+
+    spelled = re.compile(
+        r"""["'](?:artifacts|objects|manifests|trees|staging|runs|sweeps|pipeline-cache)/"""
+    )
+    package = REPO / "nemotron_kit"
+    allowed = {package / "registry" / "layout.py", package / "registry" / "testing.py"}
+    offenders = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in sorted(package.rglob("*.py"))
+        if path not in allowed
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if spelled.search(line)
+    ]
+    assert not offenders, offenders

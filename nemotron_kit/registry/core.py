@@ -1,13 +1,6 @@
 """The artifact registry: publish, resolve, load, alias, verify and collect garbage.
 
-Layout below the root (every key relative to it):
-
-    artifacts/PROJECT/NAME/versions/00000001.json   version records: immutable, the commit point
-    artifacts/PROJECT/NAME/aliases/ALIAS.json       mutable pointers ({"version": N})
-    manifests/ab/<tree digest>.json                 file lists with sizes and BLAKE3 digests
-    objects/ab/<file digest>                        file contents (copy mode), stored once
-    trees/<tree digest>/...                         copy-mode artifacts laid out for reading
-    staging/<id>/...                                in-flight copies; leftovers are gc's
+The layout below the root is nemotron_kit/registry/layout.py's, the only place keys are built.
 
 A publish writes objects and the manifest first, then creates the version record exclusively
 (the commit point), then moves aliases. Writers of one name race only on that create: the loser
@@ -53,7 +46,7 @@ from nemotron_kit.errors import (
     StorageError,
     URIError,
 )
-from nemotron_kit.registry import hashing, records
+from nemotron_kit.registry import hashing, layout, records
 from nemotron_kit.registry.storage import Storage, makedirs, open_storage
 from nemotron_kit.registry.uri import LATEST, ArtURI, parse_uri, validate_alias, validate_name
 
@@ -310,22 +303,19 @@ class ArtifactRegistry:
         return f"ArtifactRegistry({self.root!r}, project={self.project!r})"
 
     # -- keys -----------------------------------------------------------------------------
-    def _name_prefix(self, project: str, name: str) -> str:
-        return f"artifacts/{project}/{name}"
-
     def _record_key(self, project: str, name: str, version: int) -> str:
-        return f"{self._name_prefix(project, name)}/versions/{version:08d}.json"
+        return layout.version_record(project, name, version)
 
     def _alias_key(self, project: str, name: str, alias: str) -> str:
-        return f"{self._name_prefix(project, name)}/aliases/{alias}.json"
+        return layout.alias(project, name, alias)
 
     @staticmethod
     def _manifest_key(digest: str) -> str:
-        return f"manifests/{digest[:2]}/{digest}.json"
+        return layout.manifest(digest)
 
     @staticmethod
     def _object_key(digest: str) -> str:
-        return f"objects/{digest[:2]}/{digest}"
+        return layout.object_(digest)
 
     # -- parsing --------------------------------------------------------------------------
     def parse(self, uri: str | ArtURI) -> ArtURI:
@@ -360,7 +350,7 @@ class ArtifactRegistry:
 
     def _unknown_name_message(self, project: str, name: str) -> str:
         self.storage.check_root()
-        known = self.storage.list(f"artifacts/{project}")
+        known = self.storage.list(layout.project(project))
         hint = (
             f"known names: {', '.join(known[:10])}"
             if known
@@ -558,7 +548,7 @@ class ArtifactRegistry:
         single = storage.get("single_file")
         if storage["mode"] == "reference":
             return str(storage["source"])
-        local = self.storage.local_path(f"trees/{version.digest}")
+        local = self.storage.local_path(layout.tree(version.digest))
         if local is None:
             from nemotron_kit.paths import home
 
@@ -769,7 +759,7 @@ class ArtifactRegistry:
             self._write_alias(project, name, alias, version)
         published = ArtifactVersion(record, self.project)
         if producer is not None:  # index: a run's outputs, without scanning versions
-            self.storage.create(f"runs/{producer}/outputs/{project}/{name}/{version:08d}", b"")
+            self.storage.create(layout.run_output(producer, project, name, version), b"")
         if context is not None:
             for listener in context.listeners:
                 listener(published, alias_list)
@@ -830,7 +820,7 @@ class ArtifactRegistry:
         return f"{self.storage.url}/{key}"
 
     def _staging_dir(self) -> Path:
-        local = self.storage.local_path(f"staging/{uuid.uuid4().hex}")
+        local = self.storage.local_path(layout.staging(uuid.uuid4().hex))
         if local is None:
             from nemotron_kit.paths import home
 
@@ -860,8 +850,8 @@ class ArtifactRegistry:
         project = project or self.project
         validate_name(name)
         out = {}
-        for entry in self.storage.list(f"{self._name_prefix(project, name)}/aliases"):
-            alias = entry.removesuffix(".json")
+        for entry in self.storage.list(layout.aliases(project, name)):
+            alias = layout.alias_name(entry)
             if alias == LATEST:
                 continue
             target = self._read_alias(project, name, alias)
@@ -894,7 +884,7 @@ class ArtifactRegistry:
         """
         project = project or self.project
         validate_name(project, "project name")
-        names = self.storage.list(f"artifacts/{project}")
+        names = self.storage.list(layout.project(project))
         if not names:
             self.storage.check_root()  # a missing bucket is not an empty registry
         entries = []
@@ -902,7 +892,7 @@ class ArtifactRegistry:
             try:
                 if not _valid_name(name):
                     raise CorruptRecordError(
-                        f"'artifacts/{project}/{name}' in {self.root} is not an artifact name "
+                        f"'{layout.name(project, name)}' in {self.root} is not an artifact name "
                         "nemotron-kit writes: remove it."
                     )
                 latest = self._latest_version(project, name)
@@ -923,28 +913,28 @@ class ArtifactRegistry:
         return entries
 
     def projects(self) -> builtins.list[str]:
-        return [p for p in self.storage.list("artifacts") if _valid_name(p)]
+        return [p for p in self.storage.list(layout.ARTIFACTS) if _valid_name(p)]
 
     # -- runs and the lineage index ---------------------------------------------------------
     @_storage_errors
     def create_run(self, run_id: str, record: dict[str, Any]) -> None:
         """Write a run's start record (once: run ids are never reused)."""
         validate_name(run_id, "run id")
-        if self.storage.create(f"runs/{run_id}/start.json", records.dumps(record)):
+        if self.storage.create(layout.run_start(run_id), records.dumps(record)):
             return
-        if self.storage.exists(f"runs/{run_id}/end.json"):
+        if self.storage.exists(layout.run_end(run_id)):
             raise ArtifactError(
                 f"Run '{run_id}' already exists in {self.root}: run ids are unique."
             )
         # The same run again: a requeued Slurm job (preemption, time limit) is another attempt.
-        attempt = len(self.storage.list(f"runs/{run_id}/attempts")) + 2
-        self.storage.create(f"runs/{run_id}/attempts/{attempt:04d}.json", records.dumps(record))
+        attempt = len(self.storage.list(layout.run_attempts(run_id))) + 2
+        self.storage.create(layout.run_attempt(run_id, attempt), records.dumps(record))
 
     @_storage_errors
     def finish_run(self, run_id: str, record: dict[str, Any]) -> None:
         """Write a run's end record (once)."""
         validate_name(run_id, "run id")
-        self.storage.create(f"runs/{run_id}/end.json", records.dumps(record))
+        self.storage.create(layout.run_end(run_id), records.dumps(record))
 
     @_storage_errors
     def read_run(self, run_id: str, *, lease_s: float = 120.0) -> dict[str, Any]:
@@ -953,7 +943,7 @@ class ArtifactRegistry:
         A run without an end record is RUNNING while its heartbeat is younger than
         ``lease_s`` (and, on this host, its process lives), else LOST."""
         validate_name(run_id, "run id")
-        key = f"runs/{run_id}/start.json"
+        key = layout.run_start(run_id)
         try:
             raw = self.storage.read(key)
         except FileNotFoundError:
@@ -967,7 +957,7 @@ class ArtifactRegistry:
                 "copied or edited; restore it from a backup or remove it."
             )
         record: dict[str, Any] = start.model_dump(mode="json")
-        end_key = f"runs/{run_id}/end.json"
+        end_key = layout.run_end(run_id)
         try:
             end = records.parse(records.RunEndRecord, self.storage.read(end_key), end_key)
             record.update(end.model_dump(mode="json"))
@@ -988,14 +978,14 @@ class ArtifactRegistry:
     def heartbeat(self, run_id: str) -> None:
         """Refresh the lease of a running run (see ``run_state``)."""
         validate_name(run_id, "run id")
-        self.storage.replace(f"runs/{run_id}/heartbeat.json", records.dumps({"at": time.time()}))
+        self.storage.replace(layout.run_heartbeat(run_id), records.dumps({"at": time.time()}))
 
     @_storage_errors
     def run_is_open(self, run_id: str) -> bool:
         """The run started and has no end record."""
         validate_name(run_id, "run id")
-        return self.storage.exists(f"runs/{run_id}/start.json") and not self.storage.exists(
-            f"runs/{run_id}/end.json"
+        return self.storage.exists(layout.run_start(run_id)) and not self.storage.exists(
+            layout.run_end(run_id)
         )
 
     def run_lease_expired(self, run_id: str, record: dict[str, Any], lease_s: float) -> bool:
@@ -1010,7 +1000,7 @@ class ArtifactRegistry:
             except PermissionError:
                 pass
         try:
-            beat = json.loads(self.storage.read(f"runs/{run_id}/heartbeat.json"))
+            beat = json.loads(self.storage.read(layout.run_heartbeat(run_id)))
             last = float(beat["at"])
         except (FileNotFoundError, ValueError, KeyError, TypeError):
             last = _timestamp(record.get("started_at"))
@@ -1021,24 +1011,24 @@ class ArtifactRegistry:
         """Index that ``run_id`` is a job of the sweep ``sweep_id``."""
         validate_name(sweep_id, "sweep id")
         validate_name(run_id, "run id")
-        self.storage.create(f"sweeps/{sweep_id}/jobs/{run_id}", b"")
+        self.storage.create(layout.sweep_job(sweep_id, run_id), b"")
 
     @_storage_errors
     def sweep_jobs(self, sweep_id: str) -> builtins.list[str]:
         """The run ids of a sweep's jobs."""
         validate_name(sweep_id, "sweep id")
-        return [r for r in self.storage.list(f"sweeps/{sweep_id}/jobs") if _valid_name(r)]
+        return [r for r in self.storage.list(layout.sweep_jobs(sweep_id)) if _valid_name(r)]
 
     @_storage_errors
     def write_sweep_summary(self, sweep_id: str, summary: dict[str, Any]) -> None:
         validate_name(sweep_id, "sweep id")
-        self.storage.replace(f"sweeps/{sweep_id}/summary.json", records.dumps(summary))
+        self.storage.replace(layout.sweep_summary(sweep_id), records.dumps(summary))
 
     @_storage_errors
     def read_sweep_summary(self, sweep_id: str) -> dict[str, Any] | None:
         validate_name(sweep_id, "sweep id")
         try:
-            data = json.loads(self.storage.read(f"sweeps/{sweep_id}/summary.json"))
+            data = json.loads(self.storage.read(layout.sweep_summary(sweep_id)))
         except (FileNotFoundError, ValueError):
             return None
         return data if isinstance(data, dict) else None
@@ -1049,7 +1039,7 @@ class ArtifactRegistry:
         if not key.isalnum():
             raise ArtifactError(f"Pipeline cache key {key!r} is not a digest.")
         try:
-            data = json.loads(self.storage.read(f"pipeline-cache/{key}.json"))
+            data = json.loads(self.storage.read(layout.pipeline_cache(key)))
         except (FileNotFoundError, ValueError):
             return None
         return data if isinstance(data, dict) else None
@@ -1058,42 +1048,44 @@ class ArtifactRegistry:
     def put_cache_entry(self, key: str, entry: dict[str, Any]) -> None:
         if not key.isalnum():
             raise ArtifactError(f"Pipeline cache key {key!r} is not a digest.")
-        self.storage.replace(f"pipeline-cache/{key}.json", records.dumps(entry))
+        self.storage.replace(layout.pipeline_cache(key), records.dumps(entry))
 
     @_storage_errors
     def run_attempts(self, run_id: str) -> int:
         """How many times the run started (a requeued Slurm job starts it again)."""
         validate_name(run_id, "run id")
-        return 1 + len(self.storage.list(f"runs/{run_id}/attempts"))
+        return 1 + len(self.storage.list(layout.run_attempts(run_id)))
 
     @_storage_errors
     def run_ids(self) -> builtins.list[str]:
-        return [r for r in self.storage.list("runs") if _valid_name(r)]
+        return [r for r in self.storage.list(layout.RUNS) if _valid_name(r)]
 
     @_storage_errors
     def run_outputs(self, run_id: str) -> builtins.list[str]:
         """The versions a run published, from its index (entries that are not a well-formed
         PROJECT/NAME/VERSION are not ours and are skipped)."""
         validate_name(run_id, "run id")
-        prefix = f"runs/{run_id}/outputs/"
         out = []
-        for key, _ in self.storage.walk(f"runs/{run_id}/outputs"):
-            parts = key.removeprefix(prefix).split("/")
-            if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 1:
+        for key, _ in self.storage.walk(layout.run_outputs(run_id)):
+            parsed = layout.parse_run_output(run_id, key)
+            if parsed is None:
                 continue
-            project, name, version = parts
+            project, name, version = parsed
             if _valid_name(project) and _valid_name(name):
-                out.append(ArtURI(name, project, int(version)).format(self.project))
+                out.append(ArtURI(name, project, version).format(self.project))
         return sorted(out)
 
     def _consumer_prefix(self, version: ArtifactVersion) -> str:
-        return f"{self._name_prefix(version.project, version.name)}/consumers/{version.version:08d}"
+        return layout.consumers(version.project, version.name, version.version)
 
     @_storage_errors
     def add_consumer(self, uri: str | ArtURI, run_id: str) -> None:
         """Index that ``run_id`` used the version at ``uri`` (for downstream queries)."""
         validate_name(run_id, "run id")
-        self.storage.create(f"{self._consumer_prefix(self.resolve(uri))}/{run_id}", b"")
+        version = self.resolve(uri)
+        self.storage.create(
+            layout.consumer(version.project, version.name, version.version, run_id), b""
+        )
 
     @_storage_errors
     def consumers(self, uri: str | ArtURI) -> builtins.list[str]:
@@ -1152,7 +1144,7 @@ class ArtifactRegistry:
     ) -> None:
         """Check the materialized tree ``load`` returns: the manifest's files, nothing else,
         each a link to its (checked) object or re-hashed."""
-        local = self.storage.local_path(f"trees/{version.digest}")
+        local = self.storage.local_path(layout.tree(version.digest))
         if local is None:
             from nemotron_kit.paths import home
 
@@ -1189,15 +1181,15 @@ class ArtifactRegistry:
         referenced_objects: set[str] = set()
         report = GcReport()
         for project in self.projects():
-            for name in self.storage.list(f"artifacts/{project}"):
+            for name in self.storage.list(layout.project(project)):
                 if not _valid_name(name):
                     continue
-                for key in self.storage.list(f"{self._name_prefix(project, name)}/versions"):
-                    number = key.removesuffix(".json")
-                    if not key.endswith(".json") or not number.isdigit():
+                for key in self.storage.list(layout.versions(project, name)):
+                    number = layout.version_number(key)
+                    if number is None:
                         continue
                     try:
-                        version = self._read_record(project, name, int(number))
+                        version = self._read_record(project, name, number)
                         referenced_manifests.add(version.digest)
                         if version.mode == "copy":
                             files = self.manifest(version).files
@@ -1214,14 +1206,11 @@ class ArtifactRegistry:
         doomed: builtins.list[str] = []
         if not report.errors:
             # With a record unreadable, what it references is unknown: keep all data.
-            doomed += stale("objects", lambda k: k.rsplit("/", 1)[-1] in referenced_objects)
-            doomed += stale(
-                "manifests",
-                lambda k: k.rsplit("/", 1)[-1].removesuffix(".json") in referenced_manifests,
-            )
-            doomed += stale("trees", lambda k: k.split("/")[1] in referenced_manifests)
-        doomed += stale("staging", lambda k: False)
-        doomed += stale("artifacts", lambda k: not k.rsplit("/", 1)[-1].startswith(".tmp-"))
+            doomed += stale(layout.OBJECTS, lambda k: layout.digest_of(k) in referenced_objects)
+            doomed += stale(layout.MANIFESTS, lambda k: layout.digest_of(k) in referenced_manifests)
+            doomed += stale(layout.TREES, lambda k: layout.digest_of(k) in referenced_manifests)
+        doomed += stale(layout.STAGING, lambda k: False)
+        doomed += stale(layout.ARTIFACTS, lambda k: not layout.is_temporary(k))
         report.removed = sorted(doomed)
         local_staging = self._local_staging_leftovers(cutoff)
         report.removed += [str(p) for p in local_staging]
@@ -1252,7 +1241,7 @@ class ArtifactRegistry:
         local = self.storage.local_path("")
         if local is None:
             return
-        for sub in ("objects", "manifests", "staging", "trees"):
+        for sub in layout.COLLECTABLE:
             base = local / sub
             if not base.exists():
                 continue

@@ -1,0 +1,159 @@
+"""The registry's layout: the one place that builds its keys. Every key is relative to the root.
+
+    artifacts/PROJECT/NAME/versions/00000001.json    version records: immutable, the commit point
+    artifacts/PROJECT/NAME/aliases/ALIAS.json        mutable pointers ({"version": N}), `latest` too
+    artifacts/PROJECT/NAME/consumers/00000001/RUN    index: runs that read the version (empty)
+    manifests/ab/<tree digest>.json                  file lists with sizes and BLAKE3 digests
+    objects/ab/<file digest>                         file contents (copy mode), stored once
+    trees/<tree digest>/...                          copy-mode artifacts laid out for reading
+    staging/<id>/...                                 in-flight copies; leftovers are gc's
+    runs/RUN/start.json, end.json                    run records (start: exclusive; end: once)
+    runs/RUN/attempts/0002.json                      later attempts of a requeued run
+    runs/RUN/heartbeat.json                          the lease of a running run
+    runs/RUN/outputs/PROJECT/NAME/00000001           index: versions the run published (empty)
+    sweeps/SWEEP/jobs/RUN, sweeps/SWEEP/summary.json the runs of a sweep, and its summary
+    pipeline-cache/<key>.json                        pipeline steps' cached outputs
+
+Names (project, artifact, alias, run, sweep) are validated before they reach a key.
+"""
+
+from __future__ import annotations
+
+ARTIFACTS = "artifacts"
+MANIFESTS = "manifests"
+OBJECTS = "objects"
+TREES = "trees"
+STAGING = "staging"
+RUNS = "runs"
+SWEEPS = "sweeps"
+PIPELINE_CACHE = "pipeline-cache"
+#: Top-level prefixes that hold content gc may collect.
+COLLECTABLE = (OBJECTS, MANIFESTS, STAGING, TREES)
+
+
+def project(project: str) -> str:
+    return f"{ARTIFACTS}/{project}"
+
+
+def name(project_: str, name_: str) -> str:
+    return f"{ARTIFACTS}/{project_}/{name_}"
+
+
+def versions(project_: str, name_: str) -> str:
+    return f"{name(project_, name_)}/versions"
+
+
+def version_number(entry: str) -> int | None:
+    """The version a name under ``versions(...)`` records, or None for anything else."""
+    number = entry.removesuffix(".json")
+    return int(number) if entry.endswith(".json") and number.isdigit() else None
+
+
+def aliases(project_: str, name_: str) -> str:
+    return f"{name(project_, name_)}/aliases"
+
+
+def alias_name(entry: str) -> str:
+    """The alias a name under ``aliases(...)`` holds."""
+    return entry.removesuffix(".json")
+
+
+def version_record(project_: str, name_: str, version: int) -> str:
+    return f"{name(project_, name_)}/versions/{version:08d}.json"
+
+
+def alias(project_: str, name_: str, alias_: str) -> str:
+    return f"{name(project_, name_)}/aliases/{alias_}.json"
+
+
+def consumers(project_: str, name_: str, version: int) -> str:
+    return f"{name(project_, name_)}/consumers/{version:08d}"
+
+
+def consumer(project_: str, name_: str, version: int, run_id: str) -> str:
+    return f"{consumers(project_, name_, version)}/{run_id}"
+
+
+def manifest(digest: str) -> str:
+    return f"{MANIFESTS}/{digest[:2]}/{digest}.json"
+
+
+def object_(digest: str) -> str:
+    return f"{OBJECTS}/{digest[:2]}/{digest}"
+
+
+def digest_of(key: str) -> str:
+    """The digest a key under objects/, manifests/ or trees/ belongs to."""
+    top, _, rest = key.partition("/")
+    if top == TREES:
+        return rest.split("/", 1)[0]
+    return rest.rsplit("/", 1)[-1].removesuffix(".json")
+
+
+def is_temporary(key: str) -> bool:
+    """A writer's temporary file (a killed writer may leave it)."""
+    return key.rsplit("/", 1)[-1].startswith(".tmp-")
+
+
+def tree(digest: str) -> str:
+    return f"{TREES}/{digest}"
+
+
+def staging(token: str) -> str:
+    return f"{STAGING}/{token}"
+
+
+def run(run_id: str) -> str:
+    return f"{RUNS}/{run_id}"
+
+
+def run_start(run_id: str) -> str:
+    return f"{RUNS}/{run_id}/start.json"
+
+
+def run_end(run_id: str) -> str:
+    return f"{RUNS}/{run_id}/end.json"
+
+
+def run_heartbeat(run_id: str) -> str:
+    return f"{RUNS}/{run_id}/heartbeat.json"
+
+
+def run_attempts(run_id: str) -> str:
+    return f"{RUNS}/{run_id}/attempts"
+
+
+def run_attempt(run_id: str, attempt: int) -> str:
+    return f"{RUNS}/{run_id}/attempts/{attempt:04d}.json"
+
+
+def run_outputs(run_id: str) -> str:
+    return f"{RUNS}/{run_id}/outputs"
+
+
+def run_output(run_id: str, project_: str, name_: str, version: int) -> str:
+    return f"{RUNS}/{run_id}/outputs/{project_}/{name_}/{version:08d}"
+
+
+def parse_run_output(run_id: str, key: str) -> tuple[str, str, int] | None:
+    """(project, name, version) of a key under ``run_outputs(run_id)``; None if malformed."""
+    parts = key.removeprefix(run_outputs(run_id) + "/").split("/")
+    if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 1:
+        return None
+    return parts[0], parts[1], int(parts[2])
+
+
+def sweep_jobs(sweep_id: str) -> str:
+    return f"{SWEEPS}/{sweep_id}/jobs"
+
+
+def sweep_job(sweep_id: str, run_id: str) -> str:
+    return f"{SWEEPS}/{sweep_id}/jobs/{run_id}"
+
+
+def sweep_summary(sweep_id: str) -> str:
+    return f"{SWEEPS}/{sweep_id}/summary.json"
+
+
+def pipeline_cache(key: str) -> str:
+    return f"{PIPELINE_CACHE}/{key}.json"
