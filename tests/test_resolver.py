@@ -114,8 +114,15 @@ def test_fsspec_protocol_reads_published_files(tmp_path: Path, registry_root: Pa
     with fsspec.open("art://data:v1/blend.json", "rb") as f:
         assert json.loads(f.read()) == {"tag": "a"}
     fs = fsspec.filesystem("art", root=str(registry_root))
-    assert fs.ls("art://data:latest", detail=False) == ["art://data:v1/blend.json"]
+    # Names as asked, without the protocol (fsspec's convention, which glob relies on).
+    assert fs.ls("art://data:latest", detail=False) == ["data:latest/blend.json"]
     assert fs.info("art://data:v1/blend.json")["size"] == len(json.dumps({"tag": "a"}))
+    assert fs.glob("art://data:v1/*.json") == ["data:v1/blend.json"]
+    assert fs.glob("art://data:latest/*.txt") == []
+    assert fs.find("art://data:latest") == ["data:latest/blend.json"]
+    (opened,) = fsspec.open_files("art://data:latest/*.json")
+    with opened as f:
+        assert json.loads(f.read()) == {"tag": "a"}
     with pytest.raises(FileNotFoundError):
         fs.open("art://data:v1/missing.json")
     with pytest.raises(ArtifactError, match="read-only"):
@@ -130,3 +137,15 @@ def test_fsspec_protocol_on_s3(
     publish_blend(tmp_path, 1, "s3")
     assert json.loads(fsspec.open("art://data:latest/blend.json").open().read()) == {"tag": "s3"}
     assert os.environ["NEMOTRON_KIT_HOME"] == str(nk_home)
+
+
+def test_a_sub_path_resolves_to_that_file_or_fails_in_one_sentence(
+    tmp_path: Path, registry_root: Path
+) -> None:
+    kit.registry.init(root=registry_root)
+    publish_blend(tmp_path, 100, "a")
+    resolver.register()
+    cfg = OmegaConf.create({"file": "${art:data:v1/blend.json}", "bad": "${art:data:v1/nope}"})
+    assert json.loads(Path(cfg.file).read_text()) == {"tag": "a"}
+    with pytest.raises(Exception, match="has no file or directory 'nope'"):
+        _ = cfg.bad

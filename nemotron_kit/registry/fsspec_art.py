@@ -53,7 +53,7 @@ class ArtFileSystem(AbstractFileSystem):  # type: ignore[misc]
 
     def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         _, version, inner, files = self._entries(path)
-        name = SCHEME + self._strip_protocol(path)
+        name = self._strip_protocol(path)  # fsspec's convention: names without the protocol
         if inner in files:
             return {
                 "name": name,
@@ -67,9 +67,12 @@ class ArtFileSystem(AbstractFileSystem):  # type: ignore[misc]
         raise FileNotFoundError(f"{version.uri} has no file '{inner}'")
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+        """Entries named as asked (``x:latest/sub/a.json`` under ``x:latest/sub``), without the
+        protocol, as fsspec's glob, find and open_files expect."""
         _, version, inner, files = self._entries(path)
         prefix = f"{inner}/" if inner else ""
-        base = version.uri
+        stripped = self._strip_protocol(path)
+        base = stripped[: len(stripped) - len(inner)].rstrip("/") if inner else stripped
         seen: dict[str, dict[str, Any]] = {}
         for rel, entry in files.items():
             if not rel.startswith(prefix):
