@@ -284,6 +284,7 @@ def test_gc_lists_then_removes_leftovers_and_keeps_referenced_data(
     assert result == {
         "dry_run": True,
         "grace_seconds": 3600.0,
+        "retired": [],
         "removed": expected,
         "errors": [],
     }

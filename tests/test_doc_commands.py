@@ -26,7 +26,7 @@ COMMAND = re.compile(r"^(?:[A-Z_]+=\S+\s+)*(?:python -m nemotron_kit|nemotron-ki
 
 # Syntax summaries, not commands.
 SYNTAX = {
-    "nemotron-kit artifacts ls | show | versions | alias | verify | export | diff | gc",
+    "nemotron-kit artifacts ls | show | versions | alias | verify | export | diff | rm | gc",
     "nemotron-kit runs ls/show",
     "python -m nemotron_kit --cfg job [overrides]",
 }

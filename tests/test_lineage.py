@@ -135,6 +135,7 @@ def version_node(registry: ArtifactRegistry, name: str) -> dict[str, Any]:
         "created_at": version.created_at,
         "producer": version.producer,
         "missing": False,
+        "deleted": False,
     }
 
 
@@ -433,8 +434,9 @@ def test_a_query_reads_only_the_records_on_its_path(tmp_path: Path) -> None:
         "run:run-b",
         "run:run-c",
     }
-    # c's record; then per run: start and end records, then the input's version record.
-    assert upstream.records_read == 1 + 3 * 2 + 2
+    # c's record; then per run: start and end records, then the input's version record; and
+    # per version one look for its tombstone (a deleted version is shown as deleted).
+    assert upstream.records_read == 1 + 3 * 2 + 2 + 3
     assert upstream.storage_calls.get("list", 0) == 0  # no listing at all upstream
     downstream = after[1]
     assert set(downstream.nodes) >= {"run:run-d", "art://d:v1"}

@@ -48,6 +48,26 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}; see `{self.prog} --help`.")
 
 
+def _duration(text: str) -> float:
+    """Seconds from '3600', '90m', '12h' or '30d'."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    scale = units.get(text[-1:], 1) if text else 1
+    number = text[:-1] if text[-1:] in units else text
+    try:
+        value = float(number) * scale
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a duration such as 3600, 12h or 30d")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number >= 1")
+    return int(text)
+
+
 def _grace(text: str) -> float:
     try:
         value = float(text)
@@ -112,9 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
     versions = add("versions", "list every version of a name", cmd_versions)
     versions.add_argument("name", metavar="NAME", help="NAME or art://[PROJECT/]NAME")
     add_json(versions)
-    alias = add("alias", "point ALIAS at the version URI resolves to", cmd_alias)
+    alias = add("alias", "point ALIAS at the version URI resolves to (--rm: remove it)", cmd_alias)
     alias.add_argument("uri", metavar="URI", help="art://NAME[:vN|:ALIAS]")
     alias.add_argument("alias", metavar="ALIAS", help="alias to set or move, e.g. best")
+    alias.add_argument("--rm", action="store_true", help="remove ALIAS of URI's name instead")
+    rm = add("rm", "delete a version (a tombstone: its number is never reused)", cmd_rm)
+    rm.add_argument("uri", metavar="URI", help="art://NAME:vN (or an alias)")
+    rm.add_argument("--reason", help="why, kept in the tombstone and shown when it is asked for")
+    rm.add_argument(
+        "--force", action="store_true", help="also when live versions were made from it"
+    )
     verify = add("verify", "re-hash a version's files; exit 1 if any changed", cmd_verify)
     verify.add_argument("uri", metavar="URI", help="art://NAME[:vN|:ALIAS]")
     add_json(verify)
@@ -137,6 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_GRACE,
         metavar="SECONDS",
         help=f"keep anything younger than this (default: {DEFAULT_GRACE:g})",
+    )
+    gc.add_argument(
+        "--keep-last",
+        type=_at_least_one,
+        metavar="N",
+        help="retention: first delete versions beyond the newest N of each name (aliased "
+        "versions, and those live versions were made from, stay)",
+    )
+    gc.add_argument(
+        "--older-than",
+        type=_duration,
+        default=0.0,
+        metavar="AGE",
+        help="retention: only versions older than AGE (3600, 12h, 30d)",
     )
     add_json(gc)
     return parser
@@ -484,8 +525,23 @@ def cmd_diff(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rm(ns: argparse.Namespace) -> int:
+    from nemotron_kit.registry.lifecycle import delete
+
+    version = delete(open_registry(ns), ns.uri, reason=ns.reason, force=ns.force)
+    print(f"deleted {version.uri}: `nemotron-kit artifacts gc` reclaims its data")
+    return 0
+
+
 def cmd_alias(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
+    if ns.rm:
+        from nemotron_kit.registry.lifecycle import remove_alias
+
+        parsed = registry.parse(ns.uri)
+        target = remove_alias(registry, parsed.name, ns.alias, parsed.project)
+        print(f"removed {ns.alias} (was v{target})")
+        return 0
     version = registry.alias(ns.uri, ns.alias)
     print(f"{ns.alias} -> {version.uri}")
     return 0
@@ -526,6 +582,23 @@ def cmd_verify(ns: argparse.Namespace) -> int:
 
 def cmd_gc(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
+    retired: list[str] = []
+    if ns.keep_last is not None:
+        from nemotron_kit.registry.lifecycle import delete, retention
+
+        plan = retention(registry, keep_last=ns.keep_last, older_than_s=ns.older_than)
+        retired = [v.uri for v in plan.delete]
+        if not ns.dry_run:
+            for version in plan.delete:
+                delete(registry, version.uri, reason=f"retention: keep the last {ns.keep_last}")
+        say = (lambda _: None) if ns.json else print  # --json: stdout is the JSON alone
+        verb = "would delete" if ns.dry_run else "deleted"
+        for uri in retired:
+            say(f"{verb} {uri} (retention)")
+        for uri in plan.kept_for_downstream:
+            say(f"kept {uri}: live versions were made from it")
+        if ns.dry_run and retired:  # their data is still referenced until they go
+            say("(gc reclaims their data once they are deleted)")
     report = registry.gc(dry_run=ns.dry_run, grace_seconds=ns.grace)
     code = _report_damage(report.errors)
     if report.errors:
@@ -539,6 +612,7 @@ def cmd_gc(ns: argparse.Namespace) -> int:
             {
                 "dry_run": ns.dry_run,
                 "grace_seconds": ns.grace,
+                "retired": retired,
                 "removed": report.removed,
                 "errors": report.errors,
             }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -115,6 +116,8 @@ class ArtifactVersion:
 
     record: dict[str, Any]
     default_project: str = "default"
+    #: Set when asked for with ``include_deleted`` and the version was deleted.
+    deleted: bool = False
 
     @property
     def name(self) -> str:
@@ -404,17 +407,28 @@ class ArtifactRegistry:
 
     # -- resolve / load -------------------------------------------------------------------
     @_storage_errors
-    def resolve(self, uri: str | ArtURI) -> ArtifactVersion:
-        """Pin ``uri`` to a concrete version (``latest`` and aliases become ``vN``)."""
+    def resolve(self, uri: str | ArtURI, *, include_deleted: bool = False) -> ArtifactVersion:
+        """Pin ``uri`` to a concrete version (``latest`` and aliases become ``vN``).
+
+        A deleted version is refused in one sentence, unless ``include_deleted`` (lineage,
+        which keeps showing it) asks for its record by number."""
         parsed = self.parse(uri)
         project, name = parsed.project or self.project, parsed.name
         if parsed.version is not None:
-            return self._read_record(project, name, parsed.version)
+            if include_deleted:
+                found = self._read_record(project, name, parsed.version)
+                dead = self.tombstone(project, name, parsed.version) is not None
+                return dataclasses.replace(found, deleted=dead) if dead else found
+            return self._live_record(project, name, parsed.version)
         alias = parsed.alias or LATEST
         if alias == LATEST:
             version = self._latest_version(project, name)
             if version == 0:
                 raise NotFoundError(self._unknown_name_message(project, name))
+            while version > 0 and self.tombstone(project, name, version) is not None:
+                version -= 1  # latest: the newest version that was not deleted
+            if version == 0:
+                raise NotFoundError(f"Every version of '{name}' was deleted: publish a new one.")
             return self._read_record(project, name, version)
         target = self._read_alias(project, name, alias)
         if target is None or target < 1:
@@ -425,7 +439,31 @@ class ArtifactRegistry:
                 f"'{name}' has no alias '{alias}' (its aliases: {', '.join(known)}): set it with "
                 f"`nemotron-kit artifacts alias art://{name}:vN {alias}`."
             )
-        return self._read_record(project, name, target)
+        return self._live_record(project, name, target, via=alias)
+
+    def _live_record(
+        self, project: str, name: str, version: int, via: str | None = None
+    ) -> ArtifactVersion:
+        """The record of a version that was not deleted; a deleted one is one sentence."""
+        record = self._read_record(project, name, version)
+        dead = self.tombstone(project, name, version)
+        if dead is not None:
+            why = f" ({dead.reason})" if dead.reason else ""
+            how = f"alias '{via}' points at " if via else ""
+            raise NotFoundError(
+                f"{how}{record.uri}, which was deleted on {dead.deleted_at}{why}: its number is "
+                "not reused; choose another version."
+            )
+        return record
+
+    def tombstone(self, project: str, name: str, version: int) -> records.TombstoneRecord | None:
+        """The tombstone of a deleted version, or None while it is live."""
+        key = layout.tombstone(project, name, version)
+        try:
+            raw = self.storage.read(key)
+        except FileNotFoundError:
+            return None
+        return records.parse(records.TombstoneRecord, raw, f"The tombstone '{key}'")
 
     @_storage_errors
     def load(self, uri: str | ArtURI, expected: type[A] = Artifact, *, verify: bool = False) -> A:  # type: ignore[assignment]
@@ -871,7 +909,14 @@ class ArtifactRegistry:
         latest = self._latest_version(project, name)
         if latest == 0:
             raise NotFoundError(self._unknown_name_message(project, name))
-        return [self._read_record(project, name, v) for v in range(1, latest + 1)]
+        dead = self.deleted_versions(name, project=project)
+        return [self._read_record(project, name, v) for v in range(1, latest + 1) if v not in dead]
+
+    def deleted_versions(self, name: str, *, project: str | None = None) -> set[int]:
+        """Numbers of the deleted versions of ``name`` (one listing)."""
+        project = project or self.project
+        prefix = layout.tombstone(project, name, 1).rsplit("/", 1)[0]
+        return {n for e in self.storage.list(prefix) if (n := layout.version_number(e))}
 
     @_storage_errors
     def list(
@@ -1088,11 +1133,12 @@ class ArtifactRegistry:
         )
 
     @_storage_errors
-    def consumers(self, uri: str | ArtURI) -> builtins.list[str]:
-        """Run ids that used the version at ``uri``."""
-        return [
-            r for r in self.storage.list(self._consumer_prefix(self.resolve(uri))) if _valid_name(r)
-        ]
+    def consumers(self, uri: str | ArtURI | ArtifactVersion) -> builtins.list[str]:
+        """Run ids that used the version at ``uri`` (or that version, already resolved)."""
+        version = (  # a deleted version keeps its lineage
+            uri if isinstance(uri, ArtifactVersion) else self.resolve(uri, include_deleted=True)
+        )
+        return [r for r in self.storage.list(self._consumer_prefix(version)) if _valid_name(r)]
 
     # -- verify ---------------------------------------------------------------------------
     @_storage_errors
@@ -1184,10 +1230,11 @@ class ArtifactRegistry:
             for name in self.storage.list(layout.project(project)):
                 if not _valid_name(name):
                     continue
+                dead = self.deleted_versions(name, project=project)
                 for key in self.storage.list(layout.versions(project, name)):
                     number = layout.version_number(key)
-                    if number is None:
-                        continue
+                    if number is None or number in dead:
+                        continue  # a deleted version's data is reclaimed unless shared
                     try:
                         version = self._read_record(project, name, number)
                         referenced_manifests.add(version.digest)

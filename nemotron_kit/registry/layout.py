@@ -2,6 +2,7 @@
 
     artifacts/PROJECT/NAME/versions/00000001.json    version records: immutable, the commit point
     artifacts/PROJECT/NAME/aliases/ALIAS.json        mutable pointers ({"version": N}), `latest` too
+    artifacts/PROJECT/NAME/deleted/00000001.json     tombstones: the version was deleted
     artifacts/PROJECT/NAME/consumers/00000001/RUN    index: runs that read the version (empty)
     manifests/ab/<tree digest>.json                  file lists with sizes and BLAKE3 digests
     objects/ab/<file digest>                         file contents (copy mode), stored once
@@ -64,6 +65,10 @@ def version_record(project_: str, name_: str, version: int) -> str:
 
 def alias(project_: str, name_: str, alias_: str) -> str:
     return f"{name(project_, name_)}/aliases/{alias_}.json"
+
+
+def tombstone(project_: str, name_: str, version: int) -> str:
+    return f"{name(project_, name_)}/deleted/{version:08d}.json"
 
 
 def consumers(project_: str, name_: str, version: int) -> str:

@@ -128,6 +128,14 @@ class AliasRecord(_Record):
     updated_at: str = Field(default="", max_length=64)
 
 
+class TombstoneRecord(_Record):
+    """A deleted version: its record stays (the number is never reused, lineage keeps it)."""
+
+    deleted_at: str = Field(max_length=64)
+    reason: str | None = Field(default=None, max_length=1000)
+    forced: bool = False
+
+
 class ManifestFile(_Record):
     rel: RelPath
     size: NonNegativeInt

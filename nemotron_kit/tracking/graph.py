@@ -162,7 +162,7 @@ class _Reader:
         return self._versions.get(node_id)
 
     def root(self, uri: str) -> ArtifactVersion:
-        version = self.registry.resolve(uri)
+        version = self.registry.resolve(uri, include_deleted=True)
         self._versions[version.uri] = version
         return version
 
@@ -177,8 +177,8 @@ class _Reader:
             if node_id in self._versions:
                 return node_id, self._versions[node_id]
         try:
-            version: ArtifactVersion | None = self.registry.resolve(parsed)
-        except UNREADABLE:  # deleted, corrupted or never committed: shown, not followed
+            version: ArtifactVersion | None = self.registry.resolve(parsed, include_deleted=True)
+        except UNREADABLE:  # corrupted or never committed: shown, not followed
             version = None
         node_id = version.uri if version is not None else parsed.format(self.project)
         self._versions[node_id] = version
@@ -193,7 +193,7 @@ class _Reader:
         return self._runs[run_id]
 
     def consumers(self, version: ArtifactVersion) -> list[str]:
-        return self.registry.consumers(version.uri)
+        return self.registry.consumers(version)
 
     def outputs(self, run_id: str, record: dict[str, Any] | None) -> list[str]:
         if record is not None:
@@ -218,6 +218,7 @@ def _artifact_node(node_id: str, version: ArtifactVersion | None) -> dict[str, A
             "created_at": None,
             "producer": None,
             "missing": True,
+            "deleted": False,
         }
     return {
         "id": node_id,
@@ -229,6 +230,8 @@ def _artifact_node(node_id: str, version: ArtifactVersion | None) -> dict[str, A
         "created_at": version.created_at,
         "producer": version.producer,
         "missing": False,
+        # Its record stays when a version is deleted: shown, and followed, as deleted.
+        "deleted": version.deleted,
     }
 
 
@@ -482,7 +485,8 @@ class LineageGraph:
         text = Text()
         if node["kind"] == "artifact":
             text.append(node_id, style="bold" if node_id == self.root else "bold cyan")
-            text.append(f"  {'missing' if node['missing'] else node['type']}", style="dim")
+            kind = "missing" if node["missing"] else node["type"]
+            text.append(f"  {kind}{'  deleted' if node.get('deleted') else ''}", style="dim")
         else:
             status = str(node["status"])
             color = {"COMPLETED": "green", "FAILED": "red"}.get(status, "yellow")

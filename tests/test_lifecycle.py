@@ -1,0 +1,156 @@
+"""Versions leave the registry: `artifacts rm` (a tombstone), `alias --rm`, retention through
+`gc --keep-last`; gc then reclaims the bytes, and never what a live version needs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nemotron_kit.artifacts import Artifact
+from nemotron_kit.errors import ArtifactError, NotFoundError
+from nemotron_kit.registry import ArtifactRegistry
+from nemotron_kit.registry.lifecycle import delete
+
+MIB = 1 << 20
+
+
+def disk_bytes(root: Path) -> int:
+    """Bytes of the registry's files on disk (hard links counted once)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for path in root.rglob("*"):
+        st = path.lstat()
+        if path.is_file() and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total
+
+
+def payload(tmp_path: Path, tag: str, size: int = MIB) -> Path:
+    data = tmp_path / f"data-{tag}"
+    data.mkdir()
+    (data / "weights.bin").write_bytes(os.urandom(size))
+    (data / "tag.txt").write_text(tag)
+    return data
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`nemotron-kit artifacts ARGS` (or `lineage ARGS`) against the test's registry."""
+    root = str(tmp_path / "registry")
+    command = ["lineage", *args[1:]] if args[0] == "lineage" else ["artifacts", *args]
+    return subprocess.run(
+        [sys.executable, "-m", "nemotron_kit", *command, "--root", root],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NEMOTRON_KIT_HOME": str(tmp_path / "home")},
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> ArtifactRegistry:
+    return ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+
+
+def test_rm_then_gc_reclaims_the_bytes_and_numbers_are_not_reused(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    for tag in ("a", "b"):
+        registry.publish(Artifact(path=str(payload(tmp_path, tag))), name="m", mode="copy")
+    registry.load("art://m:v1")  # a materialized tree too
+    before = disk_bytes(tmp_path / "registry")
+    result = cli(tmp_path, "rm", "art://m:v1", "--reason", "bad run")
+    assert result.returncode == 0, result.stderr
+    assert cli(tmp_path, "gc", "--grace", "0").returncode == 0
+    after = disk_bytes(tmp_path / "registry")
+    assert before - after >= MIB, (before, after)  # v1's weights are gone from disk
+    with pytest.raises(NotFoundError, match=r"art://m:v1, which was deleted on .* \(bad run\)"):
+        registry.resolve("art://m:v1")
+    assert registry.verify("art://m:v2").ok and registry.resolve("art://m").version == 2
+    assert [v.version for v in registry.versions("m")] == [2]
+    nxt = registry.publish(Artifact(path=str(payload(tmp_path, "c"))), name="m", mode="copy")
+    assert nxt.version == 3  # v1's number stays taken
+    delete(registry, "art://m:v3")
+    assert registry.resolve("art://m").version == 2  # latest: the newest live version
+
+
+def test_a_deleted_versions_content_reused_later_stays(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    data = payload(tmp_path, "same")
+    registry.publish(Artifact(path=str(data)), name="m", mode="copy")
+    delete(registry, "art://m:v1")
+    again = registry.publish(Artifact(path=str(data)), name="m", mode="copy")  # same objects
+    registry.gc(grace_seconds=0)
+    assert registry.verify(again.uri).ok
+    assert (Path(registry.load(again.uri).path) / "tag.txt").read_text() == "same"
+
+
+def test_rm_refuses_an_input_of_a_live_version_unless_forced(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    data = registry.publish(Artifact(path=str(payload(tmp_path, "d"))), name="data", mode="copy")
+    registry.add_consumer(data.uri, "run-train")
+    registry.publish(
+        Artifact(path=str(payload(tmp_path, "model"))),
+        name="model",
+        mode="copy",
+        producer="run-train",
+        inputs=[data.uri],
+    )
+    refused = cli(tmp_path, "rm", data.uri)
+    assert refused.returncode != 0
+    assert "is an input of live versions (art://model:v1)" in refused.stderr
+    assert registry.resolve(data.uri).version == 1  # still there
+    assert cli(tmp_path, "rm", data.uri, "--force").returncode == 0
+    registry.gc(grace_seconds=0)
+    assert registry.verify("art://model:v1").ok  # the model keeps its own data
+    # Lineage keeps the deleted version, says so, and still follows it both ways.
+    up = cli(tmp_path, "lineage", "art://model:v1")
+    down = cli(tmp_path, "lineage", data.uri, "--downstream")
+    assert up.returncode == 0 and "art://data:v1" in up.stdout and "deleted" in up.stdout
+    assert down.returncode == 0 and "art://model:v1" in down.stdout, down.stderr
+
+
+def test_alias_rm_and_retention_keep_aliased_and_newest(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    for tag in "abcd":
+        registry.publish(Artifact(path=str(payload(tmp_path, tag))), name="m", mode="copy")
+    registry.alias("art://m:v1", "best")
+    registry.alias("art://m:v2", "old")
+    removed = cli(tmp_path, "alias", "art://m", "old", "--rm")
+    assert removed.returncode == 0 and "removed old (was v2)" in removed.stdout
+    assert "old" not in registry.aliases("m")
+    before = disk_bytes(tmp_path / "registry")
+    planned = cli(tmp_path, "gc", "--keep-last", "1", "--dry-run", "--json")
+    assert json.loads(planned.stdout)["retired"] == ["art://m:v2", "art://m:v3"]
+    assert disk_bytes(tmp_path / "registry") == before  # a dry run changes nothing
+    result = cli(tmp_path, "gc", "--keep-last", "1", "--grace", "0")
+    assert result.returncode == 0, result.stderr
+    assert [v.version for v in registry.versions("m")] == [1, 4]  # best and the newest
+    assert before - disk_bytes(tmp_path / "registry") >= 2 * MIB
+    assert all(registry.verify(v.uri).ok for v in registry.versions("m"))
+
+
+def test_bad_lifecycle_input_is_one_sentence(registry: ArtifactRegistry, tmp_path: Path) -> None:
+    registry.publish(Artifact(path=str(payload(tmp_path, "x", 10))), name="m")
+    for args, said in (
+        (("gc", "--keep-last", "0"), "'0' is not a whole number >= 1"),
+        (("gc", "--keep-last", "1", "--older-than", "soon"), "'soon' is not a duration"),
+        (("alias", "art://m", "latest", "--rm"), "'latest' always names the newest version"),
+        (("alias", "art://m", "nope", "--rm"), "'m' has no alias 'nope'"),
+        (("rm", "art://m:v9"), "art://m:v9 does not exist"),
+    ):
+        result = cli(tmp_path, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert said in result.stderr, (args, result.stderr)
+    with pytest.raises(ArtifactError, match="keep_last must be at least 1"):
+        from nemotron_kit.registry.lifecycle import retention
+
+        retention(registry, keep_last=0)
