@@ -1,4 +1,4 @@
-"""--help and --cfg job stay light: no torch, wandb, submitit or s3fs is imported."""
+"""--help and --cfg job stay light: no torch, wandb, submitit, s3fs, adlfs or gcsfs is imported."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-HEAVY = ("torch", "wandb", "submitit", "s3fs")
+HEAVY = ("torch", "wandb", "submitit", "s3fs", "adlfs", "gcsfs")
 
 PROBE = (
     """
@@ -38,6 +38,8 @@ print(json.dumps({"code": code, "heavy": [m for m in HEAVY if m in sys.modules]}
             "tracker=[file,wandb]",
             "registry=s3",
         ],
+        ["--cfg", "job", "registry=azure", "registry.container=c"],
+        ["--cfg", "job", "registry=gcs", "registry.bucket=b"],
     ],
 )
 def test_no_heavy_imports(args: list[str], tmp_path: object) -> None:
