@@ -21,7 +21,7 @@ GROUPS = {
     "executor": ["container", "local", "slurm", "torchrun"],
     "pipeline": ["tiny"],
     "recipe": ["data_prep", "eval", "pretrain", "sft", "sft_data"],
-    "registry": ["local", "s3"],
+    "registry": ["azure", "gcs", "local", "s3"],
     "tracker": ["file", "noop", "wandb"],
 }
 
