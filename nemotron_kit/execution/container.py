@@ -616,9 +616,9 @@ def _local_registry_root(job: Any) -> Path | None:
         root = str(config.registry.root)
     except Exception:
         return None
-    if "://" in root and not root.startswith("file://"):
-        return None  # S3 and friends: reached over the network
-    return Path(root.removeprefix("file://")).expanduser().absolute()
+    from nemotron_kit.registry.storage import local_root
+
+    return local_root(root)  # None: S3 and friends, reached over the network
 
 
 def _kernel_oom(container: str) -> bool:

@@ -461,6 +461,13 @@ DEFAULT_ATTEMPTS = 2
 ENTRY_POINT_GROUP = "nemotron_kit.storage"
 
 
+def local_root(root: str) -> Path | None:
+    """The directory of a registry root on this machine, or None for remote storage."""
+    if "://" in root and not root.startswith("file://"):
+        return None
+    return Path(root.removeprefix("file://")).expanduser().absolute()
+
+
 def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> Storage:
     """The storage for a registry root, chosen by its protocol: a local path or ``file://``,
     ``memory://``, ``s3://``, ``az://`` (also ``abfs://``), ``gs://`` (also ``gcs://``), or one a
