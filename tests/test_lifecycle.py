@@ -77,6 +77,12 @@ def test_rm_then_gc_reclaims_the_bytes_and_numbers_are_not_reused(
     assert nxt.version == 3  # v1's number stays taken
     delete(registry, "art://m:v3")
     assert registry.resolve("art://m").version == 2  # latest: the newest live version
+    assert registry.aliases("m")["latest"] == 2
+    assert [(e.name, e.latest.version) for e in registry.list()] == [("m", 2)]
+    delete(registry, "art://m:v2")
+    assert registry.list() == []  # every version deleted: nothing to list
+    with pytest.raises(NotFoundError, match="Every version of 'm' was deleted"):
+        registry.resolve("art://m")
 
 
 def test_a_deleted_versions_content_reused_later_stays(

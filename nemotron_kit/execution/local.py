@@ -128,6 +128,8 @@ class _Pool:
         self.job_ids: dict[int, str] = {}
         # worker sentinel -> [process, connection, the spec it runs or None]
         self.workers: dict[Any, list[Any]] = {}
+        # workers told to stop (a cancel): never given another job, even if they answer
+        self.doomed: set[Any] = set()
         for _ in range(min(max_parallel, len(self.pending))):
             self._feed(self._spawn())
 
@@ -178,6 +180,13 @@ class _Pool:
             self.outcomes[spec.num] = outcome_from_result(
                 spec, self.sweep_dir, fallback, str(proc.pid), result
             )
+            if proc.sentinel in self.doomed:  # it answered before the cancel took: replace it
+                slot[2] = None
+                self.workers.pop(proc.sentinel, None)
+                proc.join(timeout=10)
+                if self.pending:
+                    self._feed(self._spawn())
+                continue
             self._feed(slot)
 
     def cancel(self, spec: JobSpec) -> None:
@@ -187,10 +196,14 @@ class _Pool:
             return
         for proc, _, running in self.workers.values():
             if running is not None and running.num == spec.num:
+                self.doomed.add(proc.sentinel)
                 proc.terminate()  # the next step records it: killed by SIGTERM
 
     def close(self) -> None:
-        """Stop what still runs (interrupted), tell idle workers to exit, and reap them all."""
+        """Stop what still runs (interrupted), tell idle workers to exit, and reap them all;
+        a job that never started is recorded as cancelled."""
+        for spec in self.pending:
+            self.outcomes.setdefault(spec.num, JobOutcome(spec, JobStatus.FAILED, "cancelled"))
         self.pending.clear()
         for proc, conn, spec in self.workers.values():
             if spec is not None:
@@ -200,6 +213,9 @@ class _Pool:
                     conn.send(None)
         for proc, _, _ in self.workers.values():
             proc.join(timeout=10)
+            if proc.is_alive():  # it ignored SIGTERM
+                proc.kill()
+                proc.join(timeout=10)
 
 
 class _PoolHandle(JobHandle):

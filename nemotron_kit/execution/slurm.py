@@ -280,6 +280,7 @@ class SlurmExecutor(Executor):
         entries = [
             SlurmEntry(job, spec, str(secret_file) if secret_file else None) for spec in specs
         ]
+        jobs: list[Any] = []
         try:
             with _without(list(secrets)):
                 if len(entries) == 1:
@@ -287,14 +288,19 @@ class SlurmExecutor(Executor):
                 else:
                     # A sweep is one job array, or several when it is larger than the
                     # cluster's MaxArraySize (sbatch refuses indices at or above it).
-                    jobs = []
                     size = max_array_size()
                     for start in range(0, len(entries), size):
                         with executor.batch():
-                            jobs += [executor.submit(e) for e in entries[start : start + size]]
-        except submitit.core.utils.FailedJobError as exc:  # sbatch refused the job
+                            batch = [executor.submit(e) for e in entries[start : start + size]]
+                        jobs += batch
+        except BaseException as exc:  # refused, or interrupted: no job of this sweep stays
+            for j in jobs:
+                with contextlib.suppress(Exception):
+                    j.cancel(check=False)
             if secret_file is not None:
                 secret_file.unlink(missing_ok=True)
+            if not isinstance(exc, submitit.core.utils.FailedJobError):
+                raise
             said = " ".join(str(exc).split())[:300]
             raise ConfigError(
                 f"Slurm refused the submission ({said}): check `sinfo`, and the executor's "

@@ -46,6 +46,8 @@ class _Queue:
         self.handles: list[_TorchrunHandle] = []
 
     def advance(self, block: bool) -> None:
+        """Record the running job's end (waiting for it with ``block``) and start the next
+        one; never waits for more than one job."""
         for handle in self.handles:
             if handle.result is not None:
                 continue
@@ -53,6 +55,7 @@ class _Queue:
                 handle.start()
             if not handle.finish(block):
                 return  # still running: the rest wait
+            block = False  # one job ended: start the next, without waiting for it
 
     def stop(self) -> None:
         for handle in self.handles:

@@ -422,11 +422,9 @@ class ArtifactRegistry:
             return self._live_record(project, name, parsed.version)
         alias = parsed.alias or LATEST
         if alias == LATEST:
-            version = self._latest_version(project, name)
-            if version == 0:
+            if self._latest_version(project, name) == 0:
                 raise NotFoundError(self._unknown_name_message(project, name))
-            while version > 0 and self.tombstone(project, name, version) is not None:
-                version -= 1  # latest: the newest version that was not deleted
+            version = self._live_latest(project, name)
             if version == 0:
                 raise NotFoundError(f"Every version of '{name}' was deleted: publish a new one.")
             return self._read_record(project, name, version)
@@ -895,10 +893,17 @@ class ArtifactRegistry:
             target = self._read_alias(project, name, alias)
             if target and target > 0:
                 out[alias] = target
-        latest = self._latest_version(project, name)
+        latest = self._live_latest(project, name)
         if latest:
             out[LATEST] = latest
         return out
+
+    def _live_latest(self, project: str, name: str) -> int:
+        """The newest version that was not deleted (0 if none): what ``latest`` names."""
+        version = self._latest_version(project, name)
+        while version > 0 and self.tombstone(project, name, version) is not None:
+            version -= 1
+        return version
 
     # -- listing --------------------------------------------------------------------------
     @_storage_errors
@@ -940,9 +945,9 @@ class ArtifactRegistry:
                         f"'{layout.name(project, name)}' in {self.root} is not an artifact name "
                         "nemotron-kit writes: remove it."
                     )
-                latest = self._latest_version(project, name)
+                latest = self._live_latest(project, name)
                 if latest == 0:
-                    continue  # a name whose first publish never committed
+                    continue  # never committed, or every version deleted
                 entries.append(
                     ArtifactEntry(
                         project,
@@ -1223,26 +1228,8 @@ class ArtifactRegistry:
         """Remove what no version references: unreferenced objects, manifests and trees, and
         leftovers of killed publishes. Anything younger than ``grace_seconds`` is kept, because
         a publish in flight has written its objects but not yet its record."""
-        referenced_manifests: set[str] = set()
-        referenced_objects: set[str] = set()
         report = GcReport()
-        for project in self.projects():
-            for name in self.storage.list(layout.project(project)):
-                if not _valid_name(name):
-                    continue
-                dead = self.deleted_versions(name, project=project)
-                for key in self.storage.list(layout.versions(project, name)):
-                    number = layout.version_number(key)
-                    if number is None or number in dead:
-                        continue  # a deleted version's data is reclaimed unless shared
-                    try:
-                        version = self._read_record(project, name, number)
-                        referenced_manifests.add(version.digest)
-                        if version.mode == "copy":
-                            files = self.manifest(version).files
-                            referenced_objects.update(f.digest for f in files)
-                    except CorruptRecordError as exc:
-                        report.errors.append(str(exc))
+        referenced_manifests, referenced_objects = self._referenced(report.errors)
         cutoff = time.time() - grace_seconds
 
         def stale(prefix: str, keep: Callable[[str], bool]) -> Iterator[str]:
@@ -1256,6 +1243,12 @@ class ArtifactRegistry:
             doomed += stale(layout.OBJECTS, lambda k: layout.digest_of(k) in referenced_objects)
             doomed += stale(layout.MANIFESTS, lambda k: layout.digest_of(k) in referenced_manifests)
             doomed += stale(layout.TREES, lambda k: layout.digest_of(k) in referenced_manifests)
+            # A version committed while we walked (re-using old content that a deleted version
+            # left, say) references it now: look at the records once more before deleting.
+            again_manifests, again_objects = self._referenced([])
+            doomed = [
+                k for k in doomed if layout.digest_of(k) not in (again_objects | again_manifests)
+            ]
         doomed += stale(layout.STAGING, lambda k: False)
         doomed += stale(layout.ARTIFACTS, lambda k: not layout.is_temporary(k))
         report.removed = sorted(doomed)
@@ -1268,6 +1261,29 @@ class ArtifactRegistry:
                 _remove_tree(path)
             self._prune_empty_dirs()
         return report
+
+    def _referenced(self, errors: builtins.list[str]) -> tuple[set[str], set[str]]:
+        """Manifest and object digests the live versions use; unreadable records go to
+        ``errors``."""
+        manifests: set[str] = set()
+        objects: set[str] = set()
+        for project in self.projects():
+            for name in self.storage.list(layout.project(project)):
+                if not _valid_name(name):
+                    continue
+                dead = self.deleted_versions(name, project=project)
+                for key in self.storage.list(layout.versions(project, name)):
+                    number = layout.version_number(key)
+                    if number is None or number in dead:
+                        continue  # a deleted version's data is reclaimed unless shared
+                    try:
+                        version = self._read_record(project, name, number)
+                        manifests.add(version.digest)
+                        if version.mode == "copy":
+                            objects.update(f.digest for f in self.manifest(version).files)
+                    except CorruptRecordError as exc:
+                        errors.append(str(exc))
+        return manifests, objects
 
     def _local_staging_leftovers(self, cutoff: float) -> builtins.list[Path]:
         """This machine's staging directories of killed publishes to a remote registry."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from nemotron_kit.errors import ArtifactError, URIError
+from nemotron_kit.errors import ArtifactError, NotFoundError, URIError
 from nemotron_kit.registry import layout, records
 from nemotron_kit.registry.uri import LATEST, validate_alias
 
@@ -30,8 +30,8 @@ def live_downstream(registry: ArtifactRegistry, version: ArtifactVersion) -> lis
         for uri in registry.run_outputs(run_id):
             try:
                 registry.resolve(uri)
-            except Exception:  # deleted (or unreadable): nothing live depends on it there
-                continue
+            except NotFoundError:  # deleted: nothing live depends on it there
+                continue  # (any other failure is raised: unknown is not "not live")
             out.append(uri)
     return sorted(set(out))
 
