@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from nemotron_kit.environment import HOME_ENV
+
 PROBE_RECIPE = """\
 # @package _global_
 # The conformance suite's probe (nemotron_kit.execution.testing.probe).
@@ -130,7 +132,7 @@ class Probe:
     def env(self, **extra: str) -> dict[str, str]:
         return {
             **os.environ,
-            "NEMOTRON_KIT_HOME": str(self.home),
+            HOME_ENV: str(self.home),
             "OMP_NUM_THREADS": "1",
             "WANDB_MODE": "offline",
             **extra,

@@ -1077,19 +1077,19 @@ class ArtifactRegistry:
     @_storage_errors
     def read_sweep_summary(self, sweep_id: str) -> dict[str, Any] | None:
         validate_name(sweep_id, "sweep id")
-        try:
-            data = json.loads(self.storage.read(layout.sweep_summary(sweep_id)))
-        except (FileNotFoundError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+        return self._json_object(layout.sweep_summary(sweep_id))
 
     @_storage_errors
     def cache_entry(self, key: str) -> dict[str, Any] | None:
         """The pipeline-cache entry under ``key`` (a hex digest), if any."""
         if not key.isalnum():
             raise ArtifactError(f"Pipeline cache key {key!r} is not a digest.")
+        return self._json_object(layout.pipeline_cache(key))
+
+    def _json_object(self, key: str) -> dict[str, Any] | None:
+        """A JSON object stored at ``key``; None if absent or not an object (untrusted)."""
         try:
-            data = json.loads(self.storage.read(layout.pipeline_cache(key)))
+            data = json.loads(self.storage.read(key))
         except (FileNotFoundError, ValueError):
             return None
         return data if isinstance(data, dict) else None

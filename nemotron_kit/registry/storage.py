@@ -8,6 +8,7 @@ registry logic is written once above these.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import os
@@ -246,13 +247,22 @@ class LocalStorage(Storage):
 class FsspecStorage(Storage):
     """An fsspec filesystem whose backend honours conditional writes (see ``create``)."""
 
-    timeout_s: float | None = None
-    attempts: int = 1
-    endpoint: str | None = None
+    timeout_s: float | None
+    attempts: int
+    endpoint: str | None
 
-    def __init__(self, url: str, **storage_options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout_s: float | None = None,
+        attempts: int = 1,
+        endpoint: str | None = None,
+        **storage_options: Any,
+    ) -> None:
         import fsspec
 
+        self.timeout_s, self.attempts, self.endpoint = timeout_s, attempts, endpoint
         self.url = url.rstrip("/")
         self.fs, self.base = fsspec.core.url_to_fs(self.url, **storage_options)
         self.base = self.base.rstrip("/")
@@ -504,12 +514,19 @@ Opener = Callable[[str, dict[str, Any], float, int], Storage]
 def backends() -> dict[str, Opener]:
     """Protocol -> opener: the built-in backends, then those of installed packages (which
     add protocols; they cannot take over a built-in one)."""
-    found: dict[str, Opener] = {}
+    return {**_plugins(), **BUILTIN}
+
+
+@functools.cache
+def _plugins() -> dict[str, Opener]:
+    """The installed packages' backends, looked up once per process (a scan of every
+    installed distribution's metadata)."""
     from importlib.metadata import entry_points
 
+    found: dict[str, Opener] = {}
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, _lazy(ep))
-    return {**found, **BUILTIN}
+    return found
 
 
 def _lazy(ep: Any) -> Opener:
@@ -528,19 +545,20 @@ def open_memory(root: str, options: dict[str, Any], timeout: float, attempts: in
     return MemoryStorage(root, **options)
 
 
-def _quiet(*loggers: str) -> None:
-    """Inside a Hydra job the root logger is at INFO: keep an SDK's chatter out of it."""
+def _needs(module: str, option: str, *loggers: str) -> None:
+    """The backend's package is installed (else one sentence naming the extra); and inside a
+    Hydra job, whose root logger is at INFO, its SDK's chatter stays out of the log."""
     import logging
 
+    from nemotron_kit._deps import require
+
+    require(module, option)
     for name in loggers:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def open_s3(root: str, options: dict[str, Any], timeout: float, attempts: int) -> Storage:
-    from nemotron_kit._deps import require
-
-    require("s3fs", "registry=s3")
-    _quiet("aiobotocore", "botocore", "s3fs")
+    _needs("s3fs", "registry=s3", "aiobotocore", "botocore", "s3fs")
     endpoint = options.pop("endpoint_url", None)
     if endpoint:
         options.setdefault("client_kwargs", {})["endpoint_url"] = endpoint
@@ -551,36 +569,27 @@ def open_s3(root: str, options: dict[str, Any], timeout: float, attempts: int) -
     config.setdefault("connect_timeout", timeout)
     config.setdefault("read_timeout", timeout)
     config.setdefault("retries", {"max_attempts": 0, "mode": "legacy"})  # one try each
-    storage = S3Storage(root, **options)
+    storage = S3Storage(root, timeout_s=timeout, attempts=attempts, endpoint=endpoint, **options)
     storage.fs.retries = attempts
-    storage.timeout_s, storage.attempts, storage.endpoint = timeout, attempts, endpoint
     return storage
 
 
 def open_azure(root: str, options: dict[str, Any], timeout: float, attempts: int) -> Storage:
     """Credentials as adlfs reads them: ``connection_string``/``account_name``+``account_key``
     options, or $AZURE_STORAGE_CONNECTION_STRING (and adlfs's other AZURE_STORAGE_* names)."""
-    from nemotron_kit._deps import require
-
-    require("adlfs", "registry=azure")
-    _quiet("azure", "adlfs")
+    _needs("adlfs", "registry=azure", "azure", "adlfs")
     endpoint = options.pop("endpoint_url", None)
     options.setdefault("skip_instance_cache", True)
     options.setdefault("connection_timeout", timeout)
     options.setdefault("read_timeout", timeout)
     url = "az://" + root.split("://", 1)[1]
-    storage = AzureStorage(url, **options)
-    storage.timeout_s, storage.attempts, storage.endpoint = timeout, attempts, endpoint
-    return storage
+    return AzureStorage(url, timeout_s=timeout, attempts=attempts, endpoint=endpoint, **options)
 
 
 def open_gcs(root: str, options: dict[str, Any], timeout: float, attempts: int) -> Storage:
     """Credentials as gcsfs finds them (``token`` option, application default credentials);
     ``endpoint_url`` for an emulator."""
-    from nemotron_kit._deps import require
-
-    require("gcsfs", "registry=gcs")
-    _quiet("gcsfs", "google")
+    _needs("gcsfs", "registry=gcs", "gcsfs", "google")
     endpoint = options.pop("endpoint_url", None) or os.environ.get("STORAGE_EMULATOR_HOST")
     if endpoint:
         options["endpoint_url"] = endpoint
@@ -590,9 +599,7 @@ def open_gcs(root: str, options: dict[str, Any], timeout: float, attempts: int) 
     options.setdefault("skip_instance_cache", True)
     options.setdefault("timeout", timeout)
     url = "gs://" + root.split("://", 1)[1]
-    storage = GCSStorage(url, **options)
-    storage.timeout_s, storage.attempts, storage.endpoint = timeout, attempts, endpoint
-    return storage
+    return GCSStorage(url, timeout_s=timeout, attempts=attempts, endpoint=endpoint, **options)
 
 
 BUILTIN: dict[str, Opener] = {

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from nemotron_kit.environment import HOME_ENV
 from nemotron_kit.registry.storage import Storage, open_storage
 
 WRITER = r"""
@@ -74,7 +75,7 @@ class StorageSuite:
     @pytest.fixture(autouse=True)
     def _private_home(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Staging and caches of this test (and its writers) stay in its own directory."""
-        monkeypatch.setenv("NEMOTRON_KIT_HOME", str(tmp_path / "nk-home"))
+        monkeypatch.setenv(HOME_ENV, str(tmp_path / "nk-home"))
 
     # -- helpers ------------------------------------------------------------------------------
     def storage(self, tmp_path: Path) -> Storage:
