@@ -20,25 +20,28 @@ import os
 import statistics
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch: 2 threads on 2 cores are slower
 
 import torch
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
 
-from nemotron_kit.recipes import data, data_prep, job, pretrain
+from nemotron_kit import launch
+from nemotron_kit.recipes import data, pretrain
+from nemotron_kit.recipes.api import load_recipe
+from nemotron_kit.recipes.config import PretrainConfig
 from nemotron_kit.recipes.model import GPT
 from nemotron_kit.recipes.training import TrainSettings, cross_entropy
-from nemotron_kit.registry import get_registry, init
+from nemotron_kit.registry import get_registry
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def plain_loop(cfg: DictConfig, tokens: torch.Tensor, seq_length: int) -> None:
+def plain_loop(cfg: PretrainConfig, tokens: torch.Tensor, seq_length: int) -> None:
     """What one would write by hand: sample windows, forward, backward, clip, AdamW step."""
-    settings = TrainSettings.from_cfg(job.plain(cfg.train))
+    settings = TrainSettings.from_cfg(asdict(cfg.train))
     torch.manual_seed(settings.seed)
     model = GPT(pretrain.model_config(cfg), seed=settings.seed)
     optimizer = torch.optim.AdamW(
@@ -64,19 +67,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
 
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        initialize_config_dir(str(REPO / "conf"), version_base="1.3"),
-    ):
+    with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        os.chdir(work)  # data_prep writes into the current directory outside a Hydra job
-        init(root=work / "registry")
-        with contextlib.redirect_stdout(io.StringIO()):
-            uri = data_prep.main(compose("config", ["+recipe=data_prep"]))
-        blends = Path(get_registry().load(uri).path)
+        os.chdir(work)  # the jobs' output directories go here
+        os.environ["NEMOTRON_KIT_HOME"] = str(work)  # and the registry
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            (prepared,) = launch(["+recipe=data_prep"])
+        blends = Path(get_registry().load(str(prepared.return_value)).path)
         tokens = torch.frombuffer(bytearray(data.read_split(blends, "train")), dtype=torch.uint8)
         seq_length = int(data.read_blend(blends)["seq_length"])
-        cfg = compose("config", ["+recipe=pretrain", f"train.steps={args.steps}"])
+        with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+            composed = compose("config", ["+recipe=pretrain", f"train.steps={args.steps}"])
+        cfg = load_recipe("nemotron_kit.recipes.pretrain.main").typed_config(composed)
 
         samples: dict[str, list[float]] = {"recipe": [], "plain torch": []}
         for run in range(args.runs + 1):  # run 0 warms up both
@@ -94,7 +96,7 @@ def main() -> None:
 
     print(
         f"pretrain, {args.steps} steps x {args.runs} interleaved runs, batch "
-        f"{cfg.train.batch_size} x {seq_length} tokens, model {dict(cfg.model)}, "
+        f"{cfg.train.batch_size} x {seq_length} tokens, model {asdict(cfg.model)}, "
         f"checkpoint every {cfg.train.checkpoint_every} steps, "
         f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}:"
     )

@@ -20,6 +20,13 @@ _EXPORTS: dict[str, str] = {
     "omegaconf_to_dataclass": "nemotron_kit.config",
     "parse_config_and_overrides": "nemotron_kit.config",
     "instantiate": "nemotron_kit.config",
+    "constrained": "nemotron_kit.config",
+    # writing recipes
+    "recipe": "nemotron_kit.recipes.api",
+    "ArtifactInput": "nemotron_kit.recipes.api",
+    "ArtifactOutput": "nemotron_kit.recipes.api",
+    "JobContext": "nemotron_kit.execution.context",
+    "launch": "nemotron_kit.execution.api",
     # errors
     "NemotronKitError": "nemotron_kit.errors",
     "ConfigError": "nemotron_kit.errors",
@@ -59,12 +66,15 @@ _SUBMODULES = ("artifacts", "config", "registry", "errors", "train_script", "exe
 __all__ = [
     "Artifact",
     "ArtifactEntry",
+    "ArtifactInput",
+    "ArtifactOutput",
     "ArtifactRegistry",
     "ArtifactVersion",
     "ConfigError",
     "DataBlendsArtifact",
     "FileTracker",
     "InputDatasetInfo",
+    "JobContext",
     "LineageTracker",
     "ModelArtifact",
     "NemotronKitError",
@@ -79,6 +89,7 @@ __all__ = [
     "add_wandb_tags",
     "apply_hydra_overrides",
     "build_executor",
+    "constrained",
     "finish_wandb",
     "get_config",
     "get_lineage_tracker",
@@ -86,10 +97,12 @@ __all__ = [
     "init",
     "instantiate",
     "is_initialized",
+    "launch",
     "load_omegaconf_yaml",
     "load_run_profile",
     "omegaconf_to_dataclass",
     "parse_config_and_overrides",
+    "recipe",
     "set_lineage_tracker",
 ]
 
@@ -106,6 +119,7 @@ if TYPE_CHECKING:
     )
     from nemotron_kit.config import (
         apply_hydra_overrides,
+        constrained,
         instantiate,
         load_omegaconf_yaml,
         omegaconf_to_dataclass,
@@ -113,6 +127,9 @@ if TYPE_CHECKING:
     )
     from nemotron_kit.errors import ConfigError, NemotronKitError
     from nemotron_kit.execution import RunConfig, build_executor, load_run_profile
+    from nemotron_kit.execution.api import launch
+    from nemotron_kit.execution.context import JobContext
+    from nemotron_kit.recipes.api import ArtifactInput, ArtifactOutput, recipe
     from nemotron_kit.registry import (
         ArtifactEntry,
         ArtifactRegistry,

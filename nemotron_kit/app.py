@@ -72,14 +72,16 @@ def run(cfg: DictConfig, spec: JobSpec | None = None) -> Any:
     """Run the composed job: open its ``JobContext``, call the recipe, close the run.
 
     ``spec`` is the job contract a launcher decided (run id, pinned inputs, sweep, snapshot);
-    without one this is a plain run in this process, with a fresh run id. The recipe's
-    ``_target_`` is called with the config, and with the context too if it takes two
+    without one this is a plain run in this process, with a fresh run id. A ``@recipe`` gets
+    its typed config, the context and its loaded inputs, and what it returns is published; a
+    plain ``_target_`` is called with the config, and with the context too if it takes two
     arguments. With ``sweep.metric`` set, the job returns that metric (the objective an
     optimizing sweeper needs); otherwise what the recipe returned.
     """
     from nemotron_kit.config import instantiate
     from nemotron_kit.execution.context import JobContext, job_hydra_config
     from nemotron_kit.execution.job import JobSpec
+    from nemotron_kit.recipes.api import declared
 
     is_pipeline = cfg.get("pipeline") is not None and cfg.get("recipe") is None
     if cfg.get("recipe") is None and not is_pipeline:
@@ -91,10 +93,11 @@ def run(cfg: DictConfig, spec: JobSpec | None = None) -> Any:
     recipe_fn = (
         None if is_pipeline else instantiate({"_target_": cfg.recipe._target_, "_partial_": True})
     )
+    recipe = declared(recipe_fn)
     launched = spec is not None
     spec = spec or JobSpec(0, (), run_id=None)
     try:
-        ctx = JobContext.open(cfg, spec, job_hydra_config())
+        ctx = JobContext.open(cfg, spec, job_hydra_config(), recipe)
     except NotFoundError as exc:
         raise with_producer_hint(exc) from None
     try:
@@ -104,7 +107,10 @@ def run(cfg: DictConfig, spec: JobSpec | None = None) -> Any:
             result: Any = [r.outputs for r in run_pipeline(cfg, ctx)]
         else:
             assert recipe_fn is not None
-            result = recipe_fn(cfg, ctx) if _takes_context(recipe_fn) else recipe_fn(cfg)
+            if recipe is not None:  # @recipe: inputs loaded, output published for it
+                result = recipe(cfg, ctx)
+            else:
+                result = recipe_fn(cfg, ctx) if _takes_context(recipe_fn) else recipe_fn(cfg)
     except Exception as exc:
         with contextlib.suppress(Exception):  # the job's own error is the one to report
             ctx.close("FAILED", f"{type(exc).__name__}: {exc}")
@@ -187,22 +193,15 @@ def with_producer_hint(exc: NemotronKitError) -> NemotronKitError:
     match = _MISSING_NAME.match(str(exc))
     if match is None:
         return exc
-    import yaml
-
-    from nemotron_kit.paths import user_config_dirs
+    from nemotron_kit.recipes.api import recipe_options
 
     name = match.group(1)
-    for directory in [*user_config_dirs(), packaged_conf_dir()]:
-        for option in sorted((directory / "recipe").glob("*.yaml")):
-            try:
-                node = yaml.safe_load(option.read_text()) or {}
-            except yaml.YAMLError:
-                continue
-            if (node.get("output") or {}).get("name") == name:
-                return type(exc)(
-                    f"{str(exc).rstrip('.')}: run `python -m nemotron_kit +recipe={option.stem}` "
-                    f"first, which publishes '{name}'."
-                )
+    for option, output_name in recipe_options():
+        if output_name == name:
+            return type(exc)(
+                f"{str(exc).rstrip('.')}: run `python -m nemotron_kit +recipe={option}` "
+                f"first, which publishes '{name}'."
+            )
     return exc
 
 

@@ -7,6 +7,10 @@ from pathlib import Path
 
 from nemotron_kit.environment import CONFIG_PATH_ENV, HOME_ENV
 
+#: Entry-point group of recipe packages: ``NAMESPACE = "python_package"``, whose ``conf/``
+#: (recipes, pipelines, executors, artifact types) joins every run's config search path.
+RECIPE_PACKAGES_GROUP = "nemotron_kit.recipes"
+
 
 def home() -> Path:
     """``$NEMOTRON_KIT_HOME``, else ``~/.nemotron_kit``; the embedded registry lives below it."""
@@ -50,3 +54,30 @@ def user_config_dirs() -> list[Path]:
             )
         dirs.append(directory)
     return dirs
+
+
+def recipe_package_conf_dirs() -> list[tuple[str, Path]]:
+    """``(entry point, conf dir)`` of every installed recipe package, found without importing
+    the packages (Hydra builds its search path at every start, ``--help`` included)."""
+    import importlib.util
+    from importlib.metadata import entry_points
+
+    from nemotron_kit.errors import ConfigError
+
+    found = []
+    for ep in sorted(entry_points(group=RECIPE_PACKAGES_GROUP), key=lambda e: e.name):
+        module = ep.value.split(":", 1)[0].strip()
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        locations = list(spec.submodule_search_locations or []) if spec is not None else []
+        conf = Path(locations[0]) / "conf" if locations else None
+        if conf is None or not conf.is_dir():
+            raise ConfigError(
+                f"The recipe package '{ep.name}' (entry point {ep.value!r} in group "
+                f"{RECIPE_PACKAGES_GROUP}) has no conf/ directory inside an importable package: "
+                "reinstall it, or uninstall the distribution that declares it."
+            )
+        found.append((ep.name, conf.resolve()))
+    return found

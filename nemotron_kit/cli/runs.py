@@ -216,6 +216,8 @@ def cmd_show(ns: argparse.Namespace) -> int:
     status = str(record.get("status") or "-")
     color = {"COMPLETED": "green", "FAILED": "bold red"}.get(status, "yellow")
     row("recipe", str(record.get("recipe") or "-"))
+    if record.get("recipe_package"):
+        row("package", str(record["recipe_package"]))
     row("status", status, color)
     if record.get("error"):
         row("error", str(record["error"]), "red")

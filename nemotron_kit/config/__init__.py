@@ -1,6 +1,6 @@
 """Loading, overriding, validating and instantiating configs, with or without ``@hydra.main``."""
 
-from nemotron_kit.config._check import check_config, check_job_config
+from nemotron_kit.config._check import check_config, check_job_config, constrained
 from nemotron_kit.config._instantiate import instantiate
 from nemotron_kit.config._loading import load_omegaconf_yaml
 from nemotron_kit.config._overrides import apply_hydra_overrides
@@ -10,6 +10,7 @@ __all__ = [
     "apply_hydra_overrides",
     "check_config",
     "check_job_config",
+    "constrained",
     "instantiate",
     "load_omegaconf_yaml",
     "omegaconf_to_dataclass",

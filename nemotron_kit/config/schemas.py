@@ -202,6 +202,9 @@ class RecipeRefConf:
     _target_: str = constrained(MISSING, check=importable)
     # Optional packages the recipe needs (torch ...): missing ones are named before any work.
     requires: list[str] = field(default_factory=list)
+    # The installed distribution the recipe comes from, as composed ("nano3-recipes 0.2.0"):
+    # lineage names it, and a new version of it invalidates a pipeline step's cache.
+    package: Optional[str] = None
 
 
 @dataclass

@@ -44,6 +44,8 @@ PASSTHROUGH_ENV = (
 #: Credentials that do not look secret by name but travel with the secrets (env file only).
 CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID",)
 LABEL_PREFIX = "nk."
+#: Where installed recipe packages are importable inside the container (on its PYTHONPATH).
+PACKAGES_DIR = "/opt/nemotron-kit/recipe-packages"
 
 
 def _secret_env() -> dict[str, str]:
@@ -152,7 +154,12 @@ class ContainerExecutor(Executor):
     # -- the command ----------------------------------------------------------------------------
     def _host_paths(self, job: Any, sweep_dir: Path, snapshot: str | None) -> dict[str, Any]:
         """Host paths the job needs, mounted at the same absolute paths."""
-        from nemotron_kit.paths import home, packaged_conf_dir, user_config_dirs
+        from nemotron_kit.paths import (
+            home,
+            packaged_conf_dir,
+            recipe_package_conf_dirs,
+            user_config_dirs,
+        )
 
         rw = [sweep_dir.absolute()]
         nk_home = home().absolute()
@@ -165,6 +172,10 @@ class ContainerExecutor(Executor):
         ro += [Path(p).absolute() for p in pythonpath if Path(p).exists()]
         config_dirs = user_config_dirs()
         ro += [*config_dirs, packaged_conf_dir()]  # the pickled job composes from these
+        # Installed recipe packages travel with the job: each package directory is mounted at
+        # its host path (its conf/ is on the search path) and importable from PACKAGES_DIR.
+        packages = [conf.parent for _, conf in recipe_package_conf_dirs()]
+        ro += packages
         loader = getattr(getattr(job, "hydra_context", None), "config_loader", None)
         if loader is not None:  # and from its primary config directory (reproduce: a temp one)
             for entry in loader.get_search_path().get_path():
@@ -181,7 +192,9 @@ class ContainerExecutor(Executor):
             "pythonpath": [
                 *([snapshot] if snapshot else []),
                 *[str(Path(p).absolute()) for p in pythonpath],
+                *([PACKAGES_DIR] if packages else []),
             ],
+            "packages": packages,
             "config_path": [str(d) for d in config_dirs],
             "workdir": self.workdir or (str(cwd) if cwd != Path("/") else str(sweep_dir)),
         }
@@ -228,6 +241,8 @@ class ContainerExecutor(Executor):
                 continue
             mounted.add(str(path))
             cmd += ["-v", f"{path}:{path}:{mode}"]
+        for package in paths.get("packages", []):
+            cmd += ["-v", f"{package}:{PACKAGES_DIR}/{package.name}:ro"]
         for mount in self.mounts:
             cmd += ["-v", mount]
         cmd += ["-w", str(paths["workdir"])]

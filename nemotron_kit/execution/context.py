@@ -23,6 +23,7 @@ from nemotron_kit.execution.job import JobSpec
 from nemotron_kit.tracking import run as runs
 
 if TYPE_CHECKING:
+    from nemotron_kit.recipes.api import Recipe
     from nemotron_kit.registry.core import ArtifactRegistry
     from nemotron_kit.tracking.run import ActiveRun
 
@@ -42,13 +43,34 @@ class JobContext:
         return self.run.run_id if self.run is not None else None
 
     @property
+    def rank(self) -> int:
+        """This process's global rank (0 outside distributed jobs; only rank 0 publishes)."""
+        return int(os.environ.get("RANK", "0") or 0)
+
+    @property
+    def output_dir(self) -> Path:
+        """The job's own output directory (the same again when a job is restarted or requeued)."""
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            return Path(HydraConfig.get().runtime.output_dir)
+        return Path(os.getcwd())
+
+    @property
     def dist_backend(self) -> str:
         """The torch.distributed backend the executor chose (``auto``: nccl with CUDA)."""
         return self.spec.options.get("dist_backend", "auto")
 
     @classmethod
-    def open(cls, cfg: DictConfig, spec: JobSpec, hydra_cfg: DictConfig | None) -> JobContext:
-        """Check, pin and start the job described by ``cfg`` and ``spec``."""
+    def open(
+        cls,
+        cfg: DictConfig,
+        spec: JobSpec,
+        hydra_cfg: DictConfig | None,
+        recipe: Recipe | None = None,
+    ) -> JobContext:
+        """Check, pin and start the job described by ``cfg`` and ``spec``; a declared
+        ``recipe``'s inputs are type-checked before the run record exists."""
         from nemotron_kit.config import check_job_config
         from nemotron_kit.registry import init_from_config
         from nemotron_kit.registry.core import RunContext
@@ -63,6 +85,9 @@ class JobContext:
         registry = init_from_config(cfg.registry)
         pins = dict(spec.pins)
         inputs = pin_config(cfg, pins=pins)
+        if recipe is not None:
+            recipe.check_config(cfg)
+            recipe.check_inputs(cfg, registry)
         if saved is not None and inputs:  # the saved file still says `latest`: the pinned one
             OmegaConf.save(cfg, saved / "config.yaml")
             redact_saved_files(saved)

@@ -10,22 +10,23 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig
+from nemotron_kit.artifacts import InputDatasetInfo, PretrainBlendsArtifact
+from nemotron_kit.errors import ConfigError
+from nemotron_kit.recipes import data
+from nemotron_kit.recipes.api import ArtifactOutput, recipe
+from nemotron_kit.recipes.config import DataPrepConfig
 
 if TYPE_CHECKING:
     from nemotron_kit.execution.context import JobContext
 
-from nemotron_kit.errors import ConfigError
-from nemotron_kit.recipes import data, job
 
-
-def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
-    from nemotron_kit.execution import is_rank_zero
-
-    if not is_rank_zero():  # under torchrun, rank 0 alone writes the shards and publishes
+@recipe(config=DataPrepConfig, output=ArtifactOutput(PretrainBlendsArtifact, "pretrain-data"))
+def main(cfg: DataPrepConfig, ctx: JobContext) -> PretrainBlendsArtifact | None:
+    """Tokenize the built-in corpus (or your JSONL/text files) into byte shards."""
+    if ctx.rank != 0:  # under torchrun, rank 0 alone writes the shards and publishes
         return None
     settings = cfg.data
-    out = job.output_dir() / "blends"
+    out = ctx.output_dir / "blends"
     out.mkdir(parents=True, exist_ok=True)
 
     # 1. The documents, each with the source it came from.
@@ -86,15 +87,14 @@ def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
     )
     print(f"data_prep: {len(documents)} documents, {total_tokens} tokens -> {out}")
 
-    # 4. Publish.
-    return job.publish(
-        cfg.output,
-        out,
+    # 4. What to publish (the framework does, as output.name).
+    return PretrainBlendsArtifact(
+        path=str(out),
         total_tokens=total_tokens,
         num_shards=sum(len(split) for split in shards.values()),
         seq_length=int(settings.seq_length),
         tokenizer=data.TOKENIZER,
-        source_datasets=source_datasets,
+        source_datasets=[InputDatasetInfo(**d) for d in source_datasets],
         metadata={
             "train_tokens": sum(s["tokens"] for s in shards["train"]),
             "validation_tokens": sum(s["tokens"] for s in shards["validation"]),

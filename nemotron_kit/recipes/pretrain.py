@@ -10,15 +10,15 @@ as an uninterrupted run. Only rank 0 writes checkpoints and publishes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig
-
-from nemotron_kit.artifacts import PretrainBlendsArtifact
+from nemotron_kit.artifacts import ModelArtifact, PretrainBlendsArtifact
 from nemotron_kit.errors import ConfigError
-from nemotron_kit.recipes import data, job
+from nemotron_kit.recipes import data
+from nemotron_kit.recipes.api import ArtifactInput, ArtifactOutput, recipe
+from nemotron_kit.recipes.config import PretrainConfig
 
 if TYPE_CHECKING:
     import torch
@@ -26,27 +26,31 @@ if TYPE_CHECKING:
     from nemotron_kit.execution.context import JobContext
     from nemotron_kit.recipes.model import GPTConfig
     from nemotron_kit.recipes.training import Distributed, TrainResult
-    from nemotron_kit.registry.core import ArtifactRegistry
 
 
-def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
-    # A wrong input type fails here, in one sentence, before torch is even imported.
-    blends = _registry(ctx).load(cfg.inputs.data, expected=PretrainBlendsArtifact)
-
+@recipe(
+    config=PretrainConfig,
+    inputs={"data": ArtifactInput(PretrainBlendsArtifact, "pretrain-data")},
+    output=ArtifactOutput(ModelArtifact, "tiny-gpt"),
+    requires=["torch"],
+)
+def main(
+    cfg: PretrainConfig, ctx: JobContext, data: PretrainBlendsArtifact
+) -> ModelArtifact | None:
+    """Train a small GPT from scratch on prepared shards."""
     from nemotron_kit.recipes import training
     from nemotron_kit.recipes.checkpoint import weights_digest
     from nemotron_kit.recipes.model import save_pretrained
 
-    group = training.init_distributed(ctx.dist_backend if ctx else "auto")
-    out = group.shared_path(job.output_dir())  # rank 0's: checkpoints are shared
+    group = training.init_distributed(ctx.dist_backend)
+    out = group.shared_path(ctx.output_dir)  # rank 0's: checkpoints are shared
     architecture = model_config(cfg)
-    result = train(cfg, Path(blends.path), out, group)
-    uri = None
+    result = train(cfg, Path(data.path), out, group)
+    artifact = None
     if group.rank == 0:
         save_pretrained(result.weights, architecture, out / "model")
-        uri = job.publish(
-            cfg.output,
-            out / "model",
+        artifact = ModelArtifact(
+            path=str(out / "model"),
             step=result.step,
             final_loss=result.final_loss,
             num_parameters=sum(t.numel() for t in result.weights.values()),
@@ -59,13 +63,13 @@ def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
             },
         )
     training.close_distributed(group)
-    return uri
+    return artifact
 
 
-def model_config(cfg: DictConfig) -> GPTConfig:
+def model_config(cfg: PretrainConfig) -> GPTConfig:
     from nemotron_kit.recipes.model import GPTConfig
 
-    return GPTConfig.from_mapping(job.plain(cfg.model))
+    return GPTConfig.from_mapping(asdict(cfg.model))
 
 
 @dataclass
@@ -88,7 +92,7 @@ class TokenWindows:
 
 
 def train(
-    cfg: DictConfig, blends_dir: Path, out_dir: Path, group: Distributed | None = None
+    cfg: PretrainConfig, blends_dir: Path, out_dir: Path, group: Distributed | None = None
 ) -> TrainResult:
     """Build the model from ``cfg.model`` and train it on the blend's train split."""
     import torch
@@ -98,7 +102,7 @@ def train(
     from nemotron_kit.recipes.model import GPT
 
     group = group or training.Distributed()
-    settings = training.TrainSettings.from_cfg(job.plain(cfg.train))
+    settings = training.TrainSettings.from_cfg(asdict(cfg.train))
     architecture = model_config(cfg)
     seq_length = int(data.read_blend(blends_dir)["seq_length"])
     if seq_length > architecture.context:
@@ -121,10 +125,3 @@ def train(
     )
     log.info(f"pretrain: loss {result.initial_loss:.4f} -> {result.final_loss:.4f}")
     return result
-
-
-def _registry(ctx: JobContext | None) -> ArtifactRegistry:
-    """The job's registry (the process's active one when called outside a job)."""
-    from nemotron_kit.registry import get_registry
-
-    return ctx.registry if ctx is not None else get_registry()

@@ -9,59 +9,66 @@ ModelArtifact keeps the base model's architecture, and its lineage names both in
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig
-
 from nemotron_kit.artifacts import ModelArtifact, SFTDataArtifact
 from nemotron_kit.errors import ConfigError
-from nemotron_kit.recipes import data, job
+from nemotron_kit.recipes import data
+from nemotron_kit.recipes.api import ArtifactInput, ArtifactOutput, recipe
+from nemotron_kit.recipes.config import SFTConfig
 
 if TYPE_CHECKING:
     import torch
 
     from nemotron_kit.execution.context import JobContext
-    from nemotron_kit.registry.core import ArtifactRegistry
 
 
-def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
-    # Wrong input types fail here, in one sentence, before torch is even imported.
-    base = _registry(ctx).load(cfg.inputs.model, expected=ModelArtifact)
-    sft_data = _registry(ctx).load(cfg.inputs.data, expected=SFTDataArtifact)
-
+@recipe(
+    config=SFTConfig,
+    inputs={
+        "model": ArtifactInput(ModelArtifact, "tiny-gpt"),
+        "data": ArtifactInput(SFTDataArtifact, "sft-data"),
+    },
+    output=ArtifactOutput(ModelArtifact, "tiny-gpt-sft"),
+    requires=["torch"],
+)
+def main(
+    cfg: SFTConfig, ctx: JobContext, model: ModelArtifact, data: SFTDataArtifact
+) -> ModelArtifact | None:
+    """Fine-tune a model on packed SFT data (loss on answer tokens only)."""
     from nemotron_kit.recipes import training
     from nemotron_kit.recipes.checkpoint import weights_digest
     from nemotron_kit.recipes.metrics import MetricLogger
     from nemotron_kit.recipes.model import load_pretrained, save_pretrained
 
-    settings = training.TrainSettings.from_cfg(job.plain(cfg.train))
-    model = load_pretrained(base.path)
+    base, sft_data = model, data
+    settings = training.TrainSettings.from_cfg(asdict(cfg.train))
+    gpt = load_pretrained(base.path)
     rows = PackedRows.load(Path(sft_data.path))
-    if rows.tokens.shape[1] - 1 > model.config.context:
+    if rows.tokens.shape[1] - 1 > gpt.config.context:
         raise ConfigError(
             f"{sft_data.uri} packs {rows.tokens.shape[1]} tokens a row, more than the context "
-            f"of {base.uri} ({model.config.context}) + 1: pack with data.pack_size <= "
-            f"{model.config.context + 1}."
+            f"of {base.uri} ({gpt.config.context}) + 1: pack with data.pack_size <= "
+            f"{gpt.config.context + 1}."
         )
 
-    group = training.init_distributed(ctx.dist_backend if ctx else "auto")
-    out = group.shared_path(job.output_dir())  # rank 0's: checkpoints are shared
+    group = training.init_distributed(ctx.dist_backend)
+    out = group.shared_path(ctx.output_dir)  # rank 0's: checkpoints are shared
     log = MetricLogger(out / "metrics.jsonl", settings.log_every, enabled=group.rank == 0)
     log.info(f"sft: {base.uri} on {sft_data.uri} ({rows.tokens.shape[0]:,} rows)")
-    result = training.fit(model, rows, settings, out / "checkpoints", group, log)
+    result = training.fit(gpt, rows, settings, out / "checkpoints", group, log)
     log.info(f"sft: loss {result.initial_loss:.4f} -> {result.final_loss:.4f}")
-    uri = None
+    artifact = None
     if group.rank == 0:
-        save_pretrained(result.weights, model.config, out / "model")
-        uri = job.publish(
-            cfg.output,
-            out / "model",
+        save_pretrained(result.weights, gpt.config, out / "model")
+        artifact = ModelArtifact(
+            path=str(out / "model"),
             step=result.step,
             final_loss=result.final_loss,
-            num_parameters=model.num_parameters(),
-            architecture=model.config.to_dict(),
+            num_parameters=gpt.num_parameters(),
+            architecture=gpt.config.to_dict(),
             metadata={
                 "initial_loss": result.initial_loss,
                 "weights_digest": weights_digest(result.weights),
@@ -72,7 +79,7 @@ def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
             },
         )
     training.close_distributed(group)
-    return uri
+    return artifact
 
 
 @dataclass
@@ -106,10 +113,3 @@ class PackedRows:
         rows, mask = self.tokens[mine].long(), self.mask[mine]
         # Position i predicts token i+1: the mask of the target decides whether it counts.
         return rows[:, :-1], rows[:, 1:], mask[:, 1:]
-
-
-def _registry(ctx: JobContext | None) -> ArtifactRegistry:
-    """The job's registry (the process's active one when called outside a job)."""
-    from nemotron_kit.registry import get_registry
-
-    return ctx.registry if ctx is not None else get_registry()

@@ -11,22 +11,23 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from omegaconf import DictConfig
+from nemotron_kit.artifacts import InputDatasetInfo, SFTDataArtifact
+from nemotron_kit.errors import ConfigError
+from nemotron_kit.recipes import data
+from nemotron_kit.recipes.api import ArtifactOutput, recipe
+from nemotron_kit.recipes.config import SFTDataConfig
 
 if TYPE_CHECKING:
     from nemotron_kit.execution.context import JobContext
 
-from nemotron_kit.errors import ConfigError
-from nemotron_kit.recipes import data, job
 
-
-def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
-    from nemotron_kit.execution import is_rank_zero
-
-    if not is_rank_zero():  # under torchrun, rank 0 alone writes the rows and publishes
+@recipe(config=SFTDataConfig, output=ArtifactOutput(SFTDataArtifact, "sft-data"))
+def main(cfg: SFTDataConfig, ctx: JobContext) -> SFTDataArtifact | None:
+    """Pack (prompt, answer) pairs into fixed-size rows with a loss mask."""
+    if ctx.rank != 0:  # under torchrun, rank 0 alone writes the rows and publishes
         return None
     settings = cfg.data
-    out = job.output_dir() / "sft-data"
+    out = ctx.output_dir / "sft-data"
     out.mkdir(parents=True, exist_ok=True)
 
     # 1. The examples.
@@ -69,13 +70,12 @@ def main(cfg: DictConfig, ctx: JobContext | None = None) -> str | None:
     (out / data.SFT_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     print(f"sft_data: {len(examples)} examples packed into {num_rows} rows of {pack_size} -> {out}")
 
-    # 3. Publish.
-    return job.publish(
-        cfg.output,
-        out,
+    # 3. What to publish (the framework does, as output.name).
+    return SFTDataArtifact(
+        path=str(out),
         num_examples=len(examples),
         pack_size=pack_size,
         total_tokens=len(tokens),
-        source_datasets=sources,
+        source_datasets=[InputDatasetInfo(**d) for d in sources],
         metadata={"num_rows": num_rows, "answer_tokens": meta["answer_tokens"]},
     )

@@ -235,9 +235,14 @@ def _artifact_node(node_id: str, version: ArtifactVersion | None) -> dict[str, A
     }
 
 
+def _package_label(value: Any) -> str | None:
+    """``nano3-recipes 0.2.0`` for a recipe from an installed recipe package."""
+    return value if isinstance(value, str) and value else None
+
+
 def _run_node(run_id: str, record: dict[str, Any] | None) -> dict[str, Any]:
     record = record or {}
-    return {
+    node = {
         "id": RUN_PREFIX + run_id,
         "kind": "run",
         "run_id": run_id,
@@ -247,6 +252,10 @@ def _run_node(run_id: str, record: dict[str, Any] | None) -> dict[str, Any]:
         "duration_s": record.get("duration_s"),
         "error": record.get("error"),
     }
+    package = _package_label(record.get("recipe_package"))
+    if package:  # a recipe from an installed recipe package, not a built-in one
+        node["package"] = package
+    return node
 
 
 def _run_project(record: dict[str, Any]) -> str | None:
@@ -311,7 +320,10 @@ class LineageGraph:
             detail = "missing" if node["missing"] else str(node["type"])
             return [node["id"], detail]
         status = str(node["status"])
-        return [str(node["recipe"] or "run"), node["run_id"], status]
+        recipe = str(node["recipe"] or "run")
+        if node.get("package"):
+            recipe += f" ({node['package']})"
+        return [recipe, node["run_id"], status]
 
     def _style(self, node: dict[str, Any]) -> str:
         if node["kind"] == "artifact":
@@ -492,6 +504,8 @@ class LineageGraph:
             color = {"COMPLETED": "green", "FAILED": "red"}.get(status, "yellow")
             text.append(f"{relation} " if relation else "", style="dim")
             text.append(f"{node['recipe'] or '?'} ", style="bold")
+            if node.get("package"):
+                text.append(f"({node['package']}) ", style="dim")
             text.append(f"run {node['run_id']}", style="magenta")
             text.append("  ")
             text.append(status, style=f"bold {color}")

@@ -88,6 +88,23 @@ class ActiveRun:
             f"pipeline:{pipeline.get('name')}" if isinstance(pipeline, dict) and pipeline else None
         )
 
+    @property
+    def recipe_package(self) -> str | None:
+        """The distribution a recipe came from (``nano3-recipes 0.2.0``), unless it is one of
+        nemotron-kit's own: what the config was composed against, else what is installed."""
+        from nemotron_kit.recipes.api import recipe_package
+
+        recipe = self.config.get("recipe") or {}
+        if not isinstance(recipe, dict):
+            return None
+        label = recipe.get("package")
+        if not label and recipe.get("_target_"):
+            found = recipe_package(str(recipe["_target_"]))
+            label = f"{found['name']} {found['version']}" if found else None
+        if not isinstance(label, str) or label.split(" ")[0] == "nemotron-kit":
+            return None
+        return label
+
     def start_record(self) -> dict[str, Any]:
         return {
             "format": "nemotron-kit/run/1",
@@ -99,6 +116,7 @@ class ActiveRun:
             "hydra": self.hydra,
             "code": self.code,
             "packages": package_versions(),
+            "recipe_package": self.recipe_package,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "slurm": {k: os.environ[v] for k, v in _SLURM_FIELDS.items() if v in os.environ}

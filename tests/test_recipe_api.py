@@ -1,0 +1,188 @@
+"""The typed recipe API (``@recipe``): the config class is the option's schema, inputs are
+type-checked before the run exists, and what a recipe returns is what gets published."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from nemotron_kit import ArtifactInput, ArtifactOutput, recipe
+from nemotron_kit.artifacts import ModelArtifact
+from nemotron_kit.recipes import config as builtin_configs
+from nemotron_kit.recipes.api import RecipeDefinitionError, load_recipe
+from tests.conftest import RunCli, one_error_line, registry_of, run_test_conf
+
+BUILTIN = ("data_prep", "pretrain", "sft_data", "sft", "eval")
+
+
+def _sections(target: str) -> dict[str, Any]:
+    declared = load_recipe(target)
+    assert declared.config is not None and dataclasses.is_dataclass(declared.config)
+    return dataclasses.asdict(declared.config())
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_cfg_job_shows_the_defaults_of_the_recipes_config_class(run_cli: RunCli, name: str) -> None:
+    result = run_cli(f"+recipe={name}", "--cfg", "job")
+    assert result.returncode == 0, result.stderr
+    composed = yaml.safe_load(result.stdout)
+    target = composed["recipe"]["_target_"]
+    assert target == f"nemotron_kit.recipes.{name}.main"
+    sections = _sections(target)
+    assert sections  # every built-in recipe has settings
+    assert {key: composed[key] for key in sections} == sections
+    declared = load_recipe(target)
+    assert composed["inputs"] == {n: i.default_uri for n, i in declared.inputs.items()}
+    assert composed["recipe"]["package"].startswith("nemotron-kit ")
+
+
+def test_sft_keeps_its_own_default_beside_the_shared_train_schema() -> None:
+    assert builtin_configs.SFTConfig().train.warmup_steps == 10
+    assert builtin_configs.PretrainConfig().train.warmup_steps == 20
+
+
+@pytest.mark.parametrize(
+    ("override", "sentence"),
+    [
+        ("train.lr=abc", "'train.lr' takes a number, not 'abc'"),
+        ("train.steps=-5", "'train.steps' is -5, but it must be >= 1"),
+        ("+train.bogus=1", "'train.bogus' is not a setting here"),
+        ("model.n_heads=3", "model.d_model=64 is not divisible by model.n_heads=3"),
+    ],
+)
+def test_a_bad_value_is_refused_before_any_work(
+    run_cli: RunCli, nk_home: Path, override: str, sentence: str
+) -> None:
+    result = run_cli("+recipe=pretrain", override)
+    assert result.returncode != 0
+    assert sentence in result.stderr.strip().splitlines()[-1], result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (nk_home / "registry").exists()  # nothing was opened, let alone written
+
+
+def test_a_wrong_input_type_exits_with_one_sentence_and_writes_no_run(
+    run_cli: RunCli, nk_home: Path
+) -> None:
+    small = ("data.num_examples=200",)
+    assert run_cli("+recipe=sft_data", *small).returncode == 0
+    registry = registry_of(nk_home)
+    before = registry.run_ids()
+    result = run_cli("+recipe=pretrain", "inputs.data=art://sft-data:v1")
+    assert one_error_line(result) == (
+        "Error: Input 'data' of recipe pretrain expects a PretrainBlendsArtifact, but "
+        "art://sft-data:v1 is a SFTDataArtifact (sft_data): pass an artifact of type "
+        "pretrain_blends with 'inputs.data=art://NAME:VERSION'."
+    )
+    assert result.stdout == ""
+    assert registry.run_ids() == before
+    # The launcher checks too, before anything is submitted to another executor.
+    launched = run_cli("+recipe=pretrain", "inputs.data=art://sft-data:v1", "executor=torchrun")
+    assert "expects a PretrainBlendsArtifact" in one_error_line(launched)
+    assert registry.run_ids() == before
+
+
+def test_a_pydantic_config_class_composes_and_is_validated_before_any_work(
+    run_cli: RunCli, work: Path, nk_home: Path
+) -> None:
+    shown = run_test_conf(run_cli, work, "+recipe=typed/note", "--cfg", "job")
+    assert shown.returncode == 0, shown.stderr
+    assert yaml.safe_load(shown.stdout)["note"] == {"text": "hello", "repeat": 2}
+
+    bad = run_test_conf(run_cli, work, "+recipe=typed/note", "note.repeat=11")
+    assert one_error_line(bad) == (
+        "Error: 'note.repeat' is 11, but input should be less than or equal to 10: fix the "
+        "override or the config file."
+    )
+    assert not (nk_home / "registry" / "default" / "runs").exists()
+
+    done = run_test_conf(run_cli, work, "+recipe=typed/note", "note.repeat=3")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "published art://typed-note:v1"
+    note = registry_of(nk_home).load("art://typed-note:v1")
+    assert type(note).__name__ == "NoteArtifact" and note.lines == 3  # type: ignore[attr-defined]
+    assert Path(note.path, "note.txt").read_text() == "hello\n" * 3
+
+
+def test_a_recipe_that_returns_what_it_did_not_declare_fails_and_publishes_nothing(
+    run_cli: RunCli, work: Path, nk_home: Path
+) -> None:
+    assert run_test_conf(run_cli, work, "+recipe=typed/note").returncode == 0
+    result = run_test_conf(run_cli, work, "+recipe=typed/echo")
+    assert one_error_line(result) == (
+        "Error: Recipe typed/echo returned a SFTDataArtifact, but it declares ModelArtifact: "
+        "return what the @recipe output says, or change the declaration."
+    )
+    registry = registry_of(nk_home)
+    assert [v.name for v in registry.list()] == ["typed-note"]
+    runs = [registry.read_run(run_id) for run_id in registry.run_ids()]
+    (failed,) = [r for r in runs if r.get("recipe") == "typed/echo"]
+    assert failed["status"] == "FAILED"
+
+
+# -- declarations that cannot work fail when their module is imported ---------------------
+@dataclasses.dataclass
+class _Settings:
+    steps: int = 1
+
+
+@dataclasses.dataclass
+class _Clashing:
+    inputs: int = 0
+
+
+def _declare(**kwargs: Any) -> Any:
+    def fn(cfg: Any, ctx: Any, data: Any) -> None:
+        return None
+
+    return recipe(name="bad", **kwargs)(fn)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "sentence"),
+    [
+        (
+            {"config": dict},
+            "config=<class 'dict'> is neither a dataclass nor a pydantic model",
+        ),
+        ({"config": _Clashing}, "the config class declares inputs, which the framework owns"),
+        (
+            {"inputs": {"data": ModelArtifact}},
+            "input 'data' must be ArtifactInput(SomeArtifact, default)",
+        ),
+        (
+            {"inputs": {"model": ArtifactInput(ModelArtifact)}},
+            "the function must take (cfg, ctx, model), one parameter per declared input, but "
+            "takes (cfg, ctx, data)",
+        ),
+        (
+            {"inputs": {"data": ArtifactInput(ModelArtifact)}, "output": ModelArtifact},
+            "output must be ArtifactOutput(SomeArtifact, 'name')",
+        ),
+    ],
+)
+def test_a_declaration_that_cannot_work_is_refused_in_one_sentence(
+    kwargs: dict[str, Any], sentence: str
+) -> None:
+    with pytest.raises(RecipeDefinitionError) as caught:
+        _declare(**kwargs)
+    message = str(caught.value)
+    assert sentence in message and "\n" not in message
+
+
+def test_a_declared_recipe_serves_its_config_and_keeps_the_function_callable() -> None:
+    fn = _declare(
+        config=_Settings,
+        inputs={"data": ArtifactInput(ModelArtifact, "tiny-gpt")},
+        output=ArtifactOutput(ModelArtifact, "out"),
+    )
+    declared = fn.__nemotron_kit_recipe__
+    node = declared.config_node()
+    assert list(node) == ["recipe", "inputs", "output", "steps"]
+    assert json.loads(json.dumps(dict(node.inputs))) == {"data": "art://tiny-gpt:latest"}
+    assert node.output._target_ == "nemotron_kit.artifacts.ModelArtifact"
+    assert fn(None, None, None) is None  # still the plain function

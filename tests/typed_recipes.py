@@ -1,0 +1,50 @@
+"""Typed test recipes (``@recipe``) the API tests link from tests/conf/recipe/typed/*.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from nemotron_kit import ArtifactInput, ArtifactOutput, recipe
+from nemotron_kit.artifacts import Artifact, ModelArtifact, SFTDataArtifact
+
+if TYPE_CHECKING:
+    from nemotron_kit import JobContext
+
+
+class Note(BaseModel):
+    text: str = "hello"
+    repeat: int = Field(default=2, ge=1, le=10)
+
+
+class NoteConfig(BaseModel):
+    """A pydantic config class: its defaults compose, its validation runs before any work."""
+
+    note: Note = Field(default_factory=Note)
+
+
+class NoteArtifact(Artifact):
+    lines: int = 0
+
+
+@recipe(name="typed/note", config=NoteConfig, output=ArtifactOutput(NoteArtifact, "typed-note"))
+def note(cfg: NoteConfig, ctx: JobContext) -> NoteArtifact:
+    """Write the note ``repeat`` times; the framework publishes the returned artifact."""
+    out = ctx.output_dir / "note"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "note.txt").write_text((cfg.note.text + "\n") * cfg.note.repeat)
+    print(f"note: wrote {cfg.note.repeat} lines")
+    return NoteArtifact(path=str(out), lines=cfg.note.repeat)
+
+
+@recipe(
+    name="typed/echo",
+    inputs={"source": ArtifactInput(NoteArtifact, "typed-note")},
+    output=ArtifactOutput(ModelArtifact, "typed-echo"),
+)
+def echo(cfg: object, ctx: JobContext, source: NoteArtifact) -> Artifact:
+    """Returns a type it did not declare: the framework refuses to publish it."""
+    print(f"echo: read {Path(source.path, 'note.txt').read_text().count(chr(10))} lines")
+    return SFTDataArtifact(path=source.path)
