@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -124,6 +125,70 @@ def pytest_runtest_makereport(
             path, line, _ = item.location
             report.longrepr = (path, (line or 0) + 1, f"Skipped: {said}")
     return report
+
+
+# -- a user's install ---------------------------------------------------------------------------
+
+
+def pip_install(python: Path, *args: str) -> None:
+    """``pip install ARGS`` into another venv, held to the CI pins (torch's CPU build)."""
+    pins = str(REPO / "constraints" / "ci.txt")
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-c", pins, *args],
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def build_wheel(directory: Path) -> Path:
+    """This checkout's wheel, built into ``directory``."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(directory), str(REPO)],
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
+    (wheel,) = directory.glob("nemotron_kit-*.whl")
+    return wheel
+
+
+def venv_with_wheel(base: Path, extras: str = "") -> Path:
+    """A fresh venv in ``base/venv`` holding this checkout's wheel (``[extras]``) and its
+    declared dependencies only; returns its python."""
+    wheel = build_wheel(base)
+    subprocess.run([sys.executable, "-m", "venv", str(base / "venv")], check=True, timeout=120)
+    python = base / "venv" / "bin" / "python"
+    pip_install(python, f"{wheel}[{extras}]" if extras else str(wheel))
+    return python
+
+
+@dataclass
+class Shell:
+    """A reader typing a page's commands: bash in one working directory and environment."""
+
+    work: Path
+    env: dict[str, str]
+    # the commands run so far, in order, with their results
+    ran: list[tuple[str, subprocess.CompletedProcess[str]]] = field(default_factory=list)
+
+    def run(self, command: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", command],
+            cwd=self.work,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+
+def succeeded(command: str, result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, (
+        f"`{command}` failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
+    )
 
 
 # -- the CLI --------------------------------------------------------------------------------------

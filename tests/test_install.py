@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, build_wheel
 
 pytestmark = pytest.mark.slow
 
@@ -82,15 +82,7 @@ def _check_installed_app(python: Path, workdir: Path, expect_conf_under: Path) -
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project's wheel, built once for this module's tests."""
-    wheels = tmp_path_factory.mktemp("wheels")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)],
-        check=True,
-        timeout=600,
-        capture_output=True,
-    )
-    (built,) = wheels.glob("nemotron_kit-*.whl")
-    return built
+    return build_wheel(tmp_path_factory.mktemp("wheels"))
 
 
 def test_wheel_install_from_an_unrelated_directory(tmp_path: Path, wheel: Path) -> None:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, needs
+from tests.conftest import REPO, Shell, needs, succeeded
 
 pytestmark = pytest.mark.slow
 
@@ -38,32 +36,8 @@ def component_of(command: str) -> str | None:
     return None
 
 
-@dataclass
-class Tutorial:
-    work: Path
-    env: dict[str, str]
-    # the commands that need no real component, in order, with their results
-    ran: list[tuple[str, subprocess.CompletedProcess[str]]] = field(default_factory=list)
-
-    def run(self, command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["bash", "-c", command],
-            cwd=self.work,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-
-
-def succeeded(command: str, result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, (
-        f"`{command}` failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}"
-    )
-
-
 @pytest.fixture(scope="module")
-def tutorial(tmp_path_factory: pytest.TempPathFactory) -> Tutorial:
+def tutorial(tmp_path_factory: pytest.TempPathFactory) -> Shell:
     """The tutorial's commands that need nothing but this package, run in order until one fails
     (once for the module, in a fresh home and working directory)."""
     base = tmp_path_factory.mktemp("tutorial")
@@ -78,7 +52,7 @@ def tutorial(tmp_path_factory: pytest.TempPathFactory) -> Tutorial:
         OMP_NUM_THREADS="1",
         NEMOTRON_KIT_HOME=str(base / "home"),
     )
-    tutorial = Tutorial(base / "work", env)
+    tutorial = Shell(base / "work", env)
     for command in commands():
         if component_of(command) is None:
             tutorial.ran.append((command, tutorial.run(command)))
@@ -87,7 +61,7 @@ def tutorial(tmp_path_factory: pytest.TempPathFactory) -> Tutorial:
     return tutorial
 
 
-def test_tutorial_commands_run(tutorial: Tutorial) -> None:
+def test_tutorial_commands_run(tutorial: Shell) -> None:
     for command, result in tutorial.ran:
         succeeded(command, result)
     assert [c for c, _ in tutorial.ran] == [c for c in commands() if component_of(c) is None]
@@ -104,9 +78,7 @@ def test_tutorial_commands_run(tutorial: Tutorial) -> None:
 @pytest.mark.parametrize(
     "component", [pytest.param(c, marks=needs(c)) for c in ("graphviz", "slurm")]
 )
-def test_tutorial_commands_that_need_a_real_component_run(
-    tutorial: Tutorial, component: str
-) -> None:
+def test_tutorial_commands_that_need_a_real_component_run(tutorial: Shell, component: str) -> None:
     steps = [c for c in commands() if component_of(c) == component]
     assert steps, f"the tutorial has no step that needs {component} any more: drop this case"
     for command, result in tutorial.ran:  # what these steps build on

@@ -23,6 +23,7 @@ FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
 SUBCOMMANDS: dict[str, str] = {
     "artifacts": "nemotron_kit.cli.artifacts",
     "lineage": "nemotron_kit.cli.lineage",
+    "new": "nemotron_kit.cli.new",
     "reproduce": "nemotron_kit.cli.reproduce",
     "runs": "nemotron_kit.cli.runs",
 }
