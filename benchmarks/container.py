@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--image", default=IMAGE)
     opts = parser.parse_args()
-    from nemotron_kit.execution.container import detect_engine, engine_env
+    from nemotron_kit.execution.engine import detect_engine, engine_env
 
     engine = detect_engine("auto")
     probe = subprocess.run(

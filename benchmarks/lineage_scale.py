@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from nemotron_kit.artifacts import Artifact, DataBlendsArtifact  # noqa: E402
+from nemotron_kit.registry import layout  # noqa: E402
 from nemotron_kit.registry.core import RECORD_FORMAT, ArtifactRegistry  # noqa: E402
 from nemotron_kit.tracking.graph import lineage  # noqa: E402
 
@@ -88,11 +89,11 @@ class Builder:
             "host": socket.gethostname(),
         }
         storage = self.registry.storage
-        base = f"artifacts/{self.registry.project}/{parsed.name}"
-        assert storage.create(f"{base}/versions/{parsed.version:08d}.json", _dumps(record))
+        project = self.registry.project
+        record_key = layout.version_record(project, parsed.name, parsed.version)
+        assert storage.create(record_key, _dumps(record))
         if producer is not None:  # the run's output index, as publish writes it
-            key = f"runs/{producer}/outputs/{self.registry.project}/{parsed.name}"
-            storage.create(f"{key}/{parsed.version:08d}", b"")
+            storage.create(layout.run_output(producer, project, parsed.name, parsed.version), b"")
 
     def run(self, run_id: str, recipe: str, inputs: list[str]) -> None:
         """A run's records as the file tracker writes them: start, consumer markers, end."""
@@ -122,9 +123,9 @@ class Builder:
 
     def finish(self) -> None:
         for name, following in self.next_version.items():
-            base = f"artifacts/{self.registry.project}/{name}"
             latest = {"version": following - 1, "updated_at": _now()}
-            self.registry.storage.replace(f"{base}/aliases/latest.json", _dumps(latest))
+            key = layout.alias(self.registry.project, name, "latest")
+            self.registry.storage.replace(key, _dumps(latest))
 
 
 def build(

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from nemotron_kit.artifacts._base import Artifact
-from nemotron_kit.registry.core import ArtifactRegistry, _dumps
+from nemotron_kit.registry.core import ArtifactRegistry
 
 PROBE = 50  # versions published normally before deciding how to create the rest
 
@@ -41,7 +41,8 @@ def fill_records(reg: ArtifactRegistry, name: str, first: int, last: int) -> Non
     record = json.loads(reg.storage.read(reg._record_key(project, name, 1)))
     for version in range(first, last + 1):
         record["version"] = version
-        if not reg.storage.create(reg._record_key(project, name, version), _dumps(record)):
+        data = json.dumps(record).encode()
+        if not reg.storage.create(reg._record_key(project, name, version), data):
             raise RuntimeError(f"version {version} of {name} already exists")
     reg._move_latest(project, name, last)
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import pty
+import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -300,3 +303,61 @@ def test_a_broken_cache_only_costs_a_rehash(tmp_path: Path, broken: str) -> None
     assert hashing.hash_files(files, cache).files == (ManifestEntry("a.txt", 1, b3(b"a")),)
     assert cache.lookup(files) == {}
     cache.store([(files[0], b3(b"a"))])  # does not raise either
+
+
+PROGRESS_CHILD = """
+import os, sys
+from pathlib import Path
+from nemotron_kit.artifacts import Artifact
+from nemotron_kit.registry import ArtifactRegistry, hashing
+
+hashing.PROGRESS_MIN_BYTES = 1 << 20  # a bar from 1 MiB: keeps the test's data small
+data = Path(sys.argv[1])
+data.mkdir()
+for i in range(4):
+    (data / f"part-{i}.bin").write_bytes(os.urandom(1 << 20))
+for root, mode in ((sys.argv[2], "copy"), ("memory://nk-progress-test", "copy")):
+    registry = ArtifactRegistry(root, hash_cache=False)
+    registry.publish(Artifact(path=str(data)), name="big", mode=mode)
+    print("loaded", registry.load("art://big:v1").path, flush=True)
+"""
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    """What a command writes when its stdout and stderr are a terminal (a pseudo-terminal)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: exec at once
+        os.execvpe(args[0], args, env)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_big_copies_uploads_and_downloads_show_progress_on_a_terminal_only(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "NEMOTRON_KIT_HOME": str(tmp_path / "home"), "COLUMNS": "100"}
+    args = [sys.executable, "-c", PROGRESS_CHILD]
+    shown = _on_a_terminal([*args, str(tmp_path / "a"), str(tmp_path / "reg-a")], env)
+    for step in ("copying", "uploading", "downloading"):
+        assert step in shown, shown
+    assert shown.count("loaded ") == 2
+    piped = subprocess.run(
+        [*args, str(tmp_path / "b"), str(tmp_path / "reg-b")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == "" and piped.stdout.count("loaded ") == 2  # no bar in a pipe

@@ -160,3 +160,56 @@ def test_bad_lifecycle_input_is_one_sentence(registry: ArtifactRegistry, tmp_pat
         from nemotron_kit.registry.lifecycle import retention
 
         retention(registry, keep_last=0)
+
+
+def test_gc_collects_the_homes_unused_caches_and_keeps_what_a_run_names(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    """Downloaded trees and code snapshots unused for --cache-age go (snapshots only when no
+    run record names them: reproduce runs them), and hash-cache rows of files that are gone."""
+    home = tmp_path / "home"
+    month_ago = 40 * 86400
+
+    def cached(kind: str, digest: str, *, old: bool) -> Path:
+        entry = home / kind / digest
+        entry.mkdir(parents=True)
+        (entry / "file.bin").write_bytes(os.urandom(MIB))
+        os.chmod(entry / "file.bin", 0o444)  # as trees are: read-only files
+        if old:
+            stamp = os.stat(entry).st_mtime - month_ago
+            os.utime(entry, (stamp, stamp))
+        return entry
+
+    named = cached("snapshots", "a" * 64, old=True)  # a run record names it: kept
+    unused = cached("snapshots", "b" * 64, old=True)
+    recent = cached("snapshots", "c" * 64, old=False)
+    old_tree = cached("cache/trees", "d" * 64, old=True)
+    new_tree = cached("cache/trees", "e" * 64, old=False)
+    registry.create_run(
+        "run-1",
+        {"run_id": "run-1", "code": {"snapshot": {"digest": named.name, "path": str(named)}}},
+    )
+    # The hash cache remembers a file that is then deleted.
+    hashed = ArtifactRegistry(tmp_path / "registry", hash_cache=home / "cache" / "hashes.sqlite")
+    gone = payload(tmp_path, "gone")
+    hashed.publish(Artifact(path=str(gone)), name="g", mode="copy")
+    for path in gone.iterdir():
+        path.unlink()
+
+    before = disk_bytes(home)
+    dry = cli(tmp_path, "gc", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    planned = json.loads(dry.stdout)["home"]
+    assert sorted(planned["removed"]) == sorted([str(unused), str(old_tree)])
+    assert planned["freed_bytes"] == 2 * MIB and planned["stale_hashes"] == 2
+    assert disk_bytes(home) == before  # a dry run removes nothing
+
+    done = cli(tmp_path, "gc")
+    assert done.returncode == 0, done.stderr
+    assert "Removed 2 unused cache entries (2,097,152 bytes):" in done.stdout
+    assert "Removed 2 hash-cache rows of files that are gone." in done.stdout
+    assert not unused.exists() and not old_tree.exists()
+    assert named.is_dir() and recent.is_dir() and new_tree.is_dir()
+    assert before - disk_bytes(home) >= 2 * MIB
+    again = json.loads(cli(tmp_path, "gc", "--json").stdout)["home"]
+    assert again["removed"] == [] and again["stale_hashes"] == 0

@@ -15,6 +15,7 @@ that importing this module stays cheap.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -25,12 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from nemotron_kit.errors import NemotronKitError, NotFoundError, StorageError, URIError
+from nemotron_kit.registry.home_cache import DEFAULT_CACHE_AGE
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
     from nemotron_kit.registry.core import ArtifactRegistry, ArtifactVersion
+    from nemotron_kit.registry.home_cache import HomeReport
 
 PROG = "nemotron-kit artifacts"
 DEFAULT_GRACE = 3600.0
@@ -164,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_GRACE,
         metavar="SECONDS",
         help=f"keep anything younger than this (default: {DEFAULT_GRACE:g})",
+    )
+    gc.add_argument(
+        "--cache-age",
+        type=_duration,
+        default=DEFAULT_CACHE_AGE,
+        metavar="AGE",
+        help="also remove $NEMOTRON_KIT_HOME's downloaded trees and code snapshots unused for "
+        "AGE (default 30d; snapshots a run record names stay), and stale hash-cache rows",
     )
     gc.add_argument(
         "--keep-last",
@@ -580,7 +591,20 @@ def cmd_verify(ns: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _say_home(cache: HomeReport, dry_run: bool) -> None:
+    verb = "Would remove" if dry_run else "Removed"
+    if cache.removed:
+        print(f"{verb} {len(cache.removed)} unused cache entries ({cache.freed_bytes:,} bytes):")
+        for path in cache.removed:
+            print(f"  {path}")
+    if cache.stale_hashes:
+        print(f"{verb} {cache.stale_hashes} hash-cache rows of files that are gone.")
+
+
 def cmd_gc(ns: argparse.Namespace) -> int:
+    from nemotron_kit.paths import home
+    from nemotron_kit.registry.home_cache import collect_home
+
     registry = open_registry(ns)
     retired: list[str] = []
     if ns.keep_last is not None:
@@ -601,6 +625,7 @@ def cmd_gc(ns: argparse.Namespace) -> int:
             say("(gc reclaims their data once they are deleted)")
     report = registry.gc(dry_run=ns.dry_run, grace_seconds=ns.grace)
     code = _report_damage(report.errors)
+    cache = collect_home(registry, home(), older_than_s=ns.cache_age, dry_run=ns.dry_run)
     if report.errors:
         print(
             "Error: gc removed no objects, manifests or trees, since what the damaged records "
@@ -615,9 +640,11 @@ def cmd_gc(ns: argparse.Namespace) -> int:
                 "retired": retired,
                 "removed": report.removed,
                 "errors": report.errors,
+                "home": dataclasses.asdict(cache),
             }
         )
         return code
+    _say_home(cache, ns.dry_run)
     if not report.removed:
         print(f"Nothing to remove from {registry.root} (grace {ns.grace:g} s).")
         return code

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nemotron_kit.errors import NemotronKitError
-from nemotron_kit.registry import hashing
+from nemotron_kit.registry import hashing, home_cache
 
 SECRET_PATTERNS = (
     ".env",
@@ -111,7 +111,9 @@ def make_snapshot(
     files = snapshot_files(repo, include_untracked)
     manifest = hashing.hash_files(files, cache=None)
     target = store / manifest.digest
-    if not target.exists():  # same code, same digest: nothing to copy
+    if target.exists():  # same code, same digest: nothing to copy; its age restarts
+        home_cache.touch(target)
+    else:
         tmp = store / f".tmp-{uuid.uuid4().hex}"
         try:
             by_rel = {f.rel: f for f in files}

@@ -15,7 +15,7 @@ import sqlite3
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -350,7 +350,7 @@ def hash_files(
     todo = [f for f in files if f.rel not in known]
     workers = workers or min(8, os.cpu_count() or 1)
     total = sum(f.size for f in todo)
-    with _progress(total) as advance:
+    with progress(total) as advance:
         small = [f for f in todo if f.size < LARGE_FILE]
         large = [f for f in todo if f.size >= LARGE_FILE]
         fresh: dict[str, str] = {}
@@ -381,10 +381,14 @@ def hash_files(
     return Manifest.build(ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files)
 
 
+#: Smaller jobs get no progress bar: they end before one would be read.
+PROGRESS_MIN_BYTES = 256 << 20
+
+
 @contextlib.contextmanager
-def _progress(total: int):  # type: ignore[no-untyped-def]
-    """A rich progress bar for big jobs on a terminal; a no-op otherwise."""
-    if total < (256 << 20) or not sys.stderr.isatty():
+def progress(total: int, description: str = "hashing") -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar (bytes, speed) for a big job on a terminal; None otherwise."""
+    if total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
         yield None
         return
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
@@ -396,5 +400,5 @@ def _progress(total: int):  # type: ignore[no-untyped-def]
         TransferSpeedColumn(),
         transient=True,
     ) as bar:
-        task = bar.add_task("hashing", total=total)
+        task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

@@ -1,0 +1,124 @@
+"""Maintenance: verify re-hashes a version against its manifest; gc removes what no record
+references and what killed publishes left behind, after a grace period.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nemotron_kit.errors import (
+    CorruptRecordError,
+)
+from nemotron_kit.registry import layout
+from nemotron_kit.registry.base import (
+    _storage_errors,
+    _valid_name,
+)
+from nemotron_kit.registry.runs import RunLayer
+from nemotron_kit.registry.trees import _remove_tree
+
+
+@dataclass
+class GcReport:
+    removed: list[str] = field(default_factory=list)
+    #: records that could not be read: gc then removes no objects, manifests or trees
+    errors: list[str] = field(default_factory=list)
+
+
+class MaintenanceLayer(RunLayer):
+    # -- garbage collection ---------------------------------------------------------------
+    @_storage_errors
+    def gc(self, *, dry_run: bool = False, grace_seconds: float = 3600.0) -> GcReport:
+        """Remove what no version references: unreferenced objects, manifests and trees, and
+        leftovers of killed publishes. Anything younger than ``grace_seconds`` is kept, because
+        a publish in flight has written its objects but not yet its record."""
+        report = GcReport()
+        referenced_manifests, referenced_objects = self._referenced(report.errors)
+        cutoff = time.time() - grace_seconds
+
+        def stale(prefix: str, keep: Callable[[str], bool]) -> Iterator[str]:
+            for key, mtime in self.storage.walk(prefix):
+                if mtime <= cutoff and not keep(key):
+                    yield key
+
+        doomed: builtins.list[str] = []
+        if not report.errors:
+            # With a record unreadable, what it references is unknown: keep all data.
+            doomed += stale(layout.OBJECTS, lambda k: layout.digest_of(k) in referenced_objects)
+            doomed += stale(layout.MANIFESTS, lambda k: layout.digest_of(k) in referenced_manifests)
+            doomed += stale(layout.TREES, lambda k: layout.digest_of(k) in referenced_manifests)
+            # A version committed while we walked (re-using old content that a deleted version
+            # left, say) references it now: look at the records once more before deleting.
+            again_manifests, again_objects = self._referenced([])
+            doomed = [
+                k for k in doomed if layout.digest_of(k) not in (again_objects | again_manifests)
+            ]
+        doomed += stale(layout.STAGING, lambda k: False)
+        doomed += stale(layout.ARTIFACTS, lambda k: not layout.is_temporary(k))
+        report.removed = sorted(doomed)
+        local_staging = self._local_staging_leftovers(cutoff)
+        report.removed += [str(p) for p in local_staging]
+        if not dry_run:
+            for key in doomed:
+                self.storage.delete(key)
+            for path in local_staging:
+                _remove_tree(path)
+            self._prune_empty_dirs()
+        return report
+
+    def _referenced(self, errors: builtins.list[str]) -> tuple[set[str], set[str]]:
+        """Manifest and object digests the live versions use; unreadable records go to
+        ``errors``."""
+        manifests: set[str] = set()
+        objects: set[str] = set()
+        for project in self.projects():
+            for name in self.storage.list(layout.project(project)):
+                if not _valid_name(name):
+                    continue
+                dead = self.deleted_versions(name, project=project)
+                for key in self.storage.list(layout.versions(project, name)):
+                    number = layout.version_number(key)
+                    if number is None or number in dead:
+                        continue  # a deleted version's data is reclaimed unless shared
+                    try:
+                        version = self._read_record(project, name, number)
+                        manifests.add(version.digest)
+                        if version.mode == "copy":
+                            objects.update(f.digest for f in self.manifest(version).files)
+                    except CorruptRecordError as exc:
+                        errors.append(str(exc))
+        return manifests, objects
+
+    def _local_staging_leftovers(self, cutoff: float) -> builtins.list[Path]:
+        """This machine's staging directories of killed publishes to a remote registry."""
+        if self.storage.local_path("") is not None:
+            return []
+        from nemotron_kit.paths import home
+
+        base = home() / "tmp"
+        found = []
+        with contextlib.suppress(FileNotFoundError):
+            for entry in base.iterdir():
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.is_dir() and entry.stat().st_mtime <= cutoff:
+                        found.append(entry)
+        return sorted(found)
+
+    def _prune_empty_dirs(self) -> None:
+        local = self.storage.local_path("")
+        if local is None:
+            return
+        for sub in layout.COLLECTABLE:
+            base = local / sub
+            if not base.exists():
+                continue
+            for dirpath, _, _ in sorted(os.walk(base), key=lambda t: -len(t[0])):
+                with contextlib.suppress(OSError):
+                    if dirpath != str(base):
+                        os.rmdir(dirpath)

@@ -1,0 +1,209 @@
+"""Runs and lineage indexes: run records (started, heartbeat, ended), sweep indexes, pipeline
+cache entries and each version's consumers; every record read back is untrusted input.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import socket
+import time
+from typing import Any
+
+from nemotron_kit.errors import (
+    ArtifactError,
+    CorruptRecordError,
+    NotFoundError,
+)
+from nemotron_kit.registry import layout, records
+from nemotron_kit.registry.base import (
+    _storage_errors,
+    _timestamp,
+    _valid_name,
+)
+from nemotron_kit.registry.publishing import PublishLayer
+from nemotron_kit.registry.uri import ArtURI, validate_name
+from nemotron_kit.registry.versions import ArtifactVersion
+
+
+class RunLayer(PublishLayer):
+    # -- runs and the lineage index ---------------------------------------------------------
+    @_storage_errors
+    def create_run(self, run_id: str, record: dict[str, Any]) -> None:
+        """Write a run's start record (once: run ids are never reused)."""
+        validate_name(run_id, "run id")
+        if self.storage.create(layout.run_start(run_id), records.dumps(record)):
+            return
+        if self.storage.exists(layout.run_end(run_id)):
+            raise ArtifactError(
+                f"Run '{run_id}' already exists in {self.root}: run ids are unique."
+            )
+        # The same run again: a requeued Slurm job (preemption, time limit) is another attempt.
+        attempt = len(self.storage.list(layout.run_attempts(run_id))) + 2
+        self.storage.create(layout.run_attempt(run_id, attempt), records.dumps(record))
+
+    @_storage_errors
+    def finish_run(self, run_id: str, record: dict[str, Any]) -> None:
+        """Write a run's end record (once)."""
+        validate_name(run_id, "run id")
+        self.storage.create(layout.run_end(run_id), records.dumps(record))
+
+    @_storage_errors
+    def read_run(self, run_id: str, *, lease_s: float = 120.0) -> dict[str, Any]:
+        """A run's start record merged with its end record (if it ended) and its outputs.
+
+        A run without an end record is RUNNING while its heartbeat is younger than
+        ``lease_s`` (and, on this host, its process lives), else LOST."""
+        validate_name(run_id, "run id")
+        key = layout.run_start(run_id)
+        try:
+            raw = self.storage.read(key)
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"No run '{run_id}' in {self.root}: list runs with `nemotron-kit runs ls`."
+            ) from None
+        start = records.parse(records.RunStartRecord, raw, f"The record of run '{run_id}' ({key})")
+        if start.run_id != run_id:
+            raise CorruptRecordError(
+                f"The record of run '{run_id}' ({key}) names run '{start.run_id}': it was "
+                "copied or edited; restore it from a backup or remove it."
+            )
+        record: dict[str, Any] = start.model_dump(mode="json")
+        end_key = layout.run_end(run_id)
+        try:
+            end = records.parse(records.RunEndRecord, self.storage.read(end_key), end_key)
+            record.update(end.model_dump(mode="json"))
+        except FileNotFoundError:
+            record.setdefault("status", "RUNNING")
+            if self.run_lease_expired(run_id, record, lease_s):
+                record["status"] = "LOST"
+                record["error"] = (
+                    "the job's process ended without recording its end (killed, out of "
+                    "memory, or its node lost)"
+                )
+        except CorruptRecordError as exc:
+            record["status"], record["error"] = "UNKNOWN", str(exc)
+        record["outputs"] = self.run_outputs(run_id)
+        return record
+
+    @_storage_errors
+    def heartbeat(self, run_id: str) -> None:
+        """Refresh the lease of a running run (see ``run_state``)."""
+        validate_name(run_id, "run id")
+        self.storage.replace(layout.run_heartbeat(run_id), records.dumps({"at": time.time()}))
+
+    @_storage_errors
+    def run_is_open(self, run_id: str) -> bool:
+        """The run started and has no end record."""
+        validate_name(run_id, "run id")
+        return self.storage.exists(layout.run_start(run_id)) and not self.storage.exists(
+            layout.run_end(run_id)
+        )
+
+    def run_lease_expired(self, run_id: str, record: dict[str, Any], lease_s: float) -> bool:
+        """A RUNNING run whose process is gone: no heartbeat for ``lease_s`` seconds, or (on
+        this very host) its process no longer exists."""
+        if record.get("host") == socket.gethostname() and isinstance(record.get("pid"), int):
+            pid = int(record["pid"])
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                pass
+        try:
+            beat = json.loads(self.storage.read(layout.run_heartbeat(run_id)))
+            last = float(beat["at"])
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            last = _timestamp(record.get("started_at"))
+        return last > 0 and time.time() - last > lease_s
+
+    @_storage_errors
+    def index_sweep_job(self, sweep_id: str, run_id: str) -> None:
+        """Index that ``run_id`` is a job of the sweep ``sweep_id``."""
+        validate_name(sweep_id, "sweep id")
+        validate_name(run_id, "run id")
+        self.storage.create(layout.sweep_job(sweep_id, run_id), b"")
+
+    @_storage_errors
+    def sweep_jobs(self, sweep_id: str) -> builtins.list[str]:
+        """The run ids of a sweep's jobs."""
+        validate_name(sweep_id, "sweep id")
+        return [r for r in self.storage.list(layout.sweep_jobs(sweep_id)) if _valid_name(r)]
+
+    @_storage_errors
+    def write_sweep_summary(self, sweep_id: str, summary: dict[str, Any]) -> None:
+        validate_name(sweep_id, "sweep id")
+        self.storage.replace(layout.sweep_summary(sweep_id), records.dumps(summary))
+
+    @_storage_errors
+    def read_sweep_summary(self, sweep_id: str) -> dict[str, Any] | None:
+        validate_name(sweep_id, "sweep id")
+        return self._json_object(layout.sweep_summary(sweep_id))
+
+    @_storage_errors
+    def cache_entry(self, key: str) -> dict[str, Any] | None:
+        """The pipeline-cache entry under ``key`` (a hex digest), if any."""
+        if not key.isalnum():
+            raise ArtifactError(f"Pipeline cache key {key!r} is not a digest.")
+        return self._json_object(layout.pipeline_cache(key))
+
+    def _json_object(self, key: str) -> dict[str, Any] | None:
+        """A JSON object stored at ``key``; None if absent or not an object (untrusted)."""
+        try:
+            data = json.loads(self.storage.read(key))
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    @_storage_errors
+    def put_cache_entry(self, key: str, entry: dict[str, Any]) -> None:
+        if not key.isalnum():
+            raise ArtifactError(f"Pipeline cache key {key!r} is not a digest.")
+        self.storage.replace(layout.pipeline_cache(key), records.dumps(entry))
+
+    @_storage_errors
+    def run_attempts(self, run_id: str) -> int:
+        """How many times the run started (a requeued Slurm job starts it again)."""
+        validate_name(run_id, "run id")
+        return 1 + len(self.storage.list(layout.run_attempts(run_id)))
+
+    @_storage_errors
+    def run_ids(self) -> builtins.list[str]:
+        return [r for r in self.storage.list(layout.RUNS) if _valid_name(r)]
+
+    @_storage_errors
+    def run_outputs(self, run_id: str) -> builtins.list[str]:
+        """The versions a run published, from its index (entries that are not a well-formed
+        PROJECT/NAME/VERSION are not ours and are skipped)."""
+        validate_name(run_id, "run id")
+        out = []
+        for key, _ in self.storage.walk(layout.run_outputs(run_id)):
+            parsed = layout.parse_run_output(run_id, key)
+            if parsed is None:
+                continue
+            project, name, version = parsed
+            if _valid_name(project) and _valid_name(name):
+                out.append(ArtURI(name, project, version).format(self.project))
+        return sorted(out)
+
+    def _consumer_prefix(self, version: ArtifactVersion) -> str:
+        return layout.consumers(version.project, version.name, version.version)
+
+    @_storage_errors
+    def add_consumer(self, uri: str | ArtURI, run_id: str) -> None:
+        """Index that ``run_id`` used the version at ``uri`` (for downstream queries)."""
+        validate_name(run_id, "run id")
+        version = self.resolve(uri)
+        self.storage.create(
+            layout.consumer(version.project, version.name, version.version, run_id), b""
+        )
+
+    @_storage_errors
+    def consumers(self, uri: str | ArtURI | ArtifactVersion) -> builtins.list[str]:
+        """Run ids that used the version at ``uri`` (or that version, already resolved)."""
+        version = (  # a deleted version keeps its lineage
+            uri if isinstance(uri, ArtifactVersion) else self.resolve(uri, include_deleted=True)
+        )
+        return [r for r in self.storage.list(self._consumer_prefix(version)) if _valid_name(r)]
