@@ -67,6 +67,12 @@ def recipe_package_conf_dirs() -> list[tuple[str, Path]]:
     found = []
     for ep in sorted(entry_points(group=RECIPE_PACKAGES_GROUP), key=lambda e: e.name):
         module = ep.value.split(":", 1)[0].strip()
+        if not module.isidentifier():
+            raise ConfigError(
+                f"The recipe package '{ep.name}' names {ep.value!r} in its entry point (group "
+                f"{RECIPE_PACKAGES_GROUP}): name a top-level package, whose conf/ holds the "
+                'options, e.g. nano3 = "nano3_recipes".'
+            )
         try:
             spec = importlib.util.find_spec(module)
         except (ImportError, ValueError):

@@ -15,7 +15,7 @@ from nemotron_kit import ArtifactInput, ArtifactOutput, recipe
 from nemotron_kit.artifacts import ModelArtifact
 from nemotron_kit.recipes import config as builtin_configs
 from nemotron_kit.recipes.api import RecipeDefinitionError, load_recipe
-from tests.conftest import RunCli, one_error_line, registry_of, run_test_conf
+from tests.conftest import REPO, RunCli, one_error_line, registry_of, run_test_conf
 
 BUILTIN = ("data_prep", "pretrain", "sft_data", "sft", "eval")
 
@@ -75,7 +75,7 @@ def test_a_wrong_input_type_exits_with_one_sentence_and_writes_no_run(
     result = run_cli("+recipe=pretrain", "inputs.data=art://sft-data:v1")
     assert one_error_line(result) == (
         "Error: Input 'data' of recipe pretrain expects a PretrainBlendsArtifact, but "
-        "art://sft-data:v1 is a SFTDataArtifact (sft_data): pass an artifact of type "
+        "art://sft-data:v1 is of type sft_data (SFTDataArtifact): pass an artifact of type "
         "pretrain_blends with 'inputs.data=art://NAME:VERSION'."
     )
     assert result.stdout == ""
@@ -139,7 +139,7 @@ def _declare(**kwargs: Any) -> Any:
     def fn(cfg: Any, ctx: Any, data: Any) -> None:
         return None
 
-    return recipe(name="bad", **kwargs)(fn)
+    return recipe(**{"name": "bad", **kwargs})(fn)
 
 
 @pytest.mark.parametrize(
@@ -159,6 +159,11 @@ def _declare(**kwargs: Any) -> Any:
             "the function must take (cfg, ctx, model), one parameter per declared input, but "
             "takes (cfg, ctx, data)",
         ),
+        ({"config": _Settings()}, "is neither a dataclass nor a pydantic model"),
+        (
+            {"inputs": {"data": ArtifactInput(ModelArtifact, "data:v3")}},
+            "input 'data' has default 'data:v3', which is neither an artifact name",
+        ),
         (
             {"inputs": {"data": ArtifactInput(ModelArtifact)}, "output": ModelArtifact},
             "output must be ArtifactOutput(SomeArtifact, 'name')",
@@ -176,6 +181,7 @@ def test_a_declaration_that_cannot_work_is_refused_in_one_sentence(
 
 def test_a_declared_recipe_serves_its_config_and_keeps_the_function_callable() -> None:
     fn = _declare(
+        name=None,
         config=_Settings,
         inputs={"data": ArtifactInput(ModelArtifact, "tiny-gpt")},
         output=ArtifactOutput(ModelArtifact, "out"),
@@ -183,6 +189,71 @@ def test_a_declared_recipe_serves_its_config_and_keeps_the_function_callable() -
     declared = fn.__nemotron_kit_recipe__
     node = declared.config_node()
     assert list(node) == ["recipe", "inputs", "output", "steps"]
+    assert declared.name == "test_recipe_api/fn"  # not `main`: the module and the function
     assert json.loads(json.dumps(dict(node.inputs))) == {"data": "art://tiny-gpt:latest"}
     assert node.output._target_ == "nemotron_kit.artifacts.ModelArtifact"
     assert fn(None, None, None) is None  # still the plain function
+
+
+def test_frozen_required_and_top_level_fields_compose_and_are_checked_before_any_work(
+    run_cli: RunCli, work: Path, nk_home: Path
+) -> None:
+    shown = run_test_conf(run_cli, work, "+recipe=typed/edge", "--cfg", "job")
+    assert shown.returncode == 0, shown.stderr
+    composed = yaml.safe_load(shown.stdout)
+    assert (composed["label"], composed["scale"], composed["shape"]) == ("???", 1.0, {"width": 3})
+    cases = {
+        (): "'label' has no value (???): set it with 'label=...' or in your config file.",
+        ("label=x", "scale=-1"): "'scale' is -1.0, but it must be > 0",
+        ("label=x", "shape.width=0"): "'shape.width' is 0, but it must be >= 1",
+    }
+    for args, sentence in cases.items():
+        result = run_test_conf(run_cli, work, "+recipe=typed/edge", *args)
+        assert sentence in one_error_line(result), (args, result.stderr)
+    assert not (nk_home / "registry" / "default" / "runs").exists()  # no run was recorded
+    done = run_test_conf(run_cli, work, "+recipe=typed/edge", "label=x", "scale=2")
+    assert done.returncode == 0, done.stderr
+    assert "edge: x 6.0" in done.stdout
+
+
+def test_bad_links_sub_paths_and_unknown_pydantic_keys_are_one_sentence(
+    run_cli: RunCli, work: Path, nk_home: Path
+) -> None:
+    typo = run_test_conf(run_cli, work, "+recipe=typed/typo", "--cfg", "job")
+    assert one_error_line(typo, code=1).startswith(
+        "Error: Cannot import the recipe 'tests.typed_recipez.edge' (ModuleNotFoundError"
+    )
+    bogus = run_test_conf(run_cli, work, "+recipe=typed/note", "+note.bogus=1")
+    assert one_error_line(bogus) == (
+        "Error: 'note.bogus' is not a setting here (the keys of 'note' are repeat, text): "
+        "remove it or fix the spelling."
+    )
+    assert run_test_conf(run_cli, work, "+recipe=typed/note").returncode == 0
+    sub_path = run_test_conf(
+        run_cli, work, "+recipe=typed/echo", "inputs.source=art://typed-note:v1/note.txt"
+    )
+    assert one_error_line(sub_path) == (
+        "Error: Input 'source' of recipe typed/echo takes a whole artifact, not a file inside "
+        "one (art://typed-note:v1/note.txt): pass art://NAME:VERSION and read the file from "
+        "the loaded artifact's path."
+    )
+
+
+def test_reproduce_recomposes_a_typed_recipe_on_its_config_class(
+    run_cli: RunCli, work: Path, nk_home: Path
+) -> None:
+    assert run_test_conf(run_cli, work, "+recipe=typed/note").returncode == 0
+    runs_before = registry_of(nk_home).run_ids()
+    bad = run_cli(
+        "reproduce",
+        "art://typed-note:v1",
+        "note.repeat=11",
+        cwd=work,
+        env={"PYTHONPATH": str(REPO)},
+    )
+    assert bad.returncode != 0
+    assert "'note.repeat' is 11, but input should be less than or equal to 10" in bad.stderr
+    assert registry_of(nk_home).run_ids() == runs_before
+    again = run_cli("reproduce", "art://typed-note:v1", cwd=work, env={"PYTHONPATH": str(REPO)})
+    assert again.returncode == 0, again.stderr
+    assert "identical content" in again.stdout

@@ -124,8 +124,8 @@ def test_a_wrong_input_type_is_refused_before_any_work(
     assert wrong.returncode != 0
     assert wrong.stderr.strip().splitlines() == [
         "Error: Input 'corpus' of recipe nano3/train expects a CorpusArtifact, but "
-        "art://nano3-model:v1 is a BigramModelArtifact (bigrammodel): pass an artifact of type "
-        "corpus with 'inputs.corpus=art://NAME:VERSION'."
+        "art://nano3-model:v1 is of type bigrammodel (BigramModelArtifact): pass an artifact "
+        "of type corpus with 'inputs.corpus=art://NAME:VERSION'."
     ]
     assert wrong.stdout == ""  # the recipe never started
     assert _runs(kit, work) == before  # and no run record was written

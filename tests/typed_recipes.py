@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from nemotron_kit import ArtifactInput, ArtifactOutput, recipe
+from nemotron_kit import ArtifactInput, ArtifactOutput, constrained, recipe
 from nemotron_kit.artifacts import Artifact, ModelArtifact, SFTDataArtifact
 
 if TYPE_CHECKING:
@@ -48,3 +49,23 @@ def echo(cfg: object, ctx: JobContext, source: NoteArtifact) -> Artifact:
     """Returns a type it did not declare: the framework refuses to publish it."""
     print(f"echo: read {Path(source.path, 'note.txt').read_text().count(chr(10))} lines")
     return SFTDataArtifact(path=source.path)
+
+
+@dataclass(frozen=True)
+class Shape:
+    width: int = constrained(3, ge=1)
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    """Frozen, a field without a default, a top-level scalar with a range: all compose."""
+
+    label: str
+    scale: float = constrained(1.0, gt=0)
+    shape: Shape = field(default_factory=Shape)
+
+
+@recipe(name="typed/edge", config=EdgeConfig)
+def edge(cfg: EdgeConfig, ctx: JobContext) -> dict[str, float]:
+    print(f"edge: {cfg.label} {cfg.scale * cfg.shape.width}")
+    return {"area": cfg.scale * cfg.shape.width}

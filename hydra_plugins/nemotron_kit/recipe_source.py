@@ -10,7 +10,7 @@ from __future__ import annotations
 from hydra.core.object_type import ObjectType
 from hydra.plugins.config_source import ConfigLoadError, ConfigResult, ConfigSource
 
-GROUP = "nk_recipe"  # nemotron_kit.recipes.api.RECIPE_GROUP, without importing it at start
+from nemotron_kit.config.schemas import RECIPE_GROUP as GROUP
 
 
 class RecipeConfigSource(ConfigSource):
@@ -25,16 +25,10 @@ class RecipeConfigSource(ConfigSource):
         return config_path.strip("/") == GROUP
 
     def is_config(self, config_path: str) -> bool:
+        # Any well-formed module.function: loading it says what is wrong with one that is not
+        # there (a missing module, a function that is no @recipe) in one sentence.
         target = _target(config_path)
-        if target is None:
-            return False
-        import importlib.util
-
-        module = target.rpartition(".")[0]
-        try:
-            return bool(module) and importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            return False
+        return target is not None and all(p.isidentifier() for p in target.split("."))
 
     def load_config(self, config_path: str) -> ConfigResult:
         from nemotron_kit.errors import ConfigError
@@ -46,7 +40,14 @@ class RecipeConfigSource(ConfigSource):
         try:
             node = load_recipe(target).config_node()
         except ConfigError as exc:
-            raise ConfigLoadError(str(exc)) from None
+            raise ConfigLoadError(str(exc)) from exc
+        except Exception as exc:  # a config class OmegaConf cannot type
+            raise ConfigLoadError(str(exc)) from ConfigError(
+                f"The config class of recipe '{target}' cannot be a structured config "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}): use fields of "
+                "the types OmegaConf supports (int, float, str, bool, Enum, lists, dicts, "
+                "dataclasses, Optional of those)."
+            )
         return ConfigResult(
             config=node,
             path=f"{self.scheme()}://{self.path}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import string
 from pathlib import Path
 
@@ -70,11 +71,15 @@ def scaffold_recipes(name: str, directory: Path | None = None) -> Path:
         "kit_version": nemotron_kit.__version__,
     }
     staging = target.with_name(f".{target.name}.partial")
-    for relative, template in _FILES.items():
-        path = staging / string.Template(relative).substitute(values)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(string.Template(template).substitute(values))
-    staging.rename(target)  # all of it or nothing
+    shutil.rmtree(staging, ignore_errors=True)  # what an interrupted earlier attempt left
+    try:
+        for relative, template in _FILES.items():
+            path = staging / string.Template(relative).substitute(values)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(string.Template(template).substitute(values))
+        staging.rename(target)  # all of it or nothing
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

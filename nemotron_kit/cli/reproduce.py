@@ -89,7 +89,7 @@ def main(argv: list[str]) -> int:
         )
         code_path = None
     with tempfile.TemporaryDirectory(prefix="nk-reproduce-") as tmp:
-        primary = {"defaults": ["config", "_self_"], **config}
+        primary = {"defaults": ["config", *_typed_recipe(config), "_self_"], **config}
         (Path(tmp) / "reproduce.yaml").write_text(yaml.safe_dump(primary, sort_keys=False))
         request = LaunchRequest(
             overrides=[
@@ -162,3 +162,20 @@ def _secret_keys(config: dict[str, Any], prefix: str = "") -> list[str]:
         elif isinstance(value, str) and value.startswith(f"${{oc.env:{SECRET_ENV_PREFIX}"):
             found.append(full)
     return found
+
+
+def _typed_recipe(config: dict[str, Any]) -> list[dict[str, str]]:
+    """A ``@recipe`` run is recomposed on its typed config again (types, ranges and unknown
+    keys checked as in the first run); its package label is composed anew, not copied."""
+    from nemotron_kit.config.schemas import RECIPE_GROUP
+    from nemotron_kit.recipes.api import recipe_of_config
+
+    recipe = config.get("recipe")
+    if not isinstance(recipe, dict):
+        return []
+    from omegaconf import OmegaConf
+
+    if recipe_of_config(OmegaConf.create({"recipe": recipe})) is None:
+        return []
+    recipe.pop("package", None)
+    return [{f"/{RECIPE_GROUP}@_global_": str(recipe["_target_"])}]

@@ -20,6 +20,8 @@ from nemotron_kit.config._check import constrained
 # ruff: noqa: UP045
 
 SCHEMA_GROUP = "nk_schema"
+#: The group whose options are ``@recipe`` configs, served by hydra_plugins' recipe source.
+RECIPE_GROUP = "nk_recipe"
 
 
 def valid_name(value: Any) -> str | None:
@@ -249,19 +251,17 @@ SCHEMAS: dict[str, dict[str, type]] = {
         "gcs": GCSRegistryConf,
     },
     "sweep": {"sweep": SweepConf},
-    "recipe": {"ref": RecipeRefConf, "output": OutputConf},
     "pipeline": {"pipeline": PipelineConf},
 }
 
 
-def register(extra: dict[str, dict[str, type]] | None = None) -> None:
+def register() -> None:
     """Store every schema in Hydra's ConfigStore under ``nk_schema/GROUP/NAME``."""
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    for schemas in (SCHEMAS, extra or {}):
-        for group, options in schemas.items():
-            for name, node in options.items():
-                store.store(
-                    group=f"{SCHEMA_GROUP}/{group}", name=name, node=node, provider="nemotron_kit"
-                )
+    for group, options in SCHEMAS.items():
+        for name, node in options.items():
+            store.store(
+                group=f"{SCHEMA_GROUP}/{group}", name=name, node=node, provider="nemotron_kit"
+            )

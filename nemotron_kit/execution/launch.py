@@ -68,11 +68,17 @@ def pin_job(job_cfg: DictConfig) -> dict[str, str]:
     """Pin the job's artifact references at submission: every job of a sweep, and every rank
     of a job, reads the versions that were current when the user launched it. A ``@recipe``'s
     inputs are type-checked here too, so a wrong one fails before anything is submitted."""
+    from nemotron_kit.errors import NotFoundError
     from nemotron_kit.recipes.api import recipe_of_config
     from nemotron_kit.registry.resolver import pin_config, registry_for
 
     pins: dict[str, str] = {}
-    pin_config(job_cfg, pins=pins)
+    try:
+        pin_config(job_cfg, pins=pins)
+    except NotFoundError as exc:  # say which recipe makes a missing input
+        from nemotron_kit.app import with_producer_hint
+
+        raise with_producer_hint(exc) from None
     recipe = recipe_of_config(job_cfg)
     if recipe is not None:
         recipe.check_config(job_cfg)

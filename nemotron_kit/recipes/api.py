@@ -16,7 +16,8 @@
 
 The declaration is the recipe's whole interface, so the framework does the rest where a user
 would otherwise forget it: the config class becomes the structured config of the recipe's option
-(its defaults are what ``--cfg job`` prints, a wrong type is refused at composition), inputs are
+(its defaults are what ``--cfg job`` prints; a dataclass's wrong type is refused at composition,
+everything else about the config before the run starts), inputs are
 pinned and type-checked before the run record exists, loaded before the function runs, and the
 artifact it returns is published (from rank 0) under ``output.name``.
 
@@ -35,14 +36,15 @@ import functools
 import importlib
 import importlib.metadata
 import inspect
-import os
+import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, TypeVar, cast
 
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
-from nemotron_kit.errors import ArtifactError, ConfigError, ConfigValidationError
+from nemotron_kit.config.schemas import RECIPE_GROUP
+from nemotron_kit.errors import ArtifactError, ConfigError, ConfigValidationError, URIError
 
 if TYPE_CHECKING:
     from nemotron_kit.artifacts import Artifact
@@ -51,8 +53,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The Hydra group whose options are recipes' declared configs (served by the recipe source).
-RECIPE_GROUP = "nk_recipe"
 #: Attribute a decorated function carries its declaration in.
 ATTRIBUTE = "__nemotron_kit_recipe__"
 #: Top-level keys the framework owns: a recipe's config class may not declare them.
@@ -75,7 +75,6 @@ class ArtifactInput:
 
     type: type[Artifact]
     default: str | None = None
-    help: str = ""
 
     @property
     def default_uri(self) -> str | None:
@@ -90,7 +89,6 @@ class ArtifactOutput:
 
     type: type[Artifact]
     name: str
-    help: str = ""
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,6 @@ class Recipe:
     inputs: Mapping[str, ArtifactInput]
     output: ArtifactOutput | None
     requires: tuple[str, ...]
-    description: str
 
     @property
     def target(self) -> str:
@@ -136,17 +133,23 @@ class Recipe:
         if self.output is not None:
             out = OutputConf(_target_=_class_path(self.output.type), name=self.output.name)
             extra.append(("output", OutputConf, field(default_factory=lambda: out)))
-        framework = dataclasses.make_dataclass(f"{_class_name(self.name)}Framework", extra)
         if self.config is not None and dataclasses.is_dataclass(self.config):
-            # Bases in this order put recipe/inputs/output first, then the class's sections.
+            # One flat class (keyword-only, so fields without defaults may come anywhere) rather
+            # than a subclass: frozen classes and required fields compose too.
+            try:
+                hints = typing.get_type_hints(self.config)
+            except Exception:  # a name only imported for type checkers: OmegaConf decides
+                hints = {}
+            own = [(f.name, hints.get(f.name, Any), _copy_field(f)) for f in _fields(self.config)]
             node_type = dataclasses.make_dataclass(
-                f"{_class_name(self.name)}Recipe", [], bases=(self.config, framework)
+                f"{_class_name(self.name)}Recipe", [*extra, *own], kw_only=True
             )
-            return cast(DictConfig, OmegaConf.structured(node_type))
+            return _writable(cast(DictConfig, OmegaConf.structured(node_type)))
+        framework = dataclasses.make_dataclass(f"{_class_name(self.name)}Framework", extra)
         node = cast(DictConfig, OmegaConf.structured(framework))
         if self.config is not None:  # a pydantic model: defaults here, checked before work
-            defaults = self.config().model_dump(mode="json")
-            return cast(DictConfig, OmegaConf.merge(OmegaConf.create(defaults), node))
+            defaults = OmegaConf.create(_pydantic_defaults(self.config))
+            return cast(DictConfig, OmegaConf.merge(defaults, node))
         return node
 
     def sections(self) -> list[str]:
@@ -157,10 +160,8 @@ class Recipe:
             return [f.name for f in dataclasses.fields(self.config)]
         return list(self.config.model_fields)  # type: ignore[attr-defined]
 
-    def typed_config(self, cfg: DictConfig) -> Any:
-        """The recipe's config as an instance of its class (the whole config without one)."""
-        if self.config is None:
-            return cfg
+    def _values(self, cfg: DictConfig) -> dict[str, Any]:
+        """The config class's sections of ``cfg``, resolved, as plain values."""
         values: dict[str, Any] = {}
         for key in self.sections():
             if key in cfg:
@@ -170,15 +171,47 @@ class Recipe:
                     if isinstance(node, DictConfig | ListConfig)
                     else cfg[key]
                 )
+        return values
+
+    def typed_config(self, cfg: DictConfig) -> Any:
+        """The recipe's config as an instance of its class (the whole config without one)."""
+        if self.config is None:
+            return cfg
         if dataclasses.is_dataclass(self.config):
-            merged = OmegaConf.merge(OmegaConf.structured(self.config), values)
-            return OmegaConf.to_object(merged)
-        return _validate_pydantic(self.config, values)
+            return OmegaConf.to_object(self._checked_node(cfg))
+        return _validate_pydantic(self.config, self._values(cfg))
 
     def check_config(self, cfg: DictConfig) -> None:
-        """What composition cannot check: a pydantic config class's validation."""
-        if self.config is not None and not dataclasses.is_dataclass(self.config):
-            self.typed_config(cfg)
+        """Everything about the config class's sections that can be wrong, before any work:
+        types, unknown keys, missing values, ranges and cross-checks (also of top-level
+        fields, which composition merges into the untyped root)."""
+        if self.config is None:
+            return
+        if dataclasses.is_dataclass(self.config):
+            self._checked_node(cfg)
+        else:
+            _unknown_pydantic_keys(self.config, self._values(cfg), "")
+            _validate_pydantic(self.config, self._values(cfg))
+
+    def _checked_node(self, cfg: DictConfig) -> DictConfig:
+        from omegaconf.errors import OmegaConfBaseException
+
+        from nemotron_kit.config import check_config
+
+        assert self.config is not None
+        try:
+            schema = _writable(cast(DictConfig, OmegaConf.structured(self.config)))
+            node = OmegaConf.merge(schema, self._values(cfg))
+        except OmegaConfBaseException as exc:
+            key = getattr(exc, "full_key", None) or "the recipe's config"
+            detail = str(exc).splitlines()[0].rstrip(".")
+            raise ConfigValidationError(
+                f"'{key}' is not valid for recipe {self.name} ({detail}): fix the override or "
+                "the config file."
+            ) from None
+        assert isinstance(node, DictConfig)
+        check_config(node)
+        return node
 
     # -- inputs and output ---------------------------------------------------------------
     def check_inputs(self, cfg: DictConfig, registry: ArtifactRegistry) -> None:
@@ -186,16 +219,24 @@ class Recipe:
         record alone: nothing is downloaded before the run starts)."""
         from nemotron_kit.artifacts import Artifact
         from nemotron_kit.artifacts._base import import_artifact_class
+        from nemotron_kit.registry.uri import parse_uri
 
         for name, spec in self.inputs.items():
             uri = _input_uri(cfg, name)
+            if parse_uri(uri).path:
+                raise ArtifactError(
+                    f"Input '{name}' of recipe {self.name} takes a whole artifact, not a file "
+                    f"inside one ({uri}): pass art://NAME:VERSION and read the file from the "
+                    "loaded artifact's path."
+                )
             version = registry.resolve(uri)
             cls = import_artifact_class(version.class_path) or Artifact
             if not issubclass(cls, spec.type):
                 raise ArtifactError(
                     f"Input '{name}' of recipe {self.name} expects a {spec.type.__name__}, but "
-                    f"{version.uri} is a {cls.__name__} ({version.type}): pass an artifact of "
-                    f"type {spec.type.artifact_type} with 'inputs.{name}=art://NAME:VERSION'."
+                    f"{version.uri} is of type {version.type} ({cls.__name__}): pass an "
+                    f"artifact of type {spec.type.artifact_type} with "
+                    f"'inputs.{name}=art://NAME:VERSION'."
                 )
 
     def __call__(self, cfg: DictConfig, ctx: JobContext) -> Any:
@@ -249,12 +290,11 @@ def recipe(
     def declare(fn: F) -> F:
         declared = Recipe(
             fn=fn,
-            name=name or fn.__module__.rpartition(".")[2],
+            name=name or _default_name(fn),
             config=config,
             inputs=dict(inputs or {}),
             output=output,
             requires=tuple(requires),
-            description=inspect.getdoc(fn) or "",
         )
         _check_declaration(declared)
         setattr(fn, ATTRIBUTE, declared)
@@ -277,7 +317,9 @@ def load_recipe(target: str) -> Recipe:
     try:
         module = importlib.import_module(module_name)
         fn = getattr(module, attr)
-    except (ImportError, AttributeError, ValueError) as exc:
+    except ConfigError:
+        raise  # a declaration in that module that cannot work says so itself
+    except Exception as exc:  # the module's own code raised while it was imported
         raise ConfigError(
             f"Cannot import the recipe '{target}' ({type(exc).__name__}: {exc}): check the "
             "module path in the option's defaults list and that its package is installed."
@@ -298,11 +340,9 @@ def recipe_of_config(cfg: DictConfig) -> Recipe | None:
     if not target:
         return None
     try:
-        module_name, _, attr = str(target).rpartition(".")
-        fn = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError, ValueError):
-        return None  # the config check names the bad _target_
-    return declared(fn)
+        return load_recipe(str(target))
+    except ConfigError:
+        return None  # a plain _target_ callable; a bad one is named by the config check
 
 
 def recipe_options() -> Iterator[tuple[str, str | None]]:
@@ -372,7 +412,9 @@ def _check_declaration(r: Recipe) -> None:
     where = f"@recipe {r.name!r} ({r.target})"
     if r.config is not None:
         is_pydantic = hasattr(r.config, "model_fields") and hasattr(r.config, "model_validate")
-        if not (dataclasses.is_dataclass(r.config) or is_pydantic):
+        if not isinstance(r.config, type) or not (
+            dataclasses.is_dataclass(r.config) or is_pydantic
+        ):
             raise RecipeDefinitionError(
                 f"{where}: config={r.config!r} is neither a dataclass nor a pydantic model: "
                 "declare the config as one of those."
@@ -388,6 +430,12 @@ def _check_declaration(r: Recipe) -> None:
             raise RecipeDefinitionError(
                 f"{where}: input {name!r} must be ArtifactInput(SomeArtifact, default): "
                 "give the artifact class it needs."
+            )
+        if spec.default is not None and not _valid_default(spec.default):
+            raise RecipeDefinitionError(
+                f"{where}: input {name!r} has default {spec.default!r}, which is neither an "
+                "artifact name (pretrain-data) nor an art:// URI (art://pretrain-data:v3): "
+                "give one of those."
             )
     if r.output is not None and not (
         isinstance(r.output, ArtifactOutput) and _is_artifact_type(r.output.type, Artifact)
@@ -436,7 +484,82 @@ def _input_uri(cfg: DictConfig, name: str) -> str:
 
 
 def _rank() -> int:
-    return int(os.environ.get("RANK", "0") or 0)
+    from nemotron_kit.execution.torchrun import rank
+
+    return rank()
+
+
+def _default_name(fn: Callable[..., Any]) -> str:
+    """``train`` for ``pkg.train.main``; ``train/fit`` for another function of that module."""
+    module = fn.__module__.rpartition(".")[2]
+    return module if fn.__name__ == "main" else f"{module}/{fn.__name__}"
+
+
+def _valid_default(default: str) -> bool:
+    from nemotron_kit.registry.uri import parse_uri, validate_name
+
+    try:
+        if default.startswith("art://"):
+            parse_uri(default)
+        else:
+            validate_name(default)
+    except URIError:
+        return False
+    return True
+
+
+def _writable(node: DictConfig) -> DictConfig:
+    """A frozen dataclass makes its nodes read-only; overrides must still apply (the typed
+    instance the recipe gets is frozen again)."""
+    OmegaConf.set_readonly(node, None)
+    for key in node:
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            _writable(child)
+    return node
+
+
+def _fields(config: type) -> tuple[dataclasses.Field[Any], ...]:
+    return dataclasses.fields(config)
+
+
+def _copy_field(f: dataclasses.Field[Any]) -> Any:
+    """The same default (or factory) and metadata (``constrained``), for a new class."""
+    if f.default is not dataclasses.MISSING:
+        return field(default=f.default, metadata=f.metadata)
+    if f.default_factory is not dataclasses.MISSING:
+        return field(default_factory=f.default_factory, metadata=f.metadata)
+    return field(default=MISSING, metadata=f.metadata)  # no default: '???' until given
+
+
+def _pydantic_defaults(model: Any) -> dict[str, Any]:
+    """A pydantic config class's defaults as plain values; '???' where a field has none."""
+    from pydantic_core import to_jsonable_python
+
+    return {
+        name: MISSING
+        if info.is_required()
+        else to_jsonable_python(info.get_default(call_default_factory=True))
+        for name, info in model.model_fields.items()
+    }
+
+
+def _unknown_pydantic_keys(model: Any, values: Any, where: str) -> None:
+    """A key the pydantic class does not declare (``+note.bogus=1``) is refused, as a
+    dataclass config refuses it; nested models are checked too."""
+    if not isinstance(values, dict):
+        return
+    fields = model.model_fields
+    for key, value in values.items():
+        full = f"{where}{key}"
+        if key not in fields:
+            raise ConfigValidationError(
+                f"'{full}' is not a setting here (the keys of '{where.rstrip('.') or 'the config'}'"
+                f" are {', '.join(sorted(fields))}): remove it or fix the spelling."
+            )
+        inner = fields[key].annotation
+        if isinstance(inner, type) and hasattr(inner, "model_fields"):
+            _unknown_pydantic_keys(inner, value, f"{full}.")
 
 
 def _class_name(name: str) -> str:

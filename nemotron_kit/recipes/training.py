@@ -30,7 +30,7 @@ from nemotron_kit.recipes.metrics import MetricLogger
 
 @dataclass(frozen=True)
 class TrainSettings:
-    """``cfg.train`` (see conf/recipe/pretrain.yaml for what each key means)."""
+    """``cfg.train`` (see TrainConf in nemotron_kit/recipes/config.py for what each key means)."""
 
     steps: int
     batch_size: int

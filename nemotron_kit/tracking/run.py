@@ -91,16 +91,16 @@ class ActiveRun:
     @property
     def recipe_package(self) -> str | None:
         """The distribution a recipe came from (``nano3-recipes 0.2.0``), unless it is one of
-        nemotron-kit's own: what the config was composed against, else what is installed."""
+        nemotron-kit's own."""
         from nemotron_kit.recipes.api import recipe_package
 
         recipe = self.config.get("recipe") or {}
         if not isinstance(recipe, dict):
             return None
-        label = recipe.get("package")
-        if not label and recipe.get("_target_"):
-            found = recipe_package(str(recipe["_target_"]))
-            label = f"{found['name']} {found['version']}" if found else None
+        # What is installed where the job runs; the composed label where that cannot be told
+        # (a container without the package's metadata).
+        found = recipe_package(str(recipe["_target_"])) if recipe.get("_target_") else None
+        label = f"{found['name']} {found['version']}" if found else recipe.get("package")
         if not isinstance(label, str) or label.split(" ")[0] == "nemotron-kit":
             return None
         return label
