@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "ArtifactOutput": "nemotron_kit.recipes.api",
     "JobContext": "nemotron_kit.execution.context",
     "launch": "nemotron_kit.execution.api",
+    "log_metrics": "nemotron_kit.tracking.run",
     # errors
     "NemotronKitError": "nemotron_kit.errors",
     "ConfigError": "nemotron_kit.errors",
@@ -100,6 +101,7 @@ __all__ = [
     "launch",
     "load_omegaconf_yaml",
     "load_run_profile",
+    "log_metrics",
     "omegaconf_to_dataclass",
     "parse_config_and_overrides",
     "recipe",
@@ -139,6 +141,7 @@ if TYPE_CHECKING:
         is_initialized,
     )
     from nemotron_kit.tracking import FileTracker, LineageTracker, NoOpTracker
+    from nemotron_kit.tracking.run import log_metrics
     from nemotron_kit.tracking.script import get_lineage_tracker, init, set_lineage_tracker
     from nemotron_kit.tracking.wandb import WandbTracker, add_wandb_tags, finish_wandb
 

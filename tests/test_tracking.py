@@ -228,3 +228,54 @@ def test_a_missing_input_says_which_recipe_to_run_first(
     assert len(errors) == 1
     assert "'pretrain-data'" in errors[0] and "+recipe=data_prep` first" in errors[0]
     assert "ineage" not in errors[0]  # an input problem, not a lineage one
+
+
+def test_logged_metrics_are_chunks_read_back_in_order_and_untrusted(tmp_path: Path) -> None:
+    from nemotron_kit.registry import ArtifactRegistry, layout
+
+    registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+    registry.append_metrics("run-1", [{"step": 1, "time": 1.0, "values": {"loss": 2.5}}])
+    registry.append_metrics("run-1", [{"step": 2, "time": 2.0, "values": {"loss": 2.0}}])
+    # What someone else wrote there is read as untrusted: damaged rows and values are skipped.
+    junk = b'not json\n{"step": -1, "values": {}}\n{"step": 3, "values": {"loss": "x", "ok": 1}}\n'
+    registry.storage.create(layout.run_metrics_chunk("run-1", "99999999999999999999-zz"), junk)
+    rows = registry.read_metrics("run-1")
+    assert [(r["step"], r["values"]) for r in rows] == [
+        (1, {"loss": 2.5}),
+        (2, {"loss": 2.0}),
+        (3, {"ok": 1.0}),
+    ]
+    assert registry.read_metrics("run-2") == []
+
+
+def test_log_metrics_outside_a_job_or_with_a_non_number_is_one_sentence(
+    tmp_path: Path,
+) -> None:
+    import pytest
+
+    import nemotron_kit as kit
+    from nemotron_kit.registry import reset
+
+    reset()
+    with pytest.raises(kit.NemotronKitError, match="log_metrics needs a running job"):
+        kit.log_metrics({"loss": 1.0})
+    from nemotron_kit.tracking.run import _numbers
+
+    with pytest.raises(kit.NemotronKitError, match="loss='high' is not a number"):
+        _numbers({"loss": "high"})
+    assert _numbers({"loss": 1, "lr": 0.5}) == {"loss": 1.0, "lr": 0.5}
+
+
+def test_a_pretrain_run_logs_every_step(run_cli: RunCli, nk_home: Path) -> None:
+    assert run_cli("+recipe=data_prep", "data.num_documents=2000").returncode == 0
+    done = run_cli("+recipe=pretrain", "train.steps=25", "train.log_every=10")
+    assert done.returncode == 0, done.stderr[-2000:]
+    registry = registry_of(nk_home)
+    run_id = registry.resolve("art://tiny-gpt:v1").producer
+    assert run_id is not None
+    rows = registry.read_metrics(run_id)
+    assert [r["step"] for r in rows] == list(range(1, 26))  # every step, not every 10th
+    assert all({"loss", "lr", "steps_per_s"} <= set(r["values"]) for r in rows)
+    shown = json.loads(run_cli("runs", "show", run_id, "--json").stdout)["logged_metrics"]
+    assert shown["points"] == 25 and shown["steps"] == [1, 25]
+    assert shown["last"]["loss"] == rows[-1]["values"]["loss"]

@@ -295,3 +295,19 @@ def test_chunk_reader_reassembles_records_across_blocks() -> None:
         list(iter_chunks(bytes(corrupt)))
     with pytest.raises(OfflineRunError, match="header"):
         list(iter_chunks(json.dumps({}).encode()))
+
+
+def test_a_pretrain_runs_offline_files_hold_its_per_step_loss_curve(
+    run_cli: RunCli, wandb_env: dict[str, str], nk_home: Path
+) -> None:
+    assert run_cli("+recipe=data_prep", "data.num_documents=2000", env=wandb_env).returncode == 0
+    done = run_cli("+recipe=pretrain", "train.steps=20", "tracker=[file,wandb]", env=wandb_env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run_id = kit.registry.init(root=nk_home / "registry").resolve("art://tiny-gpt:v1").producer
+    assert run_id is not None
+    found = list((Path(wandb_env["WANDB_DIR"]) / "wandb").glob(f"offline-run-*-{run_id}"))
+    history = read_offline_run(found[0])["history"] if found else []
+    assert [h["_step"] for h in history] == list(range(1, 21))
+    logged = kit.registry.get_registry().read_metrics(run_id)
+    assert [h["loss"] for h in history] == [r["values"]["loss"] for r in logged]
+    assert all(h["lr"] > 0 and h["steps_per_s"] > 0 for h in history)

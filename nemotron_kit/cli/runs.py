@@ -145,6 +145,18 @@ def _summary(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _metrics_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many steps a run logged, which names, and the last value of each."""
+    last: dict[str, float] = {}
+    for entry in rows:
+        last.update(entry["values"])
+    return {
+        "points": len(rows),
+        "steps": [rows[0]["step"], rows[-1]["step"]] if rows else [],
+        "last": last,
+    }
+
+
 # -- subcommands --------------------------------------------------------------------------
 def cmd_ls(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
@@ -198,6 +210,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
     record = registry.read_run(ns.run_id)
     record.setdefault("run_id", ns.run_id)
+    record["logged_metrics"] = _metrics_summary(registry.read_metrics(ns.run_id))
     if ns.json:
         _print_json(record)
         return 0
@@ -229,6 +242,10 @@ def cmd_show(ns: argparse.Namespace) -> int:
     row("overrides", "\n".join(str(o) for o in record.get("overrides") or []) or "-")
     row("inputs", "\n".join(str(i) for i in record.get("inputs") or []) or "-")
     row("outputs", "\n".join(str(o) for o in record.get("outputs") or []) or "-")
+    logged = record["logged_metrics"]
+    if logged["points"]:
+        last = ", ".join(f"{k} {v:.4g}" for k, v in logged["last"].items())
+        row("metrics", f"{logged['points']} steps logged (last: {last})")
     row("code", _code_line(record.get("code")))
     host = str(record.get("host") or "-")
     row("host", f"{host} (pid {record['pid']})" if record.get("pid") else host)

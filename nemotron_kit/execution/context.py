@@ -62,6 +62,13 @@ class JobContext:
             return Path(HydraConfig.get().runtime.output_dir)
         return Path(os.getcwd())
 
+    def log_metrics(self, values: dict[str, Any], step: int | None = None) -> None:
+        """Log a row of numbers (loss, learning rate, throughput) at ``step``: kept with the
+        run in the registry and mirrored to every tracker (W&B's step curves). Only rank 0
+        logs; elsewhere, and in a run without lineage, this does nothing."""
+        if self.run is not None and self.rank == 0:
+            self.run.log_metrics(values, step)
+
     @property
     def dist_backend(self) -> str:
         """The torch.distributed backend the executor chose (``auto``: nccl with CUDA)."""
@@ -108,7 +115,9 @@ class JobContext:
             snapshot=spec.snapshot,
         )
         if run is not None:
-            registry.run_context = RunContext(run.run_id, list(inputs), [run.notify_output])
+            registry.run_context = RunContext(
+                run.run_id, list(inputs), [run.notify_output], metrics=run.log_metrics
+            )
         return cls(spec=spec, config=cfg, registry=registry, run=run, inputs=inputs)
 
     def close(self, status: str, error: str | None = None, result: Any = None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nemotron_kit.artifacts import ModelArtifact, PretrainBlendsArtifact
 from nemotron_kit.errors import ConfigError
@@ -21,6 +21,8 @@ from nemotron_kit.recipes.api import ArtifactInput, ArtifactOutput, recipe
 from nemotron_kit.recipes.config import PretrainConfig
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import torch
 
     from nemotron_kit.execution.context import JobContext
@@ -45,7 +47,7 @@ def main(
     group = training.init_distributed(ctx.dist_backend)
     out = group.shared_path(ctx.output_dir)  # rank 0's: checkpoints are shared
     architecture = model_config(cfg)
-    result = train(cfg, Path(data.path), out, group)
+    result = train(cfg, Path(data.path), out, group, sink=ctx.log_metrics)
     artifact = None
     if group.rank == 0:
         save_pretrained(result.weights, architecture, out / "model")
@@ -92,9 +94,14 @@ class TokenWindows:
 
 
 def train(
-    cfg: PretrainConfig, blends_dir: Path, out_dir: Path, group: Distributed | None = None
+    cfg: PretrainConfig,
+    blends_dir: Path,
+    out_dir: Path,
+    group: Distributed | None = None,
+    sink: Callable[[dict[str, Any], int], None] | None = None,
 ) -> TrainResult:
-    """Build the model from ``cfg.model`` and train it on the blend's train split."""
+    """Build the model from ``cfg.model`` and train it on the blend's train split; every
+    step's loss, learning rate and throughput go to ``sink`` (the run's metrics)."""
     import torch
 
     from nemotron_kit.recipes import training
@@ -118,7 +125,9 @@ def train(
         )
 
     model = GPT(architecture, seed=settings.seed)
-    log = MetricLogger(out_dir / "metrics.jsonl", settings.log_every, enabled=group.rank == 0)
+    log = MetricLogger(
+        out_dir / "metrics.jsonl", settings.log_every, enabled=group.rank == 0, sink=sink
+    )
     log.info(f"pretrain: {model.num_parameters():,} parameters, {len(stream):,} train tokens")
     result = training.fit(
         model, TokenWindows(stream, seq_length), settings, out_dir / "checkpoints", group, log

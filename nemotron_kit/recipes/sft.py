@@ -56,7 +56,9 @@ def main(
 
     group = training.init_distributed(ctx.dist_backend)
     out = group.shared_path(ctx.output_dir)  # rank 0's: checkpoints are shared
-    log = MetricLogger(out / "metrics.jsonl", settings.log_every, enabled=group.rank == 0)
+    log = MetricLogger(
+        out / "metrics.jsonl", settings.log_every, enabled=group.rank == 0, sink=ctx.log_metrics
+    )
     log.info(f"sft: {base.uri} on {sft_data.uri} ({rows.tokens.shape[0]:,} rows)")
     result = training.fit(gpt, rows, settings, out / "checkpoints", group, log)
     log.info(f"sft: loss {result.initial_loss:.4f} -> {result.final_loss:.4f}")

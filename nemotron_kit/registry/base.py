@@ -87,6 +87,8 @@ class RunContext:
     inputs: list[str] = field(default_factory=list)
     # Called after each commit with (version, aliases): trackers mirror outputs (e.g. to W&B).
     listeners: list[Callable[[ArtifactVersion, list[str]], None]] = field(default_factory=list)
+    # Takes the job's logged metrics (``nemotron_kit.log_metrics``): the run's own method.
+    metrics: Callable[[dict[str, Any], int | None], None] | None = None
 
 
 def _now() -> str:

@@ -12,6 +12,7 @@
     runs/RUN/attempts/0002.json                      later attempts of a requeued run
     runs/RUN/heartbeat.json                          the lease of a running run
     runs/RUN/outputs/PROJECT/NAME/00000001           index: versions the run published (empty)
+    runs/RUN/metrics/<time>-<writer>.jsonl           logged metrics, in chunks (append = create)
     sweeps/SWEEP/jobs/RUN, sweeps/SWEEP/summary.json the runs of a sweep, and its summary
     pipeline-cache/<key>.json                        pipeline steps' cached outputs
 
@@ -134,6 +135,14 @@ def run_attempt(run_id: str, attempt: int) -> str:
 
 def run_outputs(run_id: str) -> str:
     return f"{RUNS}/{run_id}/outputs"
+
+
+def run_metrics(run_id: str) -> str:
+    return f"{RUNS}/{run_id}/metrics"
+
+
+def run_metrics_chunk(run_id: str, chunk: str) -> str:
+    return f"{RUNS}/{run_id}/metrics/{chunk}.jsonl"
 
 
 def run_output(run_id: str, project_: str, name_: str, version: int) -> str:

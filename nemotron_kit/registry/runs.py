@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import builtins
 import json
+import math
 import os
 import socket
 import time
+import uuid
 from typing import Any
 
 from nemotron_kit.errors import (
@@ -188,6 +190,32 @@ class RunLayer(PublishLayer):
                 out.append(ArtURI(name, project, version).format(self.project))
         return sorted(out)
 
+    def append_metrics(self, run_id: str, rows: builtins.list[dict[str, Any]]) -> None:
+        """Add logged metric rows (``{"step", "time", "values"}``) to the run's stream: one new
+        chunk object per call, never a rewrite, so appending costs the same on S3."""
+        validate_name(run_id, "run id")
+        if not rows:
+            return
+        chunk = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+        data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows).encode()
+        self.storage.create(layout.run_metrics_chunk(run_id, chunk), data)
+
+    def read_metrics(self, run_id: str) -> builtins.list[dict[str, Any]]:
+        """The run's logged metric rows, in the order they were written. Read from storage,
+        so untrusted: a row that is not ``{step: int >= 0, values: {name: number}}`` is
+        skipped, as is a non-numeric value."""
+        validate_name(run_id, "run id")
+        rows: builtins.list[dict[str, Any]] = []
+        prefix = layout.run_metrics(run_id)
+        for key, _ in sorted(self.storage.walk(prefix)):
+            if not key.endswith(".jsonl"):
+                continue
+            for line in self.storage.read(key).decode("utf-8", "replace").splitlines():
+                row = _metric_row(line)
+                if row is not None:
+                    rows.append(row)
+        return rows
+
     def _consumer_prefix(self, version: ArtifactVersion) -> str:
         return layout.consumers(version.project, version.name, version.version)
 
@@ -207,3 +235,26 @@ class RunLayer(PublishLayer):
             uri if isinstance(uri, ArtifactVersion) else self.resolve(uri, include_deleted=True)
         )
         return [r for r in self.storage.list(self._consumer_prefix(version)) if _valid_name(r)]
+
+
+def _metric_row(line: str) -> dict[str, Any] | None:
+    try:
+        raw = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("values"), dict):
+        return None
+    step = raw.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return None
+    values = {
+        str(k): float(v)
+        for k, v in raw["values"].items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    }
+    when = raw.get("time")
+    return {
+        "step": step,
+        "time": when if isinstance(when, (int, float)) else None,
+        "values": values,
+    }

@@ -77,6 +77,7 @@ class ActiveRun:
     # Numbers the task returned (an eval's accuracy): kept with the run's lineage.
     metrics: dict[str, float] = field(default_factory=dict)
     _heartbeat: threading.Event | None = field(default=None, repr=False)
+    _last_step: int = field(default=-1, repr=False)
 
     @property
     def recipe(self) -> str | None:
@@ -142,6 +143,26 @@ class ActiveRun:
             except Exception as exc:  # the version is committed; a mirror failure is reported
                 self.report_tracker_error(tracker, "log_output", exc)
 
+    def log_metrics(self, values: dict[str, Any], step: int | None = None) -> None:
+        """Record a row of numbers (loss, lr, ...) at ``step`` (default: one past the last) in
+        every tracker that takes metrics: the registry's stream, W&B's history."""
+        if step is None:
+            step = self._last_step + 1
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            from nemotron_kit.errors import NemotronKitError
+
+            raise NemotronKitError(f"log_metrics: step={step!r} must be an integer >= 0.")
+        row = _numbers(values)
+        self._last_step = max(self._last_step, step)
+        for tracker in self.trackers:
+            log = getattr(tracker, "log_metrics", None)
+            if log is None:
+                continue
+            try:
+                log(self, step, row)
+            except Exception as exc:  # like an output's mirror: reported, the job goes on
+                self.report_tracker_error(tracker, "log_metrics", exc)
+
     def report_tracker_error(self, tracker: object, what: str, exc: BaseException) -> None:
         """A tracker failed. A mirror's failure (W&B) is a warning: the registry holds the
         lineage, so the job neither fails nor waits for it; any other fails the command."""
@@ -168,6 +189,42 @@ class ActiveRun:
     def stop_heartbeat(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.set()
+
+
+def log_metrics(values: dict[str, Any], step: int | None = None) -> None:
+    """Log a row of numbers from inside a running job (``ctx.log_metrics`` where the recipe
+    has its context): kept with the run and mirrored to every tracker. Only rank 0 logs."""
+    from nemotron_kit.errors import NemotronKitError
+    from nemotron_kit.execution.torchrun import rank
+    from nemotron_kit.registry import get_registry, is_initialized
+
+    context = get_registry().run_context if is_initialized() else None
+    if context is None or context.metrics is None:
+        raise NemotronKitError(
+            "log_metrics needs a running job with lineage: call it inside a recipe run by "
+            "`python -m nemotron_kit` (or after nemotron_kit.init() in a script)."
+        )
+    if rank() == 0:
+        context.metrics(values, step)
+
+
+def _numbers(values: dict[str, Any]) -> dict[str, float]:
+    """Metric names and finite numbers (torch/numpy scalars too); anything else is one
+    sentence naming the key, since a silently dropped loss is worse than a failed log."""
+    from nemotron_kit.errors import NemotronKitError
+
+    row: dict[str, float] = {}
+    for key, value in values.items():
+        number = value.item() if hasattr(value, "item") else value
+        if not isinstance(key, str) or not key or isinstance(number, bool):
+            raise NemotronKitError(f"log_metrics: {key!r}={value!r} is not a named number.")
+        try:
+            row[key] = float(number)
+        except (TypeError, ValueError):
+            raise NemotronKitError(
+                f"log_metrics: {key}={value!r} is not a number: log numbers only."
+            ) from None
+    return row
 
 
 def start_run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -25,6 +26,9 @@ class LineageTracker(Protocol):
     def end_run(self, run: ActiveRun, status: str, error: str | None) -> None:
         """The run ended with ``status`` (COMPLETED or FAILED) and, if it failed, the error."""
 
+    # Optional: ``log_metrics(self, run, step, values)``, a row of numbers the job logged
+    # (``ctx.log_metrics``); a tracker without it is not told.
+
 
 class NoOpTracker:
     """Records nothing; artifacts are still versioned, without a producing run."""
@@ -42,9 +46,19 @@ class NoOpTracker:
 
 
 class FileTracker:
-    """Run records in the registry (``runs/RUN_ID/``): the embedded default, offline by design."""
+    """Run records in the registry (``runs/RUN_ID/``): the embedded default, offline by design.
+
+    Logged metrics are buffered and written as chunks (every ``FLUSH_ROWS`` rows or
+    ``FLUSH_S`` seconds, and at the end), so logging every step costs a list append.
+    """
 
     records_lineage = True
+    FLUSH_ROWS = 1000
+    FLUSH_S = 30.0
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+        self._flushed = time.monotonic()
 
     def start_run(self, run: ActiveRun) -> None:
         run.registry.create_run(run.run_id, run.start_record())
@@ -54,7 +68,17 @@ class FileTracker:
     def log_output(self, run: ActiveRun, version: ArtifactVersion, aliases: list[str]) -> None:
         return None  # the registry indexes a run's outputs itself when they are published
 
+    def log_metrics(self, run: ActiveRun, step: int, values: dict[str, float]) -> None:
+        self._rows.append({"step": step, "time": round(time.time(), 3), "values": values})
+        if len(self._rows) >= self.FLUSH_ROWS or time.monotonic() - self._flushed > self.FLUSH_S:
+            self.flush(run)
+
+    def flush(self, run: ActiveRun) -> None:
+        rows, self._rows, self._flushed = self._rows, [], time.monotonic()
+        run.registry.append_metrics(run.run_id, rows)
+
     def end_run(self, run: ActiveRun, status: str, error: str | None) -> None:
+        self.flush(run)
         run.registry.finish_run(run.run_id, run.end_record(status, error))
 
 

@@ -192,6 +192,10 @@ class WandbTracker:
         self._outputs.append(version.uri)
         wb_run.summary["nemotron_kit/outputs"] = list(self._outputs)
 
+    def log_metrics(self, run: ActiveRun, step: int, values: dict[str, float]) -> None:
+        """A row of the run's history: W&B draws one curve per name over ``step``."""
+        self._active(run).log(values, step=step)
+
     def end_run(self, run: ActiveRun, status: str, error: str | None) -> None:
         if self._run is None or self._run_id != run.run_id:
             return

@@ -124,7 +124,8 @@ def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
     Returns ``run_id``, ``project``, ``entity``, ``name``, ``group``, ``job_type``, ``tags``,
     ``config`` (without W&B's own ``_wandb`` key), ``summary``, ``exit_code`` (None if the run
     never finished) and ``artifacts`` (each with ``name``, ``type``, ``aliases``, ``metadata``,
-    ``digest`` and ``manifest_entries``).
+    ``digest`` and ``manifest_entries``) and ``history`` (the logged rows, each a dict with
+    W&B's ``_step``).
     """
     out: dict[str, Any] = {
         "run_id": None,
@@ -138,6 +139,7 @@ def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
         "summary": {},
         "exit_code": None,
         "artifacts": [],
+        "history": [],
     }
     for record in iter_records(run_dir):
         kind = record.WhichOneof("record_type")
@@ -170,6 +172,12 @@ def read_offline_run(run_dir: str | Path) -> dict[str, Any]:
                     "manifest_entries": _manifest_entries(art.manifest),
                 }
             )
+        elif kind == "history":
+            row = {
+                item.key or "/".join(item.nested_key): json.loads(item.value_json)
+                for item in record.history.item
+            }
+            out["history"].append(row)
         elif kind == "exit":
             out["exit_code"] = record.exit.exit_code
     out["config"].pop("_wandb", None)
