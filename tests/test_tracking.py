@@ -279,3 +279,26 @@ def test_a_pretrain_run_logs_every_step(run_cli: RunCli, nk_home: Path) -> None:
     shown = json.loads(run_cli("runs", "show", run_id, "--json").stdout)["logged_metrics"]
     assert shown["points"] == 25 and shown["steps"] == [1, 25]
     assert shown["last"]["loss"] == rows[-1]["values"]["loss"]
+
+
+def test_runs_compare_shows_the_keys_that_differ_and_the_metrics(
+    run_cli: RunCli, nk_home: Path, work: Path
+) -> None:
+    for seed in ("7", "8"):
+        assert stage(run_cli, work, f"stage.seed={seed}").returncode == 0
+    registry = registry_of(nk_home)
+    first, second = sorted(registry.run_ids())
+    result = run_cli("runs", "compare", first, second, "--json")
+    assert result.returncode == 0, result.stderr
+    compared = json.loads(result.stdout)
+    assert compared["runs"] == [first, second]
+    assert compared["status"] == ["COMPLETED", "COMPLETED"]
+    differing = {k for k in compared["config"] if not k.startswith("hydra")}
+    assert differing == {"stage.seed"}
+    assert compared["config"]["stage.seed"] == [7, 8]
+    text = run_cli("runs", "compare", first, second)
+    assert text.returncode == 0 and "stage.seed" in text.stdout
+    every = json.loads(run_cli("runs", "compare", first, second, "--all", "--json").stdout)
+    assert "stage.name" in every["config"] and len(every["config"]) > len(compared["config"])
+    alone = run_cli("runs", "compare", first)
+    assert alone.returncode == 2 and "give two or more run ids" in alone.stderr

@@ -2,22 +2,26 @@
 
     nemotron-kit runs ls [--json] [--limit N] [--status S] [--recipe R] [--sweep SWEEP_ID]
     nemotron-kit runs show RUN_ID [--json]
+    nemotron-kit runs compare RUN_ID RUN_ID [...] [--all] [--json]
 
 ``ls`` lists runs newest first: id, recipe, status, start, duration and outputs; ``--status``
 (repeatable: RUNNING, COMPLETED, FAILED, LOST), ``--recipe`` and ``--sweep`` keep the matching
 runs only. ``show``
 prints one run: status and error, overrides, pinned inputs, outputs, code version, host,
 package versions and the composed config (as recorded: unresolved, secrets redacted).
-Both take ``--root``, ``--project`` and ``--endpoint-url`` like ``nemotron-kit artifacts``.
+``compare`` puts the config keys that differ and the runs' metrics side by side. All take
+``--root``, ``--project`` and ``--endpoint-url`` like ``nemotron-kit artifacts``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nemotron_kit.cli.artifacts import (
+    UsageError,
     _console,
     _format_time,
     _Parser,
@@ -85,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--sweep", default=None, metavar="SWEEP_ID", help="only the jobs of this sweep")
     show = add("show", "show one run: status, inputs, outputs, code, config", cmd_show)
     show.add_argument("run_id", metavar="RUN_ID", help="a run id from `nemotron-kit runs ls`")
+    compare = add(
+        "compare", "compare runs: the config keys that differ, metrics side by side", cmd_compare
+    )
+    compare.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="two or more run ids")
+    compare.add_argument(
+        "--all", action="store_true", help="every config key, not only those that differ"
+    )
     return parser
 
 
@@ -265,3 +276,81 @@ def cmd_show(ns: argparse.Namespace) -> int:
         text = yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
         console.print(Text("  " + text.rstrip("\n").replace("\n", "\n  ")))
     return 0
+
+
+def cmd_compare(ns: argparse.Namespace) -> int:
+    """Configs flattened to dotted keys, the ones that differ (``--all``: every one) side by
+    side, then each run's metrics: what it returned and the last value of what it logged."""
+    if len(ns.run_ids) < 2:
+        raise UsageError(f"{PROG} compare: give two or more run ids; see `{PROG} --help`.")
+    registry = open_registry(ns)
+    records = [registry.read_run(run_id) for run_id in ns.run_ids]
+    configs = [_flatten(r.get("config") or {}) for r in records]
+    keys = sorted({k for c in configs for k in c})
+    config_rows = {
+        key: [c.get(key, _ABSENT) for c in configs]
+        for key in keys
+        if ns.all or len({json.dumps(c.get(key, _ABSENT), sort_keys=True) for c in configs}) > 1
+    }
+    metrics: list[dict[str, float]] = []
+    for run_id, record in zip(ns.run_ids, records, strict=True):
+        numbers = {
+            k: float(v)
+            for k, v in (record.get("metrics") or {}).items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool)
+        }
+        numbers.update(_metrics_summary(registry.read_metrics(run_id))["last"])
+        metrics.append(numbers)
+    names = sorted({k for m in metrics for k in m})
+    metric_rows = {name: [m.get(name) for m in metrics] for name in names}
+    if ns.json:
+        _print_json(
+            {
+                "runs": ns.run_ids,
+                "status": [r.get("status") for r in records],
+                "config": config_rows,
+                "metrics": metric_rows,
+            }
+        )
+        return 0
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("key")
+    for run_id in ns.run_ids:
+        table.add_column(run_id)
+    table.add_row(Text("status", style="bold"), *[str(r.get("status") or "-") for r in records])
+    for key, values in config_rows.items():
+        shown = [_cell(v) for v in values]
+        style = "yellow" if len(set(shown)) > 1 else ""
+        table.add_row(key, *[Text(v, style=style) for v in shown])
+    for name, values in metric_rows.items():
+        table.add_row(
+            Text(f"metric {name}", style="cyan"),
+            *["-" if v is None else f"{v:.6g}" for v in values],
+        )
+    _console().print(table)
+    if not config_rows:
+        print("(the configs are the same)")
+    return 0
+
+
+_ABSENT = "<absent>"
+
+
+def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 1e-3}}`` -> ``{"train.lr": 1e-3}`` (lists stay whole values)."""
+    if not isinstance(node, dict):
+        return {prefix.rstrip("."): node}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if isinstance(value, dict) and value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
