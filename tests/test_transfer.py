@@ -125,3 +125,47 @@ def test_export_downloads_from_an_s3_registry(
     assert (tmp_path / "got" / "w" / "model.bin").read_text() == "weights"
     with pytest.raises(ArtifactError):
         export(reg, "art://m:v1", tmp_path / "got")  # not empty any more
+
+
+@needs("s3")
+def test_data_in_s3_is_published_by_reference_and_drift_is_detected(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is copied: each object's ETag is recorded; verify lists again and names what
+    changed, went missing or appeared."""
+    import boto3
+
+    from nemotron_kit.registry.transfer import export
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    for key, body in {"data/a.txt": b"alpha", "data/sub/b.txt": b"beta"}.items():
+        s3.put_object(Bucket=s3_bucket, Key=key, Body=body)
+    registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+    url = f"s3://{s3_bucket}/data"
+    version = registry.publish(Artifact(path=url), name="corpus")
+    assert version.record["storage"]["mode"] == "reference"
+    assert sorted(version.record["storage"]["fingerprints"]) == ["a.txt", "sub/b.txt"]
+    assert not any((tmp_path / "registry" / "objects").rglob("*.*"))  # nothing was copied
+    assert registry.load("art://corpus:v1").path == url
+    assert registry.verify("art://corpus:v1").ok
+
+    single = registry.publish(Artifact(path=f"{url}/a.txt"), name="one")
+    assert single.record["storage"]["single_file"] == "a.txt"
+    assert registry.manifest(single).files[0].size == 5
+    again = registry.publish(Artifact(path=url), name="corpus")
+    assert again.digest == version.digest  # the same objects: the same manifest
+
+    s3.put_object(Bucket=s3_bucket, Key="data/a.txt", Body=b"ALPHA!")
+    s3.delete_object(Bucket=s3_bucket, Key="data/sub/b.txt")
+    s3.put_object(Bucket=s3_bucket, Key="data/new.txt", Body=b"new")
+    report = registry.verify("art://corpus:v1")
+    assert (report.changed, report.missing, report.extra) == (["a.txt"], ["sub/b.txt"], ["new.txt"])
+    assert not report.ok
+
+    with pytest.raises(ArtifactError, match="is in object storage, which mode='copy' does not"):
+        registry.publish(Artifact(path=url), name="corpus", mode="copy")
+    with pytest.raises(ArtifactError, match="references data in object storage"):
+        export(registry, "art://corpus:v1", tmp_path / "out")
+    with pytest.raises(ArtifactError, match="holds no files"):
+        registry.publish(Artifact(path=f"s3://{s3_bucket}/nothing-here"), name="empty")

@@ -25,7 +25,7 @@ from nemotron_kit.errors import (
     MetadataError,
     URIError,
 )
-from nemotron_kit.registry import hashing, layout, records
+from nemotron_kit.registry import hashing, layout, records, remote_ref
 from nemotron_kit.registry.base import (
     Mode,
     RegistryBase,
@@ -175,22 +175,10 @@ class PublishLayer(TreeLayer):
         fields = _record_fields(artifact)
         input_list = list(inputs) or (list(context.inputs) if context else [])
         pinned_inputs = [self.resolve(i).uri for i in input_list]
-        if "://" in artifact.path and not artifact.path.startswith("file://"):
-            raise ArtifactError(
-                f"Artifact path '{artifact.path}' is remote: publish from a local path (download "
-                "it first), or keep the URL in metadata."
-            )
-        source = Path(artifact.path.removeprefix("file://")).expanduser().resolve()
-        chosen = self._choose_mode(mode, source)
-        files = hashing.scan(source, links="follow" if follow_symlinks else "inside")
-        if not files:
-            raise ArtifactError(
-                f"Artifact path '{source}' holds no files: there is nothing to publish."
-            )
-        if chosen == "copy":
-            manifest = self._store_objects(files)
+        if remote_ref.is_remote(artifact.path):
+            manifest, storage_info = self._remote_reference(artifact.path, mode)
         else:
-            manifest = hashing.hash_files(files, self.hash_cache)
+            manifest, storage_info = self._local_data(artifact.path, mode, follow_symlinks)
         manifest_key = self._manifest_key(manifest.digest)
         manifest_record = records.ManifestRecord(
             digest=manifest.digest, files=[(f.rel, f.size, f.digest) for f in manifest.files]
@@ -218,12 +206,7 @@ class PublishLayer(TreeLayer):
                 "files": len(manifest.files),
                 "bytes": manifest.total_bytes,
             },
-            "storage": {
-                "mode": chosen,
-                "source": str(source),
-                "single_file": source.name if source.is_file() else None,
-                "follow_symlinks": follow_symlinks,
-            },
+            "storage": storage_info,
         }
         version = self._latest_version(project, name) + 1
         while True:  # the commit point: first writer of a number wins, the others move on
@@ -246,6 +229,49 @@ class PublishLayer(TreeLayer):
         object.__setattr__(artifact, "version", version)
         object.__setattr__(artifact, "created_at", datetime.fromisoformat(created))
         return published
+
+    def _local_data(
+        self, path: str, mode: Mode, follow_symlinks: bool
+    ) -> tuple[hashing.Manifest, dict[str, Any]]:
+        """Hash (reference) or copy (copy mode) local files: the manifest and how they are
+        stored."""
+        source = Path(path.removeprefix("file://")).expanduser().resolve()
+        chosen = self._choose_mode(mode, source)
+        files = hashing.scan(source, links="follow" if follow_symlinks else "inside")
+        if not files:
+            raise ArtifactError(
+                f"Artifact path '{source}' holds no files: there is nothing to publish."
+            )
+        if chosen == "copy":
+            manifest = self._store_objects(files)
+        else:
+            manifest = hashing.hash_files(files, self.hash_cache)
+        return manifest, {
+            "mode": chosen,
+            "source": str(source),
+            "single_file": source.name if source.is_file() else None,
+            "follow_symlinks": follow_symlinks,
+        }
+
+    def _remote_reference(self, url: str, mode: Mode) -> tuple[hashing.Manifest, dict[str, Any]]:
+        """Data already in object storage is referenced where it is: listed, not read."""
+        if mode == "copy":
+            raise ArtifactError(
+                f"Artifact path '{url}' is in object storage, which mode='copy' does not read: "
+                "publish it by reference (mode='reference' or 'auto'), or download it first."
+            )
+        endpoint = getattr(self.storage, "endpoint", None)
+        files, single = remote_ref.scan(url, endpoint if isinstance(endpoint, str) else None)
+        manifest = hashing.Manifest.build(
+            hashing.ManifestEntry(f.rel, f.size, f.digest) for f in files
+        )
+        return manifest, {
+            "mode": "reference",
+            "source": url,
+            "single_file": single,
+            "follow_symlinks": False,
+            "fingerprints": {f.rel: f.fingerprint for f in files},
+        }
 
     def _store_objects(self, files: builtins.list[hashing.FileStat]) -> hashing.Manifest:
         """Copy files into objects/ (content-addressed), hashing in the same pass.

@@ -101,6 +101,8 @@ class StorageInfo(_Record):
     source: str = Field(max_length=MAX_PATH)
     single_file: RelPath | None = None
     follow_symlinks: bool = False
+    #: Data referenced in object storage (``source`` a URL): each file's fingerprint then.
+    fingerprints: dict[RelPath, str] | None = None
 
 
 class VersionRecord(_Record):

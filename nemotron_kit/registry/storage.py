@@ -7,6 +7,7 @@ registry logic is written once above these.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import hashlib
@@ -98,6 +99,16 @@ class Storage(ABC):
     def local_path(self, key: str) -> Path | None:
         """The key's local filesystem path, when the storage is a local directory."""
         return None
+
+    def listing(self, prefix: str = "") -> builtins.list[tuple[str, int, str]]:
+        """``(key, size, fingerprint)`` of every object below ``prefix`` (or the object named
+        ``prefix``), for publishing data by reference; one listing call where a backend can."""
+        out = []
+        for key, _ in self.walk(prefix):
+            fingerprint = self.fingerprint(key)
+            if fingerprint is not None:
+                out.append((key, int(fingerprint.split(":", 1)[0]), fingerprint))
+        return out
 
     def check_root(self) -> None:  # noqa: B027 - optional hook, most backends need nothing
         """Raise StorageError if the root itself is missing (e.g. an S3 bucket never created)."""
@@ -349,8 +360,35 @@ class FsspecStorage(Storage):
             info = self._io("info", self._full(key))
         except FileNotFoundError:
             return None
-        tag = info.get("ETag") or info.get("etag") or info.get("created") or _mtime(info)
-        return f"{info.get('size')}:{tag}"
+        return _fingerprint(info)
+
+    def listing(self, prefix: str = "") -> builtins.list[tuple[str, int, str]]:
+        base = self._full(prefix) if prefix else self.base
+        try:
+            found = self._io("find", base, detail=True)
+        except FileNotFoundError:
+            return []
+        out = []
+        for path, info in found.items():
+            if info.get("type") == "directory":
+                continue
+            rel = str(path)[len(self.base) :].lstrip("/")
+            out.append((rel, int(info.get("size") or 0), _fingerprint(info)))
+        return out
+
+
+def _fingerprint(info: dict[str, Any]) -> str:
+    """Size and what the store changes with the content: a version id or generation where
+    the bucket keeps versions, else the ETag (S3, Azure) or etag (GCS), else the time."""
+    tag = (
+        info.get("VersionId")
+        or info.get("generation")
+        or info.get("ETag")
+        or info.get("etag")
+        or info.get("created")
+        or _mtime(info)
+    )
+    return f"{info.get('size')}:{tag}"
 
 
 def _mtime(info: dict[str, Any]) -> float:

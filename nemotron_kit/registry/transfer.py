@@ -46,6 +46,12 @@ def export(registry: ArtifactRegistry, uri: str | ArtURI, destination: str | Pat
         raise ArtifactError(
             f"'{dest}' exists and is not an empty directory: export to a new directory."
         )
+    stored = version.record["storage"]
+    if stored.get("fingerprints") is not None:
+        raise ArtifactError(
+            f"{version.uri} references data in object storage ({stored['source']}), which "
+            "export does not download: copy it with your storage's tools or fsspec."
+        )
     source = Path(registry.locate(version.uri))  # the checked local copy (downloaded if remote)
     single = bool(version.record["storage"].get("single_file"))
     dest.parent.mkdir(parents=True, exist_ok=True)

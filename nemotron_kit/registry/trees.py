@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -26,7 +27,7 @@ from nemotron_kit.errors import (
     MetadataError,
     NotFoundError,
 )
-from nemotron_kit.registry import hashing, home_cache, layout, records
+from nemotron_kit.registry import hashing, home_cache, layout, records, remote_ref
 from nemotron_kit.registry.base import (
     A,
     _storage_errors,
@@ -303,6 +304,9 @@ class TreeLayer(VersionLayer):
         manifest = self.manifest(version)
         report = VerifyReport(version.uri)
         storage = version.record["storage"]
+        if storage.get("fingerprints") is not None:  # data referenced in object storage
+            self._verify_remote(version, storage, report)
+            return report
         if storage["mode"] == "reference":
             source = Path(storage["source"])
             try:
@@ -339,6 +343,25 @@ class TreeLayer(VersionLayer):
                 report.changed.append(entry.rel)
         self._verify_copy(version, manifest, report)
         return report
+
+    def _verify_remote(
+        self, version: ArtifactVersion, storage: dict[str, Any], report: VerifyReport
+    ) -> None:
+        """List the referenced data again: a fingerprint that differs is a changed file."""
+        recorded: dict[str, str] = storage["fingerprints"]
+        endpoint = getattr(self.storage, "endpoint", None)
+        try:
+            files, _ = remote_ref.scan(
+                storage["source"], endpoint if isinstance(endpoint, str) else None
+            )
+        except ArtifactError:
+            files = []
+        present = {f.rel: f.fingerprint for f in files}
+        report.missing = sorted(set(recorded) - set(present))
+        report.extra = sorted(set(present) - set(recorded))
+        report.changed = sorted(
+            r for r in set(recorded) & set(present) if present[r] != recorded[r]
+        )
 
     def _verify_copy(
         self, version: ArtifactVersion, manifest: hashing.Manifest, report: VerifyReport

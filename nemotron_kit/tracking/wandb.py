@@ -234,6 +234,11 @@ def reference_urls(run: ActiveRun, version: ArtifactVersion) -> list[tuple[str, 
     registry = run.registry
     storage = version.record["storage"]
     manifest = registry.manifest(version)
+    if storage.get("fingerprints") is not None:  # data in object storage: its own URLs
+        url = str(storage["source"]).rstrip("/")
+        if storage.get("single_file"):
+            return [(f.rel, url) for f in manifest.files]
+        return [(f.rel, f"{url}/{f.rel}") for f in manifest.files]
     if storage["mode"] == "reference":
         source = Path(storage["source"])
         if storage.get("single_file"):
