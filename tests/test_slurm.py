@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from nemotron_kit.errors import NotFoundError
 from tests.conftest import (
     RunCli,
     cli_command,
+    cli_env,
     needs,
     popen,
     registry_of,
@@ -263,6 +265,22 @@ def test_scancelled_job_is_reported_failed(nk_home: Path, work: Path) -> None:
     runs = [registry_of(nk_home).read_run(r) for r in registry_of(nk_home).run_ids()]
     assert [r["status"] for r in runs] == ["FAILED"] and "CANCELLED" in runs[0]["error"]
     assert sacct(job)[0][1].startswith("CANCELLED")
+
+
+def test_ctrl_c_on_an_attached_run_leaves_no_secret_file(nk_home: Path, work: Path) -> None:
+    """The 0600 file that carries secrets to the job goes when the job is cancelled too."""
+    release = work / "release"  # never made: only Ctrl-C ends the job
+    cmd = slurm_cmd(
+        "+recipe=stage", "stage.name=s", "output.name=interrupted", f"+stage.hold={release}"
+    )
+    with popen(cmd, work, env=cli_env(WANDB_API_KEY=SENTINEL)) as proc:
+        submitted(proc)
+        wait_for(held_marker(release).exists, "the job to start its recipe", proc=proc)
+        assert list((nk_home / "secrets").iterdir())  # the job's secrets, while it runs
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=300)
+    assert proc.returncode != 0
+    assert list((nk_home / "secrets").iterdir()) == []
 
 
 def test_requeued_job_resumes_from_its_checkpoint(nk_home: Path, work: Path) -> None:

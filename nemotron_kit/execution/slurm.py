@@ -122,6 +122,7 @@ class _SlurmHandle(JobHandle):
         self.executor, self.spec, self.job, self.sweep_dir = executor, spec, job, sweep_dir
         self.secret_file = secret_file
         self._result: JobOutcome | None = None
+        self.cancelled = False
 
     @property
     def job_id(self) -> str | None:
@@ -136,6 +137,7 @@ class _SlurmHandle(JobHandle):
         return self._result
 
     def cancel(self) -> None:
+        self.cancelled = True  # scancel'ed: it never runs (or requeues) again
         with contextlib.suppress(Exception):
             self.job.cancel(check=False)
 
@@ -340,10 +342,11 @@ class SlurmExecutor(Executor):
         return [h.outcome() for h in handles]
 
     def close(self, handles: list[JobHandle]) -> None:
-        """The secret file goes once no job of it can run again (an attached run)."""
+        """The secret file goes once no job of it can run again (an attached run): each is
+        done, or was cancelled (Ctrl-C, a refused sweep)."""
         slurm = [h for h in handles if isinstance(h, _SlurmHandle)]
         files = {h.secret_file for h in slurm if h.secret_file is not None}
-        if files and all(h.job.done() for h in slurm):
+        if files and all(h.cancelled or h.job.done() for h in slurm):
             for path in files:
                 path.unlink(missing_ok=True)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from nemotron_kit.errors import ArtifactError, NotFoundError, URIError
 from nemotron_kit.registry import layout, records
+from nemotron_kit.registry.base import _storage_errors
 from nemotron_kit.registry.uri import LATEST, validate_alias
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ def live_downstream(registry: ArtifactRegistry, version: ArtifactVersion) -> lis
     return sorted(set(out))
 
 
+@_storage_errors
 def delete(
     registry: ArtifactRegistry,
     uri: str | ArtURI,
@@ -63,6 +65,7 @@ def delete(
     return version
 
 
+@_storage_errors
 def remove_alias(
     registry: ArtifactRegistry, name: str, alias: str, project: str | None = None
 ) -> int:
