@@ -197,19 +197,21 @@ def test_gc_collects_the_homes_unused_caches_and_keeps_what_a_run_names(
         path.unlink()
 
     before = disk_bytes(home)
-    dry = cli(tmp_path, "gc", "--dry-run", "--json")
+    assert json.loads(cli(tmp_path, "gc", "--json").stdout)["home"] is None  # opt-in
+    dry = cli(tmp_path, "gc", "--cache-age", "30d", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stderr
     planned = json.loads(dry.stdout)["home"]
     assert sorted(planned["removed"]) == sorted([str(unused), str(old_tree)])
+    assert planned["snapshots_kept_because"] is None
     assert planned["freed_bytes"] == 2 * MIB and planned["stale_hashes"] == 2
     assert disk_bytes(home) == before  # a dry run removes nothing
 
-    done = cli(tmp_path, "gc")
+    done = cli(tmp_path, "gc", "--cache-age", "30d")
     assert done.returncode == 0, done.stderr
     assert "Removed 2 unused cache entries (2,097,152 bytes):" in done.stdout
     assert "Removed 2 hash-cache rows of files that are gone." in done.stdout
     assert not unused.exists() and not old_tree.exists()
     assert named.is_dir() and recent.is_dir() and new_tree.is_dir()
     assert before - disk_bytes(home) >= 2 * MIB
-    again = json.loads(cli(tmp_path, "gc", "--json").stdout)["home"]
+    again = json.loads(cli(tmp_path, "gc", "--cache-age", "30d", "--json").stdout)["home"]
     assert again["removed"] == [] and again["stale_hashes"] == 0

@@ -287,7 +287,8 @@ def test_runs_compare_shows_the_keys_that_differ_and_the_metrics(
     for seed in ("7", "8"):
         assert stage(run_cli, work, f"stage.seed={seed}").returncode == 0
     registry = registry_of(nk_home)
-    first, second = sorted(registry.run_ids())
+    # In start order: ids started in the same second sort by their random suffix.
+    first, second = sorted(registry.run_ids(), key=lambda r: registry.read_run(r)["started_at"])
     result = run_cli("runs", "compare", first, second, "--json")
     assert result.returncode == 0, result.stderr
     compared = json.loads(result.stdout)
@@ -302,3 +303,55 @@ def test_runs_compare_shows_the_keys_that_differ_and_the_metrics(
     assert "stage.name" in every["config"] and len(every["config"]) > len(compared["config"])
     alone = run_cli("runs", "compare", first)
     assert alone.returncode == 2 and "give two or more run ids" in alone.stderr
+
+
+def test_a_failed_metrics_flush_keeps_the_rows_and_never_costs_the_run_its_end(
+    tmp_path: Path,
+) -> None:
+    from nemotron_kit.registry import ArtifactRegistry
+    from nemotron_kit.tracking.run import ActiveRun
+    from nemotron_kit.tracking.trackers import FileTracker
+
+    registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+    tracker = FileTracker()
+    run = ActiveRun("run-f", registry, [tracker], {}, [], {}, [], {})
+    tracker.start_run(run)
+    real = registry.append_metrics
+    failing = {"on": True}
+
+    def flaky(run_id: str, rows: list[dict[str, object]]) -> None:
+        if failing["on"]:
+            raise OSError("store unreachable")
+        real(run_id, rows)
+
+    registry.append_metrics = flaky  # type: ignore[method-assign]
+    tracker.FLUSH_ROWS = 2
+    for step in range(1, 6):
+        run.log_metrics({"loss": 1.0 / step}, step)  # flushes fail: a warning, rows kept
+    assert run.tracker_errors == []
+    failing["on"] = False
+    tracker.end_run(run, "COMPLETED", None)
+    assert [r["step"] for r in registry.read_metrics("run-f")] == [1, 2, 3, 4, 5]
+    assert registry.read_run("run-f")["status"] == "COMPLETED"
+    run.log_metrics({"loss": 0.0}, 6)  # after the end: not recorded
+    assert len(registry.read_metrics("run-f")) == 5
+    # A final flush that fails still ends the run.
+    other = ActiveRun("run-g", registry, [FileTracker()], {}, [], {}, [], {})
+    other.trackers[0].start_run(other)
+    failing["on"] = True
+    other.log_metrics({"loss": 1.0}, 1)
+    other.trackers[0].end_run(other, "COMPLETED", None)
+    assert registry.read_run("run-g")["status"] == "COMPLETED"
+
+
+def test_a_resumed_runs_repeated_steps_read_back_once(tmp_path: Path) -> None:
+    from nemotron_kit.registry import ArtifactRegistry
+
+    registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+    first = [{"step": s, "time": 1.0, "values": {"loss": 10.0 - s}} for s in range(1, 6)]
+    registry.append_metrics("run-r", first)
+    again = [{"step": s, "time": 2.0, "values": {"loss": 20.0 - s}} for s in range(3, 8)]
+    registry.append_metrics("run-r", again)  # the requeued attempt, from step 3's checkpoint
+    rows = registry.read_metrics("run-r")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6, 7]
+    assert [r["values"]["loss"] for r in rows][2:] == [17.0, 16.0, 15.0, 14.0, 13.0]

@@ -148,6 +148,7 @@ def test_data_in_s3_is_published_by_reference_and_drift_is_detected(
     assert sorted(version.record["storage"]["fingerprints"]) == ["a.txt", "sub/b.txt"]
     assert not any((tmp_path / "registry" / "objects").rglob("*.*"))  # nothing was copied
     assert registry.load("art://corpus:v1").path == url
+    assert registry.locate("art://corpus:v1/sub/b.txt") == f"{url}/sub/b.txt"
     assert registry.verify("art://corpus:v1").ok
 
     single = registry.publish(Artifact(path=f"{url}/a.txt"), name="one")
@@ -167,5 +168,7 @@ def test_data_in_s3_is_published_by_reference_and_drift_is_detected(
         registry.publish(Artifact(path=url), name="corpus", mode="copy")
     with pytest.raises(ArtifactError, match="references data in object storage"):
         export(registry, "art://corpus:v1", tmp_path / "out")
+    with pytest.raises(ArtifactError, match=r"is a https:// URL, which cannot be referenced"):
+        registry.publish(Artifact(path="https://example.com/data"), name="web")
     with pytest.raises(ArtifactError, match="holds no files"):
         registry.publish(Artifact(path=f"s3://{s3_bucket}/nothing-here"), name="empty")

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from nemotron_kit.errors import NemotronKitError, NotFoundError, StorageError, URIError
-from nemotron_kit.registry.home_cache import DEFAULT_CACHE_AGE
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -171,10 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument(
         "--cache-age",
         type=_duration,
-        default=DEFAULT_CACHE_AGE,
+        default=None,
         metavar="AGE",
         help="also remove $NEMOTRON_KIT_HOME's downloaded trees and code snapshots unused for "
-        "AGE (default 30d; snapshots a run record names stay), and stale hash-cache rows",
+        "AGE (e.g. 30d; snapshots this registry's runs name stay), and stale hash-cache rows",
     )
     gc.add_argument(
         "--keep-last",
@@ -599,6 +598,8 @@ def _say_home(cache: HomeReport, dry_run: bool) -> None:
             print(f"  {path}")
     if cache.stale_hashes:
         print(f"{verb} {cache.stale_hashes} hash-cache rows of files that are gone.")
+    if cache.snapshots_kept_because:
+        print(f"Note: {cache.snapshots_kept_because}.", file=sys.stderr)
 
 
 def cmd_gc(ns: argparse.Namespace) -> int:
@@ -625,7 +626,11 @@ def cmd_gc(ns: argparse.Namespace) -> int:
             say("(gc reclaims their data once they are deleted)")
     report = registry.gc(dry_run=ns.dry_run, grace_seconds=ns.grace)
     code = _report_damage(report.errors)
-    cache = collect_home(registry, home(), older_than_s=ns.cache_age, dry_run=ns.dry_run)
+    cache = (
+        collect_home(registry, home(), older_than_s=ns.cache_age, dry_run=ns.dry_run)
+        if ns.cache_age is not None
+        else None
+    )
     if report.errors:
         print(
             "Error: gc removed no objects, manifests or trees, since what the damaged records "
@@ -640,11 +645,12 @@ def cmd_gc(ns: argparse.Namespace) -> int:
                 "retired": retired,
                 "removed": report.removed,
                 "errors": report.errors,
-                "home": dataclasses.asdict(cache),
+                "home": dataclasses.asdict(cache) if cache is not None else None,
             }
         )
         return code
-    _say_home(cache, ns.dry_run)
+    if cache is not None:
+        _say_home(cache, ns.dry_run)
     if not report.removed:
         print(f"Nothing to remove from {registry.root} (grace {ns.grace:g} s).")
         return code

@@ -161,7 +161,7 @@ def _metrics_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     last: dict[str, float] = {}
     for entry in rows:
         last.update(entry["values"])
-    return {
+    return {  # rows come one per step, in step order
         "points": len(rows),
         "steps": [rows[0]["step"], rows[-1]["step"]] if rows else [],
         "last": last,

@@ -4,10 +4,11 @@
 
     base.py         storage, keys (through layout.py, the only place keys are built), parsing
     versions.py     version records, aliases, resolve, listing
-    trees.py        manifests, load, materialized trees
+    trees.py        manifests, load, materialized trees, verify
     publishing.py   publish (objects, manifest, then the exclusive record create: the commit)
     runs.py         run records, sweep indexes, pipeline cache entries, consumers
-    maintenance.py  verify and gc (lifecycle.py: rm and retention; transfer.py: export, diff)
+    maintenance.py  gc (lifecycle.py: rm and retention; transfer.py: export, diff; home_cache.py:
+                    the home's caches; remote_ref.py: data referenced in object storage)
 
 Every record read back from storage is untrusted input (records.py parses it).
 """

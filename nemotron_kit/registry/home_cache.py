@@ -4,7 +4,10 @@ Three caches grow with use: code snapshots (``snapshots/DIGEST``, one per distin
 code a job ran), trees downloaded from remote registries (``cache/trees/DIGEST``) and the hash
 cache (``cache/hashes.sqlite``). Each can be rebuilt, but a snapshot is also what ``reproduce``
 runs, so one that a run record of the registry names is kept whatever its age. Trees and
-snapshots are touched when used, so their age is the time since last use.
+snapshots are touched when used (a snapshot when a job is launched from it), so their age is
+the time since last use. Only this registry's runs are known here: a snapshot only another
+registry's runs name goes once it is older than the age, so collecting is opt-in
+(``artifacts gc --cache-age AGE``).
 """
 
 from __future__ import annotations
@@ -23,9 +26,6 @@ from nemotron_kit.errors import NemotronKitError, NotFoundError
 if TYPE_CHECKING:
     from nemotron_kit.registry.core import ArtifactRegistry
 
-#: Default age (seconds since last use) after which unreferenced caches go: 30 days.
-DEFAULT_CACHE_AGE = 30 * 86400.0
-
 
 @dataclass
 class HomeReport:
@@ -35,6 +35,8 @@ class HomeReport:
     freed_bytes: int = 0
     kept_referenced: int = 0
     stale_hashes: int = 0
+    #: Why no snapshot was collected (a run record that cannot be read), if so.
+    snapshots_kept_because: str | None = None
 
 
 def collect_home(
@@ -44,16 +46,20 @@ def collect_home(
     record of ``registry`` names them) and the hash cache's rows for files that are gone."""
     report = HomeReport()
     cutoff = time.time() - older_than_s
-    referenced = _referenced_snapshots(registry)
+    try:
+        referenced: set[str] | None = _referenced_snapshots(registry)
+    except NemotronKitError as exc:  # which snapshots are in use is unknown: keep them all
+        referenced, report.snapshots_kept_because = None, str(exc)
     for kind in (home / "cache" / "trees", home / "snapshots"):
         for entry in sorted(kind.iterdir()) if kind.is_dir() else []:
-            if entry.name.startswith(".tmp-"):
-                stale = _mtime(entry) < time.time() - 3600  # a killed writer's leftover
+            if entry.name.startswith(".tmp-"):  # a writer's: stale once nothing in it moves
+                stale = _newest_mtime(entry) < time.time() - 3600
             else:
                 stale = _mtime(entry) < cutoff
             if not stale:
                 continue
-            if kind.name == "snapshots" and entry.name in referenced:
+            in_use = referenced is None or entry.name in referenced
+            if kind.name == "snapshots" and not entry.name.startswith(".tmp-") and in_use:
                 report.kept_referenced += 1
                 continue
             report.removed.append(str(entry))
@@ -83,8 +89,7 @@ def _referenced_snapshots(registry: ArtifactRegistry) -> set[str]:
             continue
         except NemotronKitError as exc:
             raise NemotronKitError(
-                f"Cannot tell which code snapshots are in use: {exc} Repair or remove that "
-                "run record, then collect again."
+                f"no snapshot was collected, since a run record cannot be read ({exc})"
             ) from None
         code = record.get("code")
         snapshot = code.get("snapshot") if isinstance(code, dict) else None
@@ -113,6 +118,16 @@ def _mtime(path: Path) -> float:
         return path.lstat().st_mtime
     except OSError:
         return time.time()
+
+
+def _newest_mtime(path: Path) -> float:
+    """The latest modification below ``path``: a download still writing keeps it young."""
+    newest = _mtime(path)
+    for root, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                newest = max(newest, os.lstat(os.path.join(root, name)).st_mtime)
+    return newest
 
 
 def _size(path: Path) -> int:

@@ -1,5 +1,5 @@
-"""Maintenance: verify re-hashes a version against its manifest; gc removes what no record
-references and what killed publishes left behind, after a grace period.
+"""Maintenance: gc removes what no record references and what killed publishes left behind,
+after a grace period (verify, which re-hashes a version against its manifest, is in trees.py).
 """
 
 from __future__ import annotations

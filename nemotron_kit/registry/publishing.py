@@ -260,7 +260,9 @@ class PublishLayer(TreeLayer):
                 f"Artifact path '{url}' is in object storage, which mode='copy' does not read: "
                 "publish it by reference (mode='reference' or 'auto'), or download it first."
             )
-        endpoint = getattr(self.storage, "endpoint", None)
+        endpoint = (
+            getattr(self.storage, "endpoint", None) if self.root.startswith("s3://") else None
+        )
         files, single = remote_ref.scan(url, endpoint if isinstance(endpoint, str) else None)
         manifest = hashing.Manifest.build(
             hashing.ManifestEntry(f.rel, f.size, f.digest) for f in files
@@ -290,7 +292,7 @@ class PublishLayer(TreeLayer):
         total = sum(f.size for f in files if f.rel not in known)
         try:
             with hashing.progress(total, "uploading" if remote else "copying") as advance:
-                self._copy_files(files, known, objects, staging, entries, fresh, advance)
+                self._copy_files(files, known, objects, staging, entries, fresh, advance, remote)
         finally:
             _remove_tree(staging)
             objects.save()
@@ -307,17 +309,21 @@ class PublishLayer(TreeLayer):
         entries: builtins.list[hashing.ManifestEntry],
         fresh: builtins.list[tuple[hashing.FileStat, str]],
         advance: Callable[[int], None] | None,
+        remote: bool,
     ) -> None:
-        """Each file's bytes are read once: copied to staging while hashed, then stored."""
+        """Each file's bytes are read once: copied to staging while hashed, then stored. The
+        bar follows the copy on local storage, each finished upload on remote storage."""
         for f in files:
             digest = known.get(f.rel)
             if digest is None or not objects.reuse(digest):
                 tmp = staging / uuid.uuid4().hex
-                digest = hashing.copy_and_hash(f.path, tmp, advance)
+                digest = hashing.copy_and_hash(f.path, tmp, None if remote else advance)
                 fresh.append((f, digest))
                 if objects.reuse(digest):
                     tmp.unlink()
                 else:
                     self._put_object(tmp, digest)
                     objects.stored(digest)
+                    if remote and advance is not None:
+                        advance(f.size)
             entries.append(hashing.ManifestEntry(f.rel, f.size, digest))

@@ -34,14 +34,41 @@ def is_remote(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
 
+#: The stores whose objects can be referenced (their registry backends list them).
+SCHEMES = ("s3", "gs", "gcs", "az", "abfs")
+
+
 def scan(url: str, endpoint: str | None = None) -> tuple[list[RemoteFile], str | None]:
     """The files at ``url`` (a prefix, or one object) with their fingerprints, and the file's
-    name when ``url`` is a single object."""
+    name when ``url`` is a single object. Nothing there is an error."""
+    files, single = _scan(url, endpoint)
+    if not files:
+        raise ArtifactError(
+            f"'{url}' holds no files (or cannot be listed with these credentials): check the "
+            "URL and that the data is there."
+        )
+    return files, single
+
+
+def list_files(url: str, endpoint: str | None = None) -> list[RemoteFile]:
+    """What is at ``url`` now (empty if nothing): for verify, which reports what changed."""
+    return _scan(url, endpoint)[0]
+
+
+def _scan(url: str, endpoint: str | None) -> tuple[list[RemoteFile], str | None]:
+    from nemotron_kit.registry.records import safe_relpath
     from nemotron_kit.registry.storage import open_storage
 
+    scheme = url.split("://", 1)[0]
+    if scheme not in SCHEMES:
+        raise ArtifactError(
+            f"Artifact path '{url}' is a {scheme}:// URL, which cannot be referenced: publish "
+            f"data from a local path or from {', '.join(f'{s}://' for s in SCHEMES)}."
+        )
     options: dict[str, Any] = {}
-    endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL")
-    if endpoint and url.startswith("s3://"):
+    # The environment names the data's S3 endpoint; else the S3 registry's own is the guess.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL") or endpoint
+    if endpoint and scheme == "s3":
         options["endpoint_url"] = endpoint
     base = url.rstrip("/")
     try:
@@ -58,10 +85,14 @@ def scan(url: str, endpoint: str | None = None) -> tuple[list[RemoteFile], str |
     if len(found) == 1 and found[0][0] == "":  # the URL names one object
         _, size, fingerprint = found[0]
         return [RemoteFile(name, size, fingerprint)], name
-    files = [RemoteFile(rel, size, fp) for rel, size, fp in found if rel]
-    if files:
-        return sorted(files, key=lambda f: f.rel), None
-    raise ArtifactError(
-        f"'{url}' holds no files (or cannot be listed with these credentials): check the URL "
-        "and that the data is there."
-    )
+    files = []
+    for rel, size, fingerprint in found:
+        try:
+            safe_relpath(rel)
+        except ValueError as exc:
+            raise ArtifactError(
+                f"'{url}' holds the object '{rel}', whose name {exc}: no manifest can hold it; "
+                "rename it or publish a prefix without it."
+            ) from None
+        files.append(RemoteFile(rel, size, fingerprint))
+    return sorted(files, key=lambda f: f.rel), None

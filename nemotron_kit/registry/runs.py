@@ -190,31 +190,40 @@ class RunLayer(PublishLayer):
                 out.append(ArtURI(name, project, version).format(self.project))
         return sorted(out)
 
+    @_storage_errors
     def append_metrics(self, run_id: str, rows: builtins.list[dict[str, Any]]) -> None:
         """Add logged metric rows (``{"step", "time", "values"}``) to the run's stream: one new
         chunk object per call, never a rewrite, so appending costs the same on S3."""
         validate_name(run_id, "run id")
         if not rows:
             return
-        chunk = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+        chunk = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows).encode()
         self.storage.create(layout.run_metrics_chunk(run_id, chunk), data)
 
+    @_storage_errors
     def read_metrics(self, run_id: str) -> builtins.list[dict[str, Any]]:
-        """The run's logged metric rows, in the order they were written. Read from storage,
-        so untrusted: a row that is not ``{step: int >= 0, values: {name: number}}`` is
-        skipped, as is a non-numeric value."""
+        """The run's logged metrics, one row per step in step order. A step logged twice (a
+        requeued job resumed from an earlier checkpoint) keeps the row written last. Read
+        from storage, so untrusted: a row that is not ``{step: int >= 0, values: {name:
+        number}}`` is skipped, as are non-finite values and chunks over ``MAX_CHUNK`` bytes."""
         validate_name(run_id, "run id")
-        rows: builtins.list[dict[str, Any]] = []
-        prefix = layout.run_metrics(run_id)
-        for key, _ in sorted(self.storage.walk(prefix)):
-            if not key.endswith(".jsonl"):
+        by_step: dict[int, dict[str, Any]] = {}
+        for key, _ in sorted(self.storage.walk(layout.run_metrics(run_id))):
+            name = key.rpartition("/")[2]
+            if not name.endswith(".jsonl") or name.startswith("."):  # a writer's temp file
                 continue
-            for line in self.storage.read(key).decode("utf-8", "replace").splitlines():
+            try:
+                data = self.storage.read(key)
+            except FileNotFoundError:
+                continue
+            if len(data) > MAX_CHUNK:
+                continue
+            for line in data.decode("utf-8", "replace").splitlines():
                 row = _metric_row(line)
                 if row is not None:
-                    rows.append(row)
-        return rows
+                    by_step[row["step"]] = row
+        return [by_step[step] for step in sorted(by_step)]
 
     def _consumer_prefix(self, version: ArtifactVersion) -> str:
         return layout.consumers(version.project, version.name, version.version)
@@ -237,6 +246,10 @@ class RunLayer(PublishLayer):
         return [r for r in self.storage.list(self._consumer_prefix(version)) if _valid_name(r)]
 
 
+#: A metrics chunk larger than this is not ours (a flush writes at most 1,000 short rows).
+MAX_CHUNK = 16 << 20
+
+
 def _metric_row(line: str) -> dict[str, Any] | None:
     try:
         raw = json.loads(line)
@@ -247,11 +260,15 @@ def _metric_row(line: str) -> dict[str, Any] | None:
     step = raw.get("step")
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         return None
-    values = {
-        str(k): float(v)
-        for k, v in raw["values"].items()
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    }
+    values = {}
+    for key, value in raw["values"].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            try:
+                number = float(value)
+            except OverflowError:  # an integer too large for a float
+                continue
+            if math.isfinite(number):
+                values[str(key)] = number
     when = raw.get("time")
     return {
         "step": step,

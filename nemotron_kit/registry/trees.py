@@ -149,6 +149,8 @@ class TreeLayer(VersionLayer):
         self.check_subpath(version, parsed.path)
         if version.record["storage"].get("single_file"):
             return root  # a one-file artifact: its one file
+        if remote_ref.is_remote(root):  # data referenced in object storage: a URL
+            return f"{root.rstrip('/')}/{parsed.path}"
         return str(Path(root) / parsed.path)
 
     def check_subpath(self, version: ArtifactVersion, inner: str) -> None:
@@ -250,11 +252,8 @@ class TreeLayer(VersionLayer):
     def _build_tree(
         self, version: ArtifactVersion, target: Path, place: Callable[[str, Path], None]
     ) -> None:
-        """Lay the files out under a temp name, then rename: readers never see a partial tree.
-
-        Every path comes from a checked manifest (relative, normalized, no '..'), and each
-        target is checked again to lie inside the tree before anything is written there.
-        """
+        """Lay the files out under a temp name, then rename: readers never see a partial tree
+        (downloads show a progress bar on a terminal)."""
         manifest = self.manifest(version)
         makedirs(target.parent)
         tmp = target.parent / f".tmp-{uuid.uuid4().hex}"
@@ -349,13 +348,14 @@ class TreeLayer(VersionLayer):
     ) -> None:
         """List the referenced data again: a fingerprint that differs is a changed file."""
         recorded: dict[str, str] = storage["fingerprints"]
-        endpoint = getattr(self.storage, "endpoint", None)
-        try:
-            files, _ = remote_ref.scan(
-                storage["source"], endpoint if isinstance(endpoint, str) else None
-            )
-        except ArtifactError:
-            files = []
+        endpoint = (
+            getattr(self.storage, "endpoint", None) if self.root.startswith("s3://") else None
+        )
+        # A listing that fails (timeout, credentials) is an error, not "every file missing":
+        # only data that is really gone is drift.
+        files = remote_ref.list_files(
+            storage["source"], endpoint if isinstance(endpoint, str) else None
+        )
         present = {f.rel: f.fingerprint for f in files}
         report.missing = sorted(set(recorded) - set(present))
         report.extra = sorted(set(present) - set(recorded))

@@ -160,8 +160,14 @@ class ActiveRun:
                 continue
             try:
                 log(self, step, row)
-            except Exception as exc:  # like an output's mirror: reported, the job goes on
-                self.report_tracker_error(tracker, "log_metrics", exc)
+            except Exception as exc:  # metrics are retried at the next flush: the job goes on
+                detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+                print(
+                    f"Warning: {type(tracker).__name__} could not store metrics yet ({detail}); "
+                    "they are kept and retried.",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def report_tracker_error(self, tracker: object, what: str, exc: BaseException) -> None:
         """A tracker failed. A mirror's failure (W&B) is a warning: the registry holds the
@@ -193,36 +199,41 @@ class ActiveRun:
 
 def log_metrics(values: dict[str, Any], step: int | None = None) -> None:
     """Log a row of numbers from inside a running job (``ctx.log_metrics`` where the recipe
-    has its context): kept with the run and mirrored to every tracker. Only rank 0 logs."""
+    has its context): kept with the run and mirrored to every tracker. Only rank 0 logs; a job
+    without lineage (``tracker=noop``) logs nothing."""
     from nemotron_kit.errors import NemotronKitError
     from nemotron_kit.execution.torchrun import rank
     from nemotron_kit.registry import get_registry, is_initialized
 
-    context = get_registry().run_context if is_initialized() else None
-    if context is None or context.metrics is None:
+    if rank() != 0:
+        return
+    if not is_initialized():
         raise NemotronKitError(
-            "log_metrics needs a running job with lineage: call it inside a recipe run by "
-            "`python -m nemotron_kit` (or after nemotron_kit.init() in a script)."
+            "log_metrics needs a running job: call it inside a recipe run by "
+            "`python -m nemotron_kit`."
         )
-    if rank() == 0:
+    context = get_registry().run_context
+    if context is not None and context.metrics is not None:  # else no lineage: nothing
         context.metrics(values, step)
 
 
 def _numbers(values: dict[str, Any]) -> dict[str, float]:
-    """Metric names and finite numbers (torch/numpy scalars too); anything else is one
-    sentence naming the key, since a silently dropped loss is worse than a failed log."""
+    """Metric names and numbers (torch/numpy scalars too); anything else is one sentence
+    naming the key, since a silently dropped loss is worse than a failed log. NaN and
+    infinity reach the trackers (a diverged loss is worth seeing); the registry's stream
+    keeps finite values only."""
     from nemotron_kit.errors import NemotronKitError
 
     row: dict[str, float] = {}
     for key, value in values.items():
-        number = value.item() if hasattr(value, "item") else value
-        if not isinstance(key, str) or not key or isinstance(number, bool):
-            raise NemotronKitError(f"log_metrics: {key!r}={value!r} is not a named number.")
         try:
+            number = value.item() if hasattr(value, "item") else value
+            if not isinstance(key, str) or not key or isinstance(number, bool):
+                raise TypeError
             row[key] = float(number)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RuntimeError):
             raise NemotronKitError(
-                f"log_metrics: {key}={value!r} is not a number: log numbers only."
+                f"log_metrics: {key}={value!r} is not a number: log named numbers only."
             ) from None
     return row
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -49,16 +51,21 @@ class FileTracker:
     """Run records in the registry (``runs/RUN_ID/``): the embedded default, offline by design.
 
     Logged metrics are buffered and written as chunks (every ``FLUSH_ROWS`` rows or
-    ``FLUSH_S`` seconds, and at the end), so logging every step costs a list append.
+    ``FLUSH_S`` seconds, and at the end), so logging every step costs a list append. A chunk
+    that cannot be written stays in the buffer for the next flush (up to ``MAX_BUFFERED``
+    rows); the run's end record is written whatever happens to its metrics.
     """
 
     records_lineage = True
     FLUSH_ROWS = 1000
     FLUSH_S = 30.0
+    MAX_BUFFERED = 200_000
 
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
         self._flushed = time.monotonic()
+        self._lock = threading.Lock()
+        self._ended = False
 
     def start_run(self, run: ActiveRun) -> None:
         run.registry.create_run(run.run_id, run.start_record())
@@ -69,17 +76,41 @@ class FileTracker:
         return None  # the registry indexes a run's outputs itself when they are published
 
     def log_metrics(self, run: ActiveRun, step: int, values: dict[str, float]) -> None:
-        self._rows.append({"step": step, "time": round(time.time(), 3), "values": values})
-        if len(self._rows) >= self.FLUSH_ROWS or time.monotonic() - self._flushed > self.FLUSH_S:
+        with self._lock:
+            if self._ended:
+                return  # the run's record is closed: nothing is added after it
+            self._rows.append({"step": step, "time": round(time.time(), 3), "values": values})
+            due = len(self._rows) >= self.FLUSH_ROWS or time.monotonic() - self._flushed > (
+                self.FLUSH_S
+            )
+        if due:
             self.flush(run)
 
     def flush(self, run: ActiveRun) -> None:
-        rows, self._rows, self._flushed = self._rows, [], time.monotonic()
-        run.registry.append_metrics(run.run_id, rows)
+        """Write the buffered rows as one chunk; on failure they wait for the next flush."""
+        with self._lock:
+            rows, self._rows, self._flushed = self._rows, [], time.monotonic()
+        try:
+            run.registry.append_metrics(run.run_id, rows)
+        except Exception:
+            with self._lock:
+                self._rows = (rows + self._rows)[-self.MAX_BUFFERED :]
+            raise
 
     def end_run(self, run: ActiveRun, status: str, error: str | None) -> None:
-        self.flush(run)
-        run.registry.finish_run(run.run_id, run.end_record(status, error))
+        try:
+            self.flush(run)
+        except Exception as exc:  # the metrics are lost, the run's end must not be
+            print(
+                f"Warning: {len(self._rows)} logged metric rows of run {run.run_id} could not "
+                f"be stored ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}).",
+                file=sys.stderr,
+                flush=True,
+            )
+        finally:
+            with self._lock:
+                self._ended = True
+            run.registry.finish_run(run.run_id, run.end_record(status, error))
 
 
 def build_trackers(tracker_cfg: Any) -> list[LineageTracker]:
