@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from nemotron_kit.environment import CONFIG_PATH_ENV, HOME_ENV
@@ -56,10 +57,19 @@ def user_config_dirs() -> list[Path]:
     return dirs
 
 
-def recipe_package_conf_dirs() -> list[tuple[str, Path]]:
-    """``(entry point, conf dir)`` of every installed recipe package, found without importing
-    the packages (Hydra builds its search path at every start, ``--help`` included)."""
-    import importlib.util
+@dataclass(frozen=True)
+class RecipePackage:
+    """An installed recipe package, as its entry point declares it (nothing imported)."""
+
+    name: str  # the entry point's name: the namespace of its options (nano3)
+    module: str  # the top-level Python package holding conf/
+    distribution: str | None  # the distribution that declares it, and its version
+    version: str | None
+
+
+def recipe_packages() -> list[RecipePackage]:
+    """Every ``nemotron_kit.recipes`` entry point, by name; a value that is not a top-level
+    package is one sentence (its conf/ could not be found without importing it)."""
     from importlib.metadata import entry_points
 
     from nemotron_kit.errors import ConfigError
@@ -73,17 +83,35 @@ def recipe_package_conf_dirs() -> list[tuple[str, Path]]:
                 f"{RECIPE_PACKAGES_GROUP}): name a top-level package, whose conf/ holds the "
                 'options, e.g. nano3 = "nano3_recipes".'
             )
+        dist = ep.dist
+        found.append(
+            RecipePackage(
+                ep.name, module, dist.name if dist else None, dist.version if dist else None
+            )
+        )
+    return found
+
+
+def recipe_package_conf_dirs() -> list[tuple[str, Path]]:
+    """``(entry point, conf dir)`` of every installed recipe package, found without importing
+    the packages (Hydra builds its search path at every start, ``--help`` included)."""
+    import importlib.util
+
+    from nemotron_kit.errors import ConfigError
+
+    found = []
+    for package in recipe_packages():
         try:
-            spec = importlib.util.find_spec(module)
+            spec = importlib.util.find_spec(package.module)
         except (ImportError, ValueError):
             spec = None
         locations = list(spec.submodule_search_locations or []) if spec is not None else []
         conf = Path(locations[0]) / "conf" if locations else None
         if conf is None or not conf.is_dir():
             raise ConfigError(
-                f"The recipe package '{ep.name}' (entry point {ep.value!r} in group "
-                f"{RECIPE_PACKAGES_GROUP}) has no conf/ directory inside an importable package: "
-                "reinstall it, or uninstall the distribution that declares it."
+                f"The recipe package '{package.name}' (package {package.module!r}, entry point "
+                f"group {RECIPE_PACKAGES_GROUP}) has no conf/ directory inside an importable "
+                "package: reinstall it, or uninstall the distribution that declares it."
             )
-        found.append((ep.name, conf.resolve()))
+        found.append((package.name, conf.resolve()))
     return found

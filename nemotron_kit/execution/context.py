@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from omegaconf import DictConfig, OmegaConf
 
 from nemotron_kit.execution.job import JobSpec
+from nemotron_kit.execution.torchrun import rank
 from nemotron_kit.tracking import run as runs
 
 if TYPE_CHECKING:
@@ -42,16 +43,10 @@ class JobContext:
     def run_id(self) -> str | None:
         return self.run.run_id if self.run is not None else None
 
-    @staticmethod
-    def _rank() -> int:
-        from nemotron_kit.execution.torchrun import rank
-
-        return rank()
-
     @property
     def rank(self) -> int:
         """This process's global rank (0 outside distributed jobs; only rank 0 publishes)."""
-        return self._rank()
+        return rank()
 
     @property
     def output_dir(self) -> Path:
@@ -89,7 +84,7 @@ class JobContext:
         from nemotron_kit.registry.core import RunContext
         from nemotron_kit.registry.resolver import pin_config
 
-        if spec.snapshot is None and cls._rank() == 0:
+        if spec.snapshot is None and rank() == 0:
             spec = dataclasses.replace(spec, snapshot=_snapshot_here())
         saved = _saved_config_dir(hydra_cfg)
         if saved is not None:

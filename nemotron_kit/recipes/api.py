@@ -190,8 +190,9 @@ class Recipe:
         if dataclasses.is_dataclass(self.config):
             self._checked_node(cfg)
         else:
-            _unknown_pydantic_keys(self.config, self._values(cfg), "")
-            _validate_pydantic(self.config, self._values(cfg))
+            values = self._values(cfg)  # resolved once: interpolations may read the registry
+            _unknown_pydantic_keys(self.config, values, "")
+            _validate_pydantic(self.config, values)
 
     def _checked_node(self, cfg: DictConfig) -> DictConfig:
         from omegaconf.errors import OmegaConfBaseException
@@ -252,9 +253,10 @@ class Recipe:
         """An artifact the recipe returned becomes a version of ``output.name`` (rank 0
         only: every rank of a torchrun job returns, one publishes)."""
         from nemotron_kit.artifacts import Artifact
+        from nemotron_kit.execution.torchrun import rank
 
         if not isinstance(result, Artifact):
-            if result is None and self.output is not None and _rank() == 0:
+            if result is None and self.output is not None and rank() == 0:
                 raise ArtifactError(
                     f"Recipe {self.name} declares the output {self.output.type.__name__} but "
                     "returned nothing: return the artifact to publish."
@@ -266,7 +268,7 @@ class Recipe:
                 f"Recipe {self.name} returned a {type(result).__name__}, but it declares "
                 f"{expected}: return what the @recipe output says, or change the declaration."
             )
-        if _rank() != 0:
+        if rank() != 0:
             return None
         # Copy, not reference: the job's directory may be reused (a rerun, a resume with more
         # steps), and a published version must never change underneath its readers.
@@ -384,14 +386,12 @@ def recipe_options() -> Iterator[tuple[str, str | None]]:
 def recipe_package(target: str) -> dict[str, str] | None:
     """The installed distribution (name, version) that provides the recipe's module: the one
     declaring it as a recipe package (editable installs too), else whichever ships the module."""
-    from importlib.metadata import entry_points
-
-    from nemotron_kit.paths import RECIPE_PACKAGES_GROUP
+    from nemotron_kit.paths import recipe_packages
 
     top = target.split(".", 1)[0]
-    for ep in entry_points(group=RECIPE_PACKAGES_GROUP):
-        if ep.value.split(":", 1)[0].split(".", 1)[0].strip() == top and ep.dist is not None:
-            return {"name": ep.dist.name, "version": ep.dist.version}
+    for package in recipe_packages():
+        if package.module == top and package.distribution and package.version:
+            return {"name": package.distribution, "version": package.version}
     names = ["nemotron-kit"] if top == "nemotron_kit" else list(_distributions().get(top) or [])
     for dist in names:
         try:
@@ -481,12 +481,6 @@ def _input_uri(cfg: DictConfig, name: str) -> str:
             f"'inputs.{name}' has no value: give the artifact with 'inputs.{name}=art://NAME'."
         )
     return str(value)
-
-
-def _rank() -> int:
-    from nemotron_kit.execution.torchrun import rank
-
-    return rank()
 
 
 def _default_name(fn: Callable[..., Any]) -> str:

@@ -150,6 +150,15 @@ class RegistryBase:
     def _object_key(digest: str) -> str:
         return layout.object_(digest)
 
+    @property
+    def s3_endpoint(self) -> str | None:
+        """An S3 registry's endpoint: the guess for data referenced in ``s3://`` (after
+        $AWS_ENDPOINT_URL, which remote_ref reads first)."""
+        endpoint = (
+            getattr(self.storage, "endpoint", None) if self.root.startswith("s3://") else None
+        )
+        return endpoint if isinstance(endpoint, str) else None
+
     # -- parsing --------------------------------------------------------------------------
     def parse(self, uri: str | ArtURI) -> ArtURI:
         parsed = uri if isinstance(uri, ArtURI) else parse_uri(uri)

@@ -260,10 +260,7 @@ class PublishLayer(TreeLayer):
                 f"Artifact path '{url}' is in object storage, which mode='copy' does not read: "
                 "publish it by reference (mode='reference' or 'auto'), or download it first."
             )
-        endpoint = (
-            getattr(self.storage, "endpoint", None) if self.root.startswith("s3://") else None
-        )
-        files, single = remote_ref.scan(url, endpoint if isinstance(endpoint, str) else None)
+        files, single = remote_ref.scan(url, self.s3_endpoint)
         manifest = hashing.Manifest.build(
             hashing.ManifestEntry(f.rel, f.size, f.digest) for f in files
         )

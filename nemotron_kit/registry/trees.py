@@ -348,14 +348,9 @@ class TreeLayer(VersionLayer):
     ) -> None:
         """List the referenced data again: a fingerprint that differs is a changed file."""
         recorded: dict[str, str] = storage["fingerprints"]
-        endpoint = (
-            getattr(self.storage, "endpoint", None) if self.root.startswith("s3://") else None
-        )
         # A listing that fails (timeout, credentials) is an error, not "every file missing":
         # only data that is really gone is drift.
-        files = remote_ref.list_files(
-            storage["source"], endpoint if isinstance(endpoint, str) else None
-        )
+        files = remote_ref.list_files(storage["source"], self.s3_endpoint)
         present = {f.rel: f.fingerprint for f in files}
         report.missing = sorted(set(recorded) - set(present))
         report.extra = sorted(set(present) - set(recorded))

@@ -63,6 +63,7 @@ class FileTracker:
 
     def __init__(self) -> None:
         self._rows: list[dict[str, Any]] = []
+        self._new = 0  # rows logged since the last write attempt
         self._flushed = time.monotonic()
         self._lock = threading.Lock()
         self._ended = False
@@ -80,16 +81,17 @@ class FileTracker:
             if self._ended:
                 return  # the run's record is closed: nothing is added after it
             self._rows.append({"step": step, "time": round(time.time(), 3), "values": values})
-            due = len(self._rows) >= self.FLUSH_ROWS or time.monotonic() - self._flushed > (
-                self.FLUSH_S
-            )
+            self._new += 1
+            # Since the last attempt, not the buffer's size: a store that is down is retried
+            # every FLUSH_ROWS rows or FLUSH_S seconds, not at every step.
+            due = self._new >= self.FLUSH_ROWS or time.monotonic() - self._flushed > self.FLUSH_S
         if due:
             self.flush(run)
 
     def flush(self, run: ActiveRun) -> None:
         """Write the buffered rows as one chunk; on failure they wait for the next flush."""
         with self._lock:
-            rows, self._rows, self._flushed = self._rows, [], time.monotonic()
+            rows, self._rows, self._flushed, self._new = self._rows, [], time.monotonic(), 0
         try:
             run.registry.append_metrics(run.run_id, rows)
         except Exception:
