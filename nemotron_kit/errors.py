@@ -69,5 +69,10 @@ class StorageError(ArtifactError):
     """The registry's storage is unreachable or refused an operation."""
 
 
+class LineageQueryError(NemotronKitError):
+    """A lineage query or rendering was asked for something it cannot do (a direction, a
+    depth, a file type); recording lineage fails with ``tracking.run.LineageError`` instead."""
+
+
 class MissingDependencyError(ConfigError):
     """An option needs an optional package that is not installed (an extra to install)."""

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,19 @@ from typing import Any
 import pytest
 
 from nemotron_kit.artifacts import Artifact
+from nemotron_kit.errors import MissingDependencyError
+from nemotron_kit.lineage import (
+    ArtifactNode,
+    LineageGraph,
+    LineageQueryError,
+    RunNode,
+    layout,
+    lineage,
+    render,
+    to_dot,
+    to_mermaid,
+)
 from nemotron_kit.registry.core import ArtifactRegistry
-from nemotron_kit.tracking import graph as graph_module
-from nemotron_kit.tracking.graph import LineageError, LineageGraph, lineage
 from tests.conftest import (
     REPO,
     RunCli,
@@ -253,6 +264,25 @@ def test_both_directions(chain: Chain) -> None:
     assert f"run:{chain.other}" not in graph.nodes  # a sibling branch, neither up nor down
 
 
+def test_graph_reads_back_from_json_and_lays_out(chain: Chain) -> None:
+    graph = lineage(chain.registry, "art://data:v1", direction="both")
+    again = LineageGraph.from_json(json.loads(json.dumps(graph.to_json())))
+    assert again.to_json() == graph.to_json()
+    assert again.consumers("art://data:v1") == graph.consumers("art://data:v1")
+    assert len(graph.consumers("art://data:v1")) == 3
+    with pytest.raises(KeyError, match="no node"):
+        again.add_edge("art://data:v1", "run:nothing", "consumed_by")
+    placed = {n["id"]: n for n in layout(graph)["nodes"]}
+    assert set(placed) == set(graph.nodes) and placed["art://data:v1"]["root"]
+    data_run = f"run:{chain.data}"
+    assert [placed[i]["layer"] for i in (data_run, "art://data:v1", f"run:{chain.eval}")] == [
+        0,
+        1,
+        4,  # after model:v1, which it also reads
+    ]
+    assert placed[f"run:{chain.broken}"]["style"] == "failed"
+
+
 def test_tree_output_shows_runs_recipes_and_versions(run_cli: RunCli, chain: Chain) -> None:
     out = ok(run_cli("lineage", "art://eval:latest"))
     lines = out.splitlines()
@@ -276,10 +306,11 @@ def test_mermaid_and_dot_contain_every_node(run_cli: RunCli, chain: Chain) -> No
     assert len(graph.nodes) == 8
     for node_id, node in graph.nodes.items():
         assert f'"{node_id}" [' in dot
-        shown = node_id if node["kind"] == "artifact" else node["run_id"]
+        shown = node_id if isinstance(node, ArtifactNode) else node.run_id
         assert shown in mermaid
     assert mermaid.count("-->") == len(graph.edges)
     assert dot.count(" -> ") == len(graph.edges)
+    assert (to_mermaid(graph), to_dot(graph)) == (mermaid, dot)  # the CLI prints the same text
 
 
 @needs("graphviz")
@@ -289,19 +320,28 @@ def test_output_png(run_cli: RunCli, chain: Chain, tmp_path: Path) -> None:
     assert out == f"Wrote {target} (3 versions, 3 runs, 6 edges).\n"
     assert target.read_bytes()[:8] == PNG_MAGIC
     svg = tmp_path / "lineage.svg"
-    lineage(chain.registry, "art://data:v1", direction="downstream").render(svg)
+    assert render(lineage(chain.registry, "art://data:v1", direction="downstream"), svg) == svg
     assert "<svg" in svg.read_text() and "art://other:v1" in svg.read_text()
 
 
-def test_render_without_dot_is_one_sentence(
+def test_render_without_graphviz_is_one_sentence(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     graph = lineage(chain.registry, "art://eval:v1")
-    monkeypatch.setattr(graph_module.shutil, "which", lambda name: None)
-    with pytest.raises(LineageError, match=r"install Debian's graphviz"):
-        graph.render(tmp_path / "x.png")
-    with pytest.raises(LineageError, match=r"must end in \.png or \.svg"):
-        graph.render(tmp_path / "x.pdf")
+    with pytest.raises(LineageQueryError, match=r"must end in \.png or \.svg"):
+        render(graph, tmp_path / "x.pdf")
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setenv("PATH", str(out))  # no `dot` on it
+    with pytest.raises(LineageQueryError, match=r"install Debian's graphviz") as no_dot:
+        render(graph, out / "x.png")
+    monkeypatch.setitem(sys.modules, "graphviz", None)  # the package not installed
+    extra = r"pip install 'nemotron-kit\[graph\]'"
+    with pytest.raises(MissingDependencyError, match=extra) as no_package:
+        render(graph, out / "x.svg")
+    for error in (no_dot.value, no_package.value):
+        assert ". " not in str(error) and str(error).endswith(".")  # one sentence
+    assert list(out.iterdir()) == []  # nothing half-written
 
 
 # -- runs ---------------------------------------------------------------------------------
@@ -451,11 +491,12 @@ def test_unknown_producer_is_a_leaf_and_a_run_without_record_is_unknown(tmp_path
     raw = registry.publish(Artifact(path=str(src)), "raw")  # outside any run
     made = registry.publish(Artifact(path=str(src)), "made", producer="by-hand", inputs=[raw.uri])
     graph = lineage(registry, made.uri)
-    assert graph.nodes["run:by-hand"]["status"] == "UNKNOWN"
+    run = graph.nodes["run:by-hand"]
+    assert isinstance(run, RunNode) and run.status == "UNKNOWN"
     assert graph.inputs("run:by-hand") == ["art://raw:v1"]  # from the version's own record
     assert graph.producers("art://raw:v1") == []  # a leaf
     assert set(graph.nodes) == {"art://made:v1", "run:by-hand", "art://raw:v1"}
-    with pytest.raises(LineageError, match="direction"):
+    with pytest.raises(LineageQueryError, match="direction"):
         lineage(registry, made.uri, direction="sideways")
-    with pytest.raises(LineageError, match="depth"):
+    with pytest.raises(LineageQueryError, match="depth"):
         lineage(registry, made.uri, depth=-1)

@@ -7,7 +7,7 @@ Upstream (the default) follows the version's producing run to that run's inputs,
 downstream follows the runs that consumed it to their outputs. ``--depth`` counts artifact
 hops. ``--output`` draws the graph to a .png or .svg through Graphviz's ``dot`` (or writes
 .dot, .mmd or .json text). Takes ``--root``, ``--project`` and ``--endpoint-url`` like
-``nemotron-kit artifacts``; the query itself is ``nemotron_kit.tracking.graph.lineage``.
+``nemotron-kit artifacts``; the query itself is ``nemotron_kit.lineage.lineage``.
 """
 
 from __future__ import annotations
@@ -91,14 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Parse ``argv`` (the words after ``lineage``), query and print; the exit code."""
     ns = build_parser().parse_args(argv)
+    from nemotron_kit.lineage import lineage, to_dot, to_mermaid, to_rich_tree, write
     from nemotron_kit.registry.uri import parse_uri
-    from nemotron_kit.tracking.graph import lineage
 
     parse_uri(ns.uri)  # a malformed URI is reported before the registry is opened
     registry = open_registry(ns)
     graph = lineage(registry, ns.uri, direction=ns.direction, depth=ns.depth)
     if ns.output:
-        path = graph.write(ns.output)
+        path = write(graph, ns.output)
         counts = [
             _count(len(graph.artifacts()), "version"),
             _count(len(graph.runs()), "run"),
@@ -111,9 +111,9 @@ def main(argv: list[str]) -> int:
     if fmt == "json":
         print(json.dumps(graph.to_json(), indent=2))
     elif fmt == "mermaid":
-        print(graph.to_mermaid(), end="")
+        print(to_mermaid(graph), end="")
     elif fmt == "dot":
-        print(graph.to_dot(), end="")
+        print(to_dot(graph), end="")
     else:
-        _console().print(graph.to_rich_tree())
+        _console().print(to_rich_tree(graph))
     return 0

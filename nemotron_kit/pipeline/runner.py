@@ -328,12 +328,12 @@ def _say(text: str) -> None:
 def _print_lineage(registry: Any, results: list[StepResult]) -> None:
     from rich.console import Console
 
-    from nemotron_kit.tracking.graph import lineage
+    from nemotron_kit.lineage import lineage, to_rich_tree
 
     console = Console(stderr=True)
     final = next((r.outputs[0] for r in reversed(results) if r.outputs), None)
     if final is not None:
-        console.print(lineage(registry, final, direction="upstream").to_rich_tree())
+        console.print(to_rich_tree(lineage(registry, final, direction="upstream")))
     for r in results:  # steps that publish nothing (an eval): their run and its metrics
         if r.outputs:
             continue
