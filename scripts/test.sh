@@ -40,6 +40,14 @@ if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_CONTAINER:-0}" != 1 ]; then
   CONTAINERS_CONF=$(bash scripts/podman-setup.sh | tail -1)
   export CONTAINERS_CONF NK_TEST_CONTAINER=1
 fi
+# Headless Chromium for the browser tests (tests/browser.py drives Debian's chromium through
+# Playwright; Playwright's own browser download cannot work offline). Installed when missing.
+if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null; then
+  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
+    --no-install-recommends chromium fonts-liberation >/dev/null
+fi
+[ "${NK_SKIP_BROWSER:-0}" != 1 ] && command -v chromium >/dev/null && export NK_TEST_BROWSER=1
 # Every real component is up: a test that would skip for want of one fails instead (CI=true,
 # tests/conftest.py). Set CI yourself to choose otherwise.
 if [ "${NK_STARTED_SLURM:-0}" = 1 ] && [ "${NK_TEST_CONTAINER:-0}" = 1 ]; then

