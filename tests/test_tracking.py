@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO, RunCli, registry_of, run_test_conf
+from tests.conftest import REPO, RunCli, one_error_line, registry_of, run_test_conf
 
 
 def stage(
@@ -44,6 +44,7 @@ def test_run_records_what_a_job_used_and_made(run_cli: RunCli, nk_home: Path, wo
         check=True,
     )
     (work / "train.py").write_text("print('v2, uncommitted')\n")
+    (work / "notes.txt").write_text("not in git yet\n")
 
     assert stage(run_cli, work, "stage.name=data", "output.name=data").returncode == 0
     second = stage(
@@ -62,6 +63,17 @@ def test_run_records_what_a_job_used_and_made(run_cli: RunCli, nk_home: Path, wo
     assert "+inputs.data=art://data:latest" in run["overrides"]
     assert run["hydra"]["job_name"] == "nemotron_kit"
     assert run["code"]["commit"] and run["code"]["dirty"] and run["code"]["diff_digest"]
+    # What the uncommitted change was is kept beside the record, for the run page.
+    diff = registry.read_run_text(model.producer or "", "code_diff") or ""
+    assert "-print('v1')\n+print('v2, uncommitted')" in diff
+    assert "Untracked files" in diff and "notes.txt (15 bytes)" in diff
+    shown = run_cli("runs", "log", "--diff", model.producer or "")
+    assert shown.returncode == 0 and shown.stdout == diff, shown.stderr
+    console = run_cli("runs", "log", model.producer or "")
+    assert console.returncode == 0 and console.stdout == registry.read_run_text(
+        model.producer or "", "console"
+    )
+    assert "No run 'nope'" in one_error_line(run_cli("runs", "log", "nope"))
     assert "hydra-core" in run["packages"] and run["host"]
     assert run["duration_s"] >= 0 and run["started_at"]
     assert registry.consumers("art://data:v1") == [model.producer]

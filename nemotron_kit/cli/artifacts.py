@@ -25,13 +25,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from nemotron_kit import views
 from nemotron_kit.errors import NemotronKitError, NotFoundError, StorageError, URIError
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-    from nemotron_kit.registry.core import ArtifactRegistry, ArtifactVersion
+    from nemotron_kit.registry.core import ArtifactRegistry
     from nemotron_kit.registry.home_cache import HomeReport
 
 PROG = "nemotron-kit artifacts"
@@ -242,16 +243,6 @@ def _name_and_project(registry: ArtifactRegistry, text: str) -> tuple[str, str]:
 
 
 # -- formatting ---------------------------------------------------------------------------
-def _metrics(version: ArtifactVersion) -> dict[str, int | float]:
-    """The numeric metadata as recorded (ints stay ints); bools and NaN/inf are left out."""
-    out: dict[str, int | float] = {}
-    for key, value in version.metadata.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            continue
-        out[key] = value
-    return out
 
 
 def _format_number(value: float) -> str:
@@ -282,19 +273,8 @@ def _format_aliases(aliases: dict[str, int]) -> str:
     return ", ".join(f"{a}:v{v}" for a, v in sorted(aliases.items()) if a != "latest")
 
 
-def _jsonable(value: Any) -> Any:
-    """``value`` with NaN/inf floats as null, so the output is strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _print_json(data: Any) -> None:
-    print(json.dumps(_jsonable(data), indent=2, allow_nan=False, default=str))
+    print(json.dumps(views.jsonable(data), indent=2, allow_nan=False, default=str))
 
 
 def _console() -> Console:
@@ -329,28 +309,13 @@ def cmd_ls(ns: argparse.Namespace) -> int:
     entries = registry.list(errors=errors)
     code = _report_damage(errors)
     if ns.json:
-        _print_json(
-            [
-                {
-                    "name": e.name,
-                    "project": e.project,
-                    "type": e.type,
-                    "uri": e.latest.uri,
-                    "latest_version": e.latest.version,
-                    "num_versions": e.num_versions,
-                    "aliases": {a: v for a, v in sorted(e.aliases.items()) if a != "latest"},
-                    "created_at": e.latest.created_at,
-                    "metrics": _metrics(e.latest),
-                }
-                for e in entries
-            ]
-        )
+        _print_json([views.entry_info(e) for e in entries])
         return code
     if not entries:
         if not errors:
             print(f"No artifacts in project '{registry.project}' at {registry.root}.")
         return code
-    metrics = [_metrics(e.latest) for e in entries]
+    metrics = [views.version_metrics(e.latest) for e in entries]
     keys = _metric_columns(metrics)
     rows = [
         [
@@ -376,34 +341,9 @@ def cmd_show(ns: argparse.Namespace) -> int:
     inner = parse_uri(ns.uri).path
     if inner:
         registry.check_subpath(version, inner)
-    pointing = sorted(
-        a
-        for a, v in registry.aliases(version.name, project=version.project).items()
-        if v == version.version
-    )
-    storage = version.record.get("storage", {})
-    info: dict[str, Any] = {
-        "uri": version.uri,
-        "name": version.name,
-        "project": version.project,
-        "version": version.version,
-        "type": version.type,
-        "class": version.class_path,
-        "created_at": version.created_at,
-        "producer": version.producer,
-        "host": version.record.get("host"),
-        "description": version.fields.get("description") or "",
-        "storage": {
-            "mode": version.mode,
-            **({"source": storage.get("source")} if version.mode == "reference" else {}),
-        },
-        "files": version.num_files,
-        "bytes": version.total_bytes,
-        "digest": version.digest,
-        "metadata": version.metadata,
-        "inputs": list(version.record.get("inputs") or []),
-        "aliases": pointing,
-    }
+    info = views.version_info(registry, version)
+    pointing = info["aliases"]
+    storage = info["storage"]
     if ns.json:
         _print_json(info)
         return 0
@@ -435,14 +375,14 @@ def cmd_show(ns: argparse.Namespace) -> int:
     row("aliases", ", ".join(pointing) or "-")
     metadata = version.metadata
     row("metadata", "" if metadata else "-")
-    numeric = _metrics(version)
+    numeric = views.version_metrics(version)
     for key, value in metadata.items():
         if key in numeric:
             shown = _format_number(value)
         elif isinstance(value, (str, float)):  # a string as is; a float here is NaN or inf
             shown = str(value)
         else:
-            shown = json.dumps(_jsonable(value), default=str)
+            shown = json.dumps(views.jsonable(value), default=str)
         row(f"  {key}", shown)
     console = _console()
     console.print(Text(version.uri, style="bold"))
@@ -454,26 +394,10 @@ def cmd_versions(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
     name, project = _name_and_project(registry, ns.name)
     versions = registry.versions(name, project=project)
-    by_version: dict[int, list[str]] = {}
-    for alias, number in sorted(registry.aliases(name, project=project).items()):
-        by_version.setdefault(number, []).append(alias)
-    metrics = [_metrics(v) for v in versions]
+    by_version = views.aliases_by_version(registry, name, project)
+    metrics = [views.version_metrics(v) for v in versions]
     if ns.json:
-        _print_json(
-            [
-                {
-                    "uri": v.uri,
-                    "version": v.version,
-                    "created_at": v.created_at,
-                    "digest": v.digest,
-                    "files": v.num_files,
-                    "bytes": v.total_bytes,
-                    "metrics": m,
-                    "aliases": by_version.get(v.version, []),
-                }
-                for v, m in zip(versions, metrics, strict=True)
-            ]
-        )
+        _print_json([views.version_row(v, by_version.get(v.version, [])) for v in versions])
         return 0
     keys = _metric_columns(metrics)
     rows = [
@@ -526,7 +450,7 @@ def cmd_diff(ns: argparse.Namespace) -> int:
             if key in result.metrics and result.metrics[key][side] is not None:
                 return _format_number(result.metrics[key][side] or 0.0)
             value = result.metadata.get(key, (None, None))[side]
-            return "-" if value is None else json.dumps(_jsonable(value), default=str)
+            return "-" if value is None else json.dumps(views.jsonable(value), default=str)
 
         table_rows = [
             [k, shown(k, 0), shown(k, 1), "" if k not in result.metadata else "*"] for k in keys

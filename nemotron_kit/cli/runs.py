@@ -2,13 +2,15 @@
 
     nemotron-kit runs ls [--json] [--limit N] [--status S] [--recipe R] [--sweep SWEEP_ID]
     nemotron-kit runs show RUN_ID [--json]
+    nemotron-kit runs log RUN_ID [--diff] [--json]
     nemotron-kit runs compare RUN_ID RUN_ID [...] [--all] [--json]
 
 ``ls`` lists runs newest first: id, recipe, status, start, duration and outputs; ``--status``
 (repeatable: RUNNING, COMPLETED, FAILED, LOST), ``--recipe`` and ``--sweep`` keep the matching
-runs only. ``show``
-prints one run: status and error, overrides, pinned inputs, outputs, code version, host,
-package versions and the composed config (as recorded: unresolved, secrets redacted).
+runs only. ``show`` prints one run: status and error, overrides, pinned inputs, outputs, code
+version, host, package versions and the composed config (as recorded: unresolved, secrets
+redacted). ``log`` prints the end of what the run printed (its last 64 KiB, stored while it
+runs and when it ends), or with ``--diff`` the uncommitted code changes it ran with.
 ``compare`` puts the config keys that differ and the runs' metrics side by side. All take
 ``--root``, ``--project`` and ``--endpoint-url`` like ``nemotron-kit artifacts``.
 """
@@ -17,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from nemotron_kit import views
 from nemotron_kit.cli.artifacts import (
     UsageError,
     _console,
@@ -30,10 +34,9 @@ from nemotron_kit.cli.artifacts import (
     add_registry_options,
     open_registry,
 )
-from nemotron_kit.errors import ArtifactError, NotFoundError
 
 if TYPE_CHECKING:
-    from nemotron_kit.registry.core import ArtifactRegistry
+    from nemotron_kit.registry.runs import RunText
 
 PROG = "nemotron-kit runs"
 SHORT_COMMIT = 12
@@ -89,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
     ls.add_argument("--sweep", default=None, metavar="SWEEP_ID", help="only the jobs of this sweep")
     show = add("show", "show one run: status, inputs, outputs, code, config", cmd_show)
     show.add_argument("run_id", metavar="RUN_ID", help="a run id from `nemotron-kit runs ls`")
+    log = add("log", "print the end of what a run printed (or, --diff, its code changes)", cmd_log)
+    log.add_argument("run_id", metavar="RUN_ID", help="a run id from `nemotron-kit runs ls`")
+    log.add_argument(
+        "--diff", action="store_true", help="the uncommitted code changes the run ran with"
+    )
     compare = add(
         "compare", "compare runs: the config keys that differ, metrics side by side", cmd_compare
     )
@@ -106,28 +114,6 @@ def main(argv: list[str]) -> int:
     return handler(ns)
 
 
-# -- reading ------------------------------------------------------------------------------
-def read_runs(registry: ArtifactRegistry) -> list[dict[str, Any]]:
-    """Every run with a record, newest first (by start time, then id).
-
-    A directory under ``runs/`` without a start record (a version published by hand with an
-    explicit ``producer``) is not a run and is left out; an unreadable record is listed with
-    status ``UNREADABLE`` and the reason as its error.
-    """
-    records: list[dict[str, Any]] = []
-    for run_id in registry.run_ids():
-        try:
-            record = registry.read_run(run_id)
-        except NotFoundError:
-            continue
-        except ArtifactError as exc:
-            record = {"status": "UNREADABLE", "error": str(exc)}
-        record.setdefault("run_id", run_id)
-        records.append(record)
-    records.sort(key=lambda r: (str(r.get("started_at") or ""), str(r["run_id"])), reverse=True)
-    return records
-
-
 def _format_duration(seconds: Any) -> str:
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
         return "-"
@@ -142,36 +128,10 @@ def _format_duration(seconds: Any) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def _summary(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "run_id": record["run_id"],
-        "recipe": record.get("recipe"),
-        "status": record.get("status"),
-        "error": record.get("error"),
-        "started_at": record.get("started_at"),
-        "ended_at": record.get("ended_at"),
-        "duration_s": record.get("duration_s"),
-        "inputs": list(record.get("inputs") or []),
-        "outputs": list(record.get("outputs") or []),
-    }
-
-
-def _metrics_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """How many steps a run logged, which names, and the last value of each."""
-    last: dict[str, float] = {}
-    for entry in rows:
-        last.update(entry["values"])
-    return {  # rows come one per step, in step order
-        "points": len(rows),
-        "steps": [rows[0]["step"], rows[-1]["step"]] if rows else [],
-        "last": last,
-    }
-
-
 # -- subcommands --------------------------------------------------------------------------
 def cmd_ls(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
-    records = read_runs(registry)
+    records = views.read_runs(registry)
     if ns.sweep is not None:
         jobs = set(registry.sweep_jobs(ns.sweep))  # a bad id: one sentence, exit 2
         records = [r for r in records if r["run_id"] in jobs]
@@ -182,7 +142,7 @@ def cmd_ls(ns: argparse.Namespace) -> int:
     if ns.limit is not None:
         records = records[: ns.limit]
     if ns.json:
-        _print_json([_summary(r) for r in records])
+        _print_json([views.run_summary(r) for r in records])
         return 0
     if not records:
         filtered = ns.sweep is not None or ns.status or ns.recipe is not None
@@ -221,7 +181,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
     record = registry.read_run(ns.run_id)
     record.setdefault("run_id", ns.run_id)
-    record["logged_metrics"] = _metrics_summary(registry.read_metrics(ns.run_id))
+    record["logged_metrics"] = views.metrics_summary(registry.read_metrics(ns.run_id))
     if ns.json:
         _print_json(record)
         return 0
@@ -278,41 +238,34 @@ def cmd_show(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_log(ns: argparse.Namespace) -> int:
+    """The console tail stored while the run ran and when it ended (a LOST run's shows what
+    it printed until its last heartbeat), or its code diff."""
+    registry = open_registry(ns)
+    registry.read_run(ns.run_id)  # an unknown run: one sentence
+    kind: RunText = "code_diff" if ns.diff else "console"
+    text = registry.read_run_text(ns.run_id, kind)
+    if ns.json:
+        _print_json({"run_id": ns.run_id, kind: text})
+        return 0
+    if not text:
+        what = "uncommitted code changes" if ns.diff else "console output"
+        print(f"Run {ns.run_id} has no {what} stored.", file=sys.stderr)
+        return 0
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
 def cmd_compare(ns: argparse.Namespace) -> int:
     """Configs flattened to dotted keys, the ones that differ (``--all``: every one) side by
     side, then each run's metrics: what it returned and the last value of what it logged."""
     if len(ns.run_ids) < 2:
         raise UsageError(f"{PROG} compare: give two or more run ids; see `{PROG} --help`.")
-    registry = open_registry(ns)
-    records = [registry.read_run(run_id) for run_id in ns.run_ids]
-    configs = [_flatten(r.get("config") or {}) for r in records]
-    keys = sorted({k for c in configs for k in c})
-    config_rows = {
-        key: [c.get(key, _ABSENT) for c in configs]
-        for key in keys
-        if ns.all or len({json.dumps(c.get(key, _ABSENT), sort_keys=True) for c in configs}) > 1
-    }
-    metrics: list[dict[str, float]] = []
-    for run_id, record in zip(ns.run_ids, records, strict=True):
-        numbers = {
-            k: float(v)
-            for k, v in (record.get("metrics") or {}).items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-        }
-        numbers.update(_metrics_summary(registry.read_metrics(run_id))["last"])
-        metrics.append(numbers)
-    names = sorted({k for m in metrics for k in m})
-    metric_rows = {name: [m.get(name) for m in metrics] for name in names}
+    result = views.compare_runs(open_registry(ns), ns.run_ids, every_key=ns.all)
     if ns.json:
-        _print_json(
-            {
-                "runs": ns.run_ids,
-                "status": [r.get("status") for r in records],
-                "config": config_rows,
-                "metrics": metric_rows,
-            }
-        )
+        _print_json(result)
         return 0
+    config_rows, metric_rows = result["config"], result["metrics"]
     from rich.table import Table
     from rich.text import Text
 
@@ -320,7 +273,7 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     table.add_column("key")
     for run_id in ns.run_ids:
         table.add_column(run_id)
-    table.add_row(Text("status", style="bold"), *[str(r.get("status") or "-") for r in records])
+    table.add_row(Text("status", style="bold"), *[str(s or "-") for s in result["status"]])
     for key, values in config_rows.items():
         shown = [_cell(v) for v in values]
         style = "yellow" if len(set(shown)) > 1 else ""
@@ -334,22 +287,6 @@ def cmd_compare(ns: argparse.Namespace) -> int:
     if not config_rows:
         print("(the configs are the same)")
     return 0
-
-
-_ABSENT = "<absent>"
-
-
-def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"lr": 1e-3}}`` -> ``{"train.lr": 1e-3}`` (lists stay whole values)."""
-    if not isinstance(node, dict):
-        return {prefix.rstrip("."): node}
-    out: dict[str, Any] = {}
-    for key, value in node.items():
-        if isinstance(value, dict) and value:
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _cell(value: Any) -> str:

@@ -77,6 +77,7 @@ def probe(cfg: Any) -> dict[str, float]:
 
     settings = cfg.probe
     mode = str(settings.mode)
+    print(f"probe {settings.tag} starts in mode {mode}", flush=True)
     if mode == "raise":
         raise ValueError(f"probe {settings.tag} raised as asked")
     if mode == "exit":
@@ -191,6 +192,9 @@ class ExecutorSuite:
         version = registry.resolve("art://nk-probe:v1")
         assert version.metadata["score"] == 1.0
         assert registry.read_run(version.producer or "")["status"] == "COMPLETED"
+        # What the job printed is kept with its run, wherever it ran.
+        console = registry.read_run_text(version.producer or "", "console") or ""
+        assert "probe single starts in mode ok" in console, console[-2000:]
 
     def test_a_sweep_reports_every_job_and_hides_none(self, tmp_path: Path) -> None:
         probe = self.probe(tmp_path)

@@ -13,6 +13,7 @@
     runs/RUN/heartbeat.json                          the lease of a running run
     runs/RUN/outputs/PROJECT/NAME/00000001           index: versions the run published (empty)
     runs/RUN/metrics/<time>-<writer>.jsonl           logged metrics, in chunks (append = create)
+    runs/RUN/console.txt, runs/RUN/code.diff         the tail of what it printed; its code changes
     sweeps/SWEEP/jobs/RUN, sweeps/SWEEP/summary.json the runs of a sweep, and its summary
     pipeline-cache/<key>.json                        pipeline steps' cached outputs
 
@@ -143,6 +144,14 @@ def run_metrics(run_id: str) -> str:
 
 def run_metrics_chunk(run_id: str, chunk: str) -> str:
     return f"{RUNS}/{run_id}/metrics/{chunk}.jsonl"
+
+
+def run_text(run_id: str, kind: str) -> str:
+    """``console`` (the tail of what the job printed) or ``code_diff`` (its uncommitted code)."""
+    return f"{RUNS}/{run_id}/{RUN_TEXTS[kind]}"
+
+
+RUN_TEXTS = {"console": "console.txt", "code_diff": "code.diff"}
 
 
 def run_output(run_id: str, project_: str, name_: str, version: int) -> str:

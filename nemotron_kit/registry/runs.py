@@ -11,7 +11,7 @@ import os
 import socket
 import time
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from nemotron_kit.errors import (
     ArtifactError,
@@ -94,6 +94,30 @@ class RunLayer(PublishLayer):
         """Refresh the lease of a running run (see ``run_state``)."""
         validate_name(run_id, "run id")
         self.storage.replace(layout.run_heartbeat(run_id), records.dumps({"at": time.time()}))
+
+    @_storage_errors
+    def put_run_text(self, run_id: str, kind: RunText, text: str) -> None:
+        """Store a run's console tail or code diff (replaced whole: the console tail is
+        rewritten while the job runs). At most ``MAX_RUN_TEXT`` bytes: a console keeps its
+        end, a diff its beginning."""
+        validate_name(run_id, "run id")
+        data = text.encode("utf-8", "replace")
+        if len(data) > MAX_RUN_TEXT:
+            note = f"\n[... {len(data) - MAX_RUN_TEXT} bytes left out ...]\n".encode()
+            keep = MAX_RUN_TEXT - len(note)
+            data = note + data[-keep:] if kind == "console" else data[:keep] + note
+        self.storage.replace(layout.run_text(run_id, kind), data)
+
+    @_storage_errors
+    def read_run_text(self, run_id: str, kind: RunText) -> str | None:
+        """A run's console tail or code diff, if it has one (untrusted: a text over
+        ``MAX_RUN_TEXT`` bytes is cut, bytes that are not UTF-8 are replaced)."""
+        validate_name(run_id, "run id")
+        try:
+            data = self.storage.read(layout.run_text(run_id, kind))
+        except FileNotFoundError:
+            return None
+        return data[:MAX_RUN_TEXT].decode("utf-8", "replace")
 
     @_storage_errors
     def run_is_open(self, run_id: str) -> bool:
@@ -248,6 +272,9 @@ class RunLayer(PublishLayer):
 
 #: A metrics chunk larger than this is not ours (a flush writes at most 1,000 short rows).
 MAX_CHUNK = 16 << 20
+#: A run's stored console tail or code diff is at most this many bytes.
+MAX_RUN_TEXT = 1 << 20
+RunText = Literal["console", "code_diff"]
 
 
 def _metric_row(line: str) -> dict[str, Any] | None:

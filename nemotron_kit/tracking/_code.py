@@ -33,7 +33,13 @@ def _git(cwd: Path, *args: str) -> str | None:
 
 
 def code_version(cwd: Path | None = None) -> dict[str, Any]:
-    """The git state of the working directory's repository (empty outside a repository).
+    """The git state of the working directory's repository (empty outside a repository)."""
+    return code_state(cwd)[0]
+
+
+def code_state(cwd: Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """The git state of the working directory's repository and the text of its uncommitted
+    changes (``git diff HEAD`` and the untracked files' names; None when clean).
 
     ``diff_digest`` covers tracked changes (staged or not) and the content of untracked files
     that are not ignored, so two runs with the same digest ran the same code.
@@ -41,7 +47,7 @@ def code_version(cwd: Path | None = None) -> dict[str, Any]:
     where = Path.cwd() if cwd is None else cwd
     top = _git(where, "rev-parse", "--show-toplevel")
     if top is None:
-        return {}
+        return {}, None
     commit = _git(where, "rev-parse", "HEAD")
     hasher = blake3.blake3()
     try:
@@ -57,18 +63,25 @@ def code_version(cwd: Path | None = None) -> dict[str, Any]:
     untracked = (_git(Path(top), "ls-files", "--others", "--exclude-standard", "-z") or "").split(
         "\0"
     )
+    listed = []
     for rel in sorted(u for u in untracked if u):
         path = Path(top) / rel
         hasher.update(rel.encode() + b"\0")
-        if path.is_file() and path.stat().st_size < (64 << 20):
+        size = path.stat().st_size if path.is_file() else 0
+        if path.is_file() and size < (64 << 20):
             hasher.update(path.read_bytes())
-    dirty = bool(diff) or any(untracked)
-    return {
+        listed.append(f"  {rel} ({size} bytes)")
+    dirty = bool(diff) or bool(listed)
+    text = diff.decode("utf-8", "replace")
+    if listed:
+        text += "Untracked files (in the digest, not shown):\n" + "\n".join(listed) + "\n"
+    record = {
         "repo": top,
         "commit": commit,
         "dirty": dirty,
         "diff_digest": hasher.hexdigest() if dirty else None,
     }
+    return record, text if dirty else None
 
 
 def package_versions() -> dict[str, str]:

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemotron_kit.errors import NemotronKitError
-from nemotron_kit.tracking._code import code_version, package_versions
-from nemotron_kit.tracking._secrets import redact, redact_override
+from nemotron_kit.tracking._code import code_state, package_versions
+from nemotron_kit.tracking._secrets import redact, redact_override, redact_text
+from nemotron_kit.tracking.console import ConsoleTail
 
 if TYPE_CHECKING:
     from nemotron_kit.registry.core import ArtifactRegistry, ArtifactVersion
@@ -73,6 +74,10 @@ class ActiveRun:
     started_at: str = field(default_factory=_now)
     started_monotonic: float = field(default_factory=time.monotonic)
     code: dict[str, Any] = field(default_factory=dict)
+    # The uncommitted changes the run ran with (redacted), stored beside its record.
+    code_diff: str | None = None
+    # What the job prints, its tail stored with the run while it runs and at its end.
+    console: ConsoleTail = field(default_factory=ConsoleTail)
     tracker_errors: list[str] = field(default_factory=list)
     # Numbers the task returned (an eval's accuracy): kept with the run's lineage.
     metrics: dict[str, float] = field(default_factory=dict)
@@ -188,6 +193,9 @@ class ActiveRun:
             while not stop.wait(interval_s):
                 with contextlib.suppress(Exception):  # a missed beat only ages the lease
                     self.registry.heartbeat(self.run_id)
+                if self.console.changed():
+                    with contextlib.suppress(Exception):  # the next beat or the end tries again
+                        self.registry.put_run_text(self.run_id, "console", self.console.take())
 
         self._heartbeat = stop
         threading.Thread(target=beat, name=f"nk-heartbeat-{self.run_id}", daemon=True).start()
@@ -278,7 +286,7 @@ def start_run(
             mode=getattr(mode, "name", str(mode)),
             output_dir=hydra_cfg.runtime.get("output_dir"),
         )
-    code = code_version()
+    code, diff = code_state()
     if snapshot:
         code["snapshot"] = {"digest": os.path.basename(snapshot.rstrip("/")), "path": snapshot}
     run = ActiveRun(
@@ -291,6 +299,7 @@ def start_run(
         overrides=[redact_override(o) for o in overrides],
         hydra=hydra_info,
         code=code,
+        code_diff=redact_text(diff) if diff else None,
     )
     started: list[LineageTracker] = []
     try:
@@ -314,6 +323,7 @@ def start_run(
         raise
     if sweep_id:
         registry.index_sweep_job(sweep_id, run_id)
+    run.console.capture()
     run.start_heartbeat()
     return run
 
@@ -321,6 +331,7 @@ def start_run(
 def end_run(run: ActiveRun, status: str, error: str | None, result: Any = None) -> None:
     """End ``run`` in every tracker; a tracker's failure is in ``run.tracker_errors``."""
     run.stop_heartbeat()
+    run.console.release()
     if isinstance(result, dict):
         run.metrics = {
             str(k): float(v)

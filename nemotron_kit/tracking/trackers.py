@@ -72,6 +72,8 @@ class FileTracker:
         run.registry.create_run(run.run_id, run.start_record())
         for uri in run.inputs:
             run.registry.add_consumer(uri, run.run_id)
+        if run.code_diff:
+            run.registry.put_run_text(run.run_id, "code_diff", run.code_diff)
 
     def log_output(self, run: ActiveRun, version: ArtifactVersion, aliases: list[str]) -> None:
         return None  # the registry indexes a run's outputs itself when they are published
@@ -100,19 +102,28 @@ class FileTracker:
             raise
 
     def end_run(self, run: ActiveRun, status: str, error: str | None) -> None:
-        try:
-            self.flush(run)
-        except Exception as exc:  # the metrics are lost, the run's end must not be
-            print(
-                f"Warning: {len(self._rows)} logged metric rows of run {run.run_id} could not "
-                f"be stored ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}).",
-                file=sys.stderr,
-                flush=True,
-            )
+        try:  # the metrics and the console may be lost; the run's end must not be
+            try:
+                self.flush(run)
+            except Exception as exc:
+                self._warn(f"{len(self._rows)} logged metric rows of run {run.run_id}", exc)
+            try:
+                run.registry.put_run_text(run.run_id, "console", run.console.take())
+            except Exception as exc:
+                self._warn(f"the console output of run {run.run_id}", exc)
         finally:
             with self._lock:
                 self._ended = True
             run.registry.finish_run(run.run_id, run.end_record(status, error))
+
+    @staticmethod
+    def _warn(what: str, exc: Exception) -> None:
+        detail = " ".join(str(exc).split())[:200]
+        print(
+            f"Warning: {what} could not be stored ({type(exc).__name__}: {detail}).",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def build_trackers(tracker_cfg: Any) -> list[LineageTracker]:
