@@ -35,9 +35,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from nemotron_kit.artifacts import Artifact, DataBlendsArtifact  # noqa: E402
+from nemotron_kit.lineage import lineage  # noqa: E402
 from nemotron_kit.registry import layout  # noqa: E402
 from nemotron_kit.registry.core import RECORD_FORMAT, ArtifactRegistry  # noqa: E402
-from nemotron_kit.tracking.graph import lineage  # noqa: E402
 
 VERSIONS = 10_000
 RUNS = 5_000
@@ -129,7 +129,11 @@ class Builder:
 
 
 def build(
-    registry: ArtifactRegistry, chains: int, workdir: Path
+    registry: ArtifactRegistry,
+    chains: int,
+    workdir: Path,
+    versions_total: int = VERSIONS,
+    runs_total: int = RUNS,
 ) -> tuple[Builder, list[list[str]]]:
     source = workdir / "tokenizer"
     source.mkdir()
@@ -152,10 +156,12 @@ def build(
         for s, uri in enumerate(uris):
             inputs = [uris[s - 1], tokenizer.uri] if s else []
             chain_runs.append((f"chain{c:05d}-s{s}", f"stage{s}", inputs, [uri]))
-    other_runs_count = RUNS - len(chain_runs)
-    loose = VERSIONS - 1 - len(chain_runs) - other_runs_count * OUTPUTS_PER_OTHER_RUN
+    other_runs_count = runs_total - len(chain_runs)
+    loose = versions_total - 1 - len(chain_runs) - other_runs_count * OUTPUTS_PER_OTHER_RUN
     if other_runs_count < 0 or loose < 0:
-        raise SystemExit(f"--chains {chains} does not fit in {VERSIONS} versions, {RUNS} runs")
+        raise SystemExit(
+            f"--chains {chains} does not fit in {versions_total} versions, {runs_total} runs"
+        )
     loose_uris = [builder.allocate(f"raw{i % 50}") for i in range(loose)]
     runs = list(chain_runs)
     produced: list[str] = []

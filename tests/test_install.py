@@ -158,3 +158,10 @@ def test_a_wheel_with_all_extras_runs_the_main_job(tmp_path: Path, wheel: Path) 
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stderr.count("cached:") == 5, again.stderr[-2000:]
     assert "pipeline tiny: published nothing new; reused art://pretrain-data:v1" in again.stderr
+    # The web view's scripts and styles ship in the wheel: the exported site is complete.
+    site = workdir / "site"
+    exported = _run(python, workdir, "ui", "--export", str(site))
+    assert exported.returncode == 0, exported.stderr
+    assert exported.stdout.startswith(f"Wrote {site}/index.html: 4 versions, 6 runs")
+    for name in ("app.js", "app.css", "charts.js", "graph.js", "config.js"):
+        assert (site / "static" / name).stat().st_size > 0, name

@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "new": "nemotron_kit.cli.new",
     "reproduce": "nemotron_kit.cli.reproduce",
     "runs": "nemotron_kit.cli.runs",
+    "ui": "nemotron_kit.cli.ui",
 }
 
 

@@ -1,0 +1,277 @@
+"""The web view's data: one JSON document per page, read through the registry's API.
+
+The server answers ``/api/PATH?QUERY`` with ``Site.get(PATH, QUERY)``; ``ui --export`` writes
+the same documents to files. A page reads only what it shows: the run list lists run ids and
+reads one page of records (ids start with their start time, so newest first needs no scan),
+a version page reads that version, its manifest, its producer and the consumer index. Filters
+that need every record (status, recipe) scan once; finished runs never change, so their lines
+are kept in memory (the server reads them all in the background when it starts) and a later
+scan reads only the running ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nemotron_kit import views
+from nemotron_kit.errors import NemotronKitError, NotFoundError
+from nemotron_kit.tracking._secrets import redact
+
+if TYPE_CHECKING:
+    from nemotron_kit.registry.core import ArtifactRegistry
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+#: A version page lists this many files and consumers (with the totals).
+SHOWN_FILES = 500
+SHOWN_CONSUMERS = 200
+#: A metric curve is thinned to at most this many points (the count logged is reported).
+MAX_POINTS = 4000
+#: The lineage page's depth choices; ``all`` follows every hop.
+DEPTHS = ("1", "2", "3", "all")
+DEFAULT_DEPTH = "2"
+#: A lineage larger than this is not drawn (the page asks for a smaller depth).
+MAX_GRAPH_NODES = 1500
+FINISHED = frozenset({"COMPLETED", "FAILED"})
+
+
+class PageError(NemotronKitError):
+    """A page was asked for with a parameter it cannot use (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Callable[[Mapping[str, str]], dict[str, Any]]
+    #: Whether ``ui --export`` can write this page (verify reads data: only the server can).
+    static: bool = True
+
+
+class Site:
+    """The registry as the pages see it; safe to call from several server threads."""
+
+    def __init__(self, registry: ArtifactRegistry) -> None:
+        self.registry = registry
+        self._finished: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.routes: dict[str, Route] = {
+            "overview": Route(self.overview),
+            "artifacts": Route(self.artifacts),
+            "versions": Route(self.versions),
+            "version": Route(self.version),
+            "verify": Route(self.verify, static=False),
+            "runs": Route(self.runs),
+            "run": Route(self.run),
+            "lineage": Route(self.lineage),
+        }
+
+    def get(self, path: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """The document of page ``path``; NotFoundError or PageError name what is wrong."""
+        route = self.routes.get(path)
+        if route is None:
+            raise NotFoundError(f"There is no page '{path}': use one of {', '.join(self.routes)}.")
+        # Records were redacted where they were written; the secrets this process knows are
+        # redacted again, for records written by older versions or by hand.
+        data: dict[str, Any] = redact(views.jsonable(route.handler(params)))
+        return data
+
+    # -- artifacts ------------------------------------------------------------------------
+    def overview(self, params: Mapping[str, str]) -> dict[str, Any]:
+        return {
+            "root": self.registry.root,
+            "project": self.registry.project,
+            "projects": self.registry.projects(),
+        }
+
+    def artifacts(self, params: Mapping[str, str]) -> dict[str, Any]:
+        errors: list[str] = []
+        entries = self.registry.list(errors=errors)
+        return {
+            "project": self.registry.project,
+            "artifacts": [views.entry_info(e) for e in entries],
+            "errors": errors,
+        }
+
+    def versions(self, params: Mapping[str, str]) -> dict[str, Any]:
+        name = _param(params, "name")
+        project = params.get("project") or self.registry.project
+        versions = self.registry.versions(name, project=project)
+        by_version = views.aliases_by_version(self.registry, name, project)
+        return {
+            "name": name,
+            "project": project,
+            "type": versions[-1].type if versions else None,
+            "versions": [views.version_row(v, by_version.get(v.version, [])) for v in versions],
+            "deleted": sorted(self.registry.deleted_versions(name, project=project)),
+        }
+
+    def version(self, params: Mapping[str, str]) -> dict[str, Any]:
+        version = self.registry.resolve(_param(params, "uri"))
+        info = views.version_info(self.registry, version)
+        manifest = self.registry.manifest(version)
+        info["file_list"] = [
+            {"path": f.rel, "size": f.size, "digest": f.digest}
+            for f in manifest.files[:SHOWN_FILES]
+        ]
+        producer = None
+        if version.producer:
+            producer = self._summary(version.producer) or {"run_id": version.producer}
+        info["producer_run"] = producer
+        consumers = self.registry.consumers(version)
+        info["consumers"] = consumers[:SHOWN_CONSUMERS]
+        info["consumers_total"] = len(consumers)
+        return info
+
+    def verify(self, params: Mapping[str, str]) -> dict[str, Any]:
+        report = self.registry.verify(_param(params, "uri"))
+        return {"uri": report.uri, "ok": report.ok, "summary": report.summary()}
+
+    # -- runs -----------------------------------------------------------------------------
+    def _summary(self, run_id: str) -> dict[str, Any] | None:
+        """A run's line of the list; kept once the run has finished (it never changes)."""
+        cached = self._finished.get(run_id)
+        if cached is not None:
+            return cached
+        record = views.read_run(self.registry, run_id)
+        if record is None:
+            return None
+        summary = views.run_summary(record)
+        if summary["status"] in FINISHED:
+            with self._lock:
+                self._finished[run_id] = summary
+        return summary
+
+    def warm_up(self) -> None:
+        """Read every run record once, newest first, so that the first filtered run list is
+        answered from memory (the server calls this from a background thread)."""
+        for run_id in sorted(self.registry.run_ids(), reverse=True):
+            self._summary(run_id)
+
+    def has_run(self, run_id: str) -> bool:
+        return self._summary(run_id) is not None
+
+    def runs(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """A page of runs, newest first, filtered by ``status`` (comma-separated), ``recipe``
+        and ``sweep``; ``offset`` and ``limit`` page through them."""
+        offset = _int_param(params, "offset", 0, minimum=0)
+        limit = min(_int_param(params, "limit", PAGE_SIZE, minimum=1), MAX_PAGE_SIZE)
+        statuses = {s for s in params.get("status", "").upper().split(",") if s}
+        recipe = params.get("recipe") or None
+        sweep = params.get("sweep") or None
+        ids = self.registry.sweep_jobs(sweep) if sweep else self.registry.run_ids()
+        ids = sorted(ids, reverse=True)
+        scan = bool(statuses or recipe)
+
+        def keep(summary: dict[str, Any]) -> bool:
+            if statuses and str(summary["status"]) not in statuses:
+                return False
+            return not recipe or summary["recipe"] == recipe
+
+        if not scan:  # newest first by id: only the page's records are read
+            page = (self._summary(r) for r in ids[offset : offset + limit])
+            shown = [r for r in page if r is not None]
+            matched = len(ids)
+        else:
+            shown, matched = [], 0
+            for run_id in ids:
+                summary = self._summary(run_id)
+                if summary is None or not keep(summary):
+                    continue
+                if offset <= matched < offset + limit:
+                    shown.append(summary)
+                matched += 1
+        return {
+            "runs": shown,
+            # Without a filter the total counts run directories (a version published by hand
+            # with an explicit producer has one without a run record).
+            "total": matched,
+            "offset": offset,
+            "limit": limit,
+            "filters": {"status": sorted(statuses), "recipe": recipe, "sweep": sweep},
+        }
+
+    def run(self, params: Mapping[str, str]) -> dict[str, Any]:
+        run_id = _param(params, "id")
+        record = views.read_run(self.registry, run_id)
+        if record is None:
+            raise NotFoundError(
+                f"No run '{run_id}' in {self.registry.root}: list runs with `nemotron-kit runs ls`."
+            )
+        rows = self.registry.read_metrics(run_id)
+        series: dict[str, list[list[float]]] = {}
+        for row in rows:
+            for name, value in row["values"].items():
+                series.setdefault(name, []).append([row["step"], value])
+        return {
+            "run": record,
+            "summary": views.run_summary(record),
+            "returned": views.returned_metrics(record),
+            "logged": views.metrics_summary(rows),
+            "console": self.registry.read_run_text(run_id, "console"),
+            "code_diff": self.registry.read_run_text(run_id, "code_diff"),
+            "curves": {
+                name: {"points": len(points), "data": _thin(points)}
+                for name, points in sorted(series.items())
+            },
+        }
+
+    # -- lineage --------------------------------------------------------------------------
+    def lineage(self, params: Mapping[str, str]) -> dict[str, Any]:
+        from nemotron_kit.lineage import layout, lineage
+
+        uri = _param(params, "uri")
+        depth_text = params.get("depth") or DEFAULT_DEPTH
+        if depth_text not in DEPTHS:
+            raise PageError(f"Depth '{depth_text}' is not one of {', '.join(DEPTHS)}.")
+        depth = None if depth_text == "all" else int(depth_text)
+        graph = lineage(self.registry, uri, direction="both", depth=depth)
+        nodes = len(graph.nodes)
+        result: dict[str, Any] = {
+            "root": graph.root,
+            "depth": depth_text,
+            "depths": list(DEPTHS),
+            "nodes": nodes,
+            "edges": len(graph.edges),
+            "records_read": graph.records_read,
+        }
+        if nodes > MAX_GRAPH_NODES:
+            result["too_large"] = (
+                f"The lineage at depth {depth_text} has {nodes} nodes, more than the "
+                f"{MAX_GRAPH_NODES} a page draws: choose a smaller depth."
+            )
+            return result
+        result["layout"] = layout(graph)
+        return result
+
+
+def _param(params: Mapping[str, str], name: str) -> str:
+    value = params.get(name)
+    if not value:
+        raise PageError(f"The page needs the parameter '{name}'.")
+    return value
+
+
+def _int_param(params: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    text = params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise PageError(f"'{name}={text}' is not a whole number >= {minimum}.")
+    return value
+
+
+def _thin(points: list[list[float]]) -> list[list[float]]:
+    """At most MAX_POINTS of a curve, evenly spaced, always with its last point."""
+    if len(points) <= MAX_POINTS:
+        return points
+    stride = -(-len(points) // MAX_POINTS)
+    thinned = points[::stride]
+    if thinned[-1] is not points[-1]:
+        thinned.append(points[-1])
+    return thinned

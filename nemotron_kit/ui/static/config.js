@@ -1,0 +1,1 @@
+window.NK_MODE = "server";
