@@ -159,6 +159,25 @@ def test_the_lineage_page_draws_the_query(server: UIServer, registry: ArtifactRe
     shallow = _api(server, "lineage", uri="art://tiny-gpt-sft:v1", depth="1")
     assert shallow["nodes"] < page["nodes"]
 
+    # Around a run: its inputs and outputs at depth 1, then what made them and what they made.
+    pretrain = registry.resolve("art://tiny-gpt:v1").producer
+    around = _api(server, "lineage", run=pretrain or "", depth="1")["layout"]["nodes"]
+    assert {n["id"] for n in around} == {
+        f"run:{pretrain}",
+        "art://pretrain-data:v1",
+        "art://tiny-gpt:v1",
+    }
+    assert [n["id"] for n in around if n["root"]] == [f"run:{pretrain}"]
+    everything = {
+        n["id"] for n in _api(server, "lineage", run=pretrain or "", depth="all")["layout"]["nodes"]
+    }
+    recipes = {
+        registry.read_run(i.removeprefix("run:"))["recipe"]
+        for i in everything
+        if i.startswith("run:")
+    }
+    assert recipes == {"data_prep", "pretrain", "sft", "eval"}  # sft_data made no input of pretrain
+
 
 def test_bad_page_requests_get_one_sentence(server: UIServer) -> None:
     cases = {
@@ -167,6 +186,7 @@ def test_bad_page_requests_get_one_sentence(server: UIServer) -> None:
         "api/version?uri=art://nope:v1": (404, "No artifact named 'nope'"),
         "api/version?uri=not-a-uri": (400, "not-a-uri"),
         "api/run?id=20990101-000000-deadbeef": (404, "No run '20990101-000000-deadbeef'"),
+        "api/lineage?run=20990101-000000-deadbeef": (404, "No run '20990101-000000-deadbeef'"),
         "api/runs?offset=-3": (400, "'offset=-3' is not a whole number >= 0"),
         "api/lineage?uri=art://tiny-gpt:v1&depth=9": (400, "Depth '9' is not one of"),
     }
@@ -362,6 +382,10 @@ def _click_through(page: Page, base: str, registry: ArtifactRegistry, screenshot
     screenshot(page, screenshots / "run.png")
     _click(page, page.locator("dd").get_by_role("link", name="art://tiny-gpt:v1"))
     expect(page.locator("h1")).to_have_text("art://tiny-gpt:v1")
+    page.go_back()
+    expect(page.locator("h1")).to_have_text(f"Run {producer}")
+    _click(page, page.locator("#lineage-link"))
+    expect(page.locator("#graph g.node.root")).to_have_attribute("data-id", f"run:{producer}")
     page.go_back()
     expect(page.locator("h1")).to_have_text(f"Run {producer}")
 

@@ -8,6 +8,7 @@
     to_dot(graph)           # Graphviz source
     render(graph, "lineage.png")   # or .svg, through Graphviz (the ``graph`` extra)
     layout(graph)           # boxes and polylines for the web page
+    run_lineage(registry, "20261130-010048-8dbf6fff", depth=2)   # around a run
 
 Nodes are artifact versions (id: the pinned URI, ``art://model:v3``) and runs (id:
 ``run:<run_id>``). Edges go the way data flows: an input version is ``consumed_by`` a run and a
@@ -40,7 +41,7 @@ from nemotron_kit.lineage.model import (
     Node,
     RunNode,
 )
-from nemotron_kit.lineage.query import CountingStorage, lineage
+from nemotron_kit.lineage.query import CountingStorage, lineage, run_lineage
 from nemotron_kit.lineage.tree import to_rich_tree
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "layout",
     "lineage",
     "render",
+    "run_lineage",
     "to_dot",
     "to_mermaid",
     "to_rich_tree",

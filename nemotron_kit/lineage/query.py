@@ -236,8 +236,7 @@ def lineage(
         raise LineageQueryError(
             f"Unknown lineage direction {direction!r}: use upstream, downstream or both."
         )
-    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
-        raise LineageQueryError(f"The lineage depth must be a whole number >= 0, not {depth!r}.")
+    _check_depth(depth)
     reader = _Reader(registry)
     root = reader.root(uri)
     graph = LineageGraph(root=root.uri, direction=cast(Direction, direction), depth=depth)
@@ -246,6 +245,45 @@ def lineage(
         _walk_upstream(reader, graph, root.uri, depth)
     if direction in ("downstream", "both"):
         _walk_downstream(reader, graph, root.uri, depth)
+    return _counted(graph, reader)
+
+
+def run_lineage(registry: ArtifactRegistry, run_id: str, depth: int | None = None) -> LineageGraph:
+    """The lineage around run ``run_id`` (the root, ``run:ID``): its inputs and what they were
+    made from, its outputs and what was made from them. ``depth`` counts artifact hops from the
+    run: 1 is its inputs and outputs."""
+    _check_depth(depth)
+    reader = _Reader(registry)
+    record = reader.run(run_id)
+    if record is None:
+        raise NotFoundError(
+            f"No run '{run_id}' in {registry.root}: list runs with `nemotron-kit runs ls`."
+        )
+    graph = LineageGraph(root=RUN_PREFIX + run_id, direction="both", depth=depth)
+    run = graph.add_node(run_node(run_id, record))
+    if depth == 0:
+        return _counted(graph, reader)
+    rest = None if depth is None else depth - 1
+    project = _run_project(record) or reader.project
+    for uri in record.get("inputs") or []:
+        input_id, version = reader.version(str(uri), project)
+        graph.add_node(artifact_node(input_id, version))
+        graph.add_edge(input_id, run.id, CONSUMED_BY)
+        _walk_upstream(reader, graph, input_id, rest)
+    for uri in reader.outputs(run_id, record):
+        output_id, version = reader.version(uri, reader.project)
+        graph.add_node(artifact_node(output_id, version))
+        graph.add_edge(run.id, output_id, PRODUCED)
+        _walk_downstream(reader, graph, output_id, rest)
+    return _counted(graph, reader)
+
+
+def _check_depth(depth: int | None) -> None:
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise LineageQueryError(f"The lineage depth must be a whole number >= 0, not {depth!r}.")
+
+
+def _counted(graph: LineageGraph, reader: _Reader) -> LineageGraph:
     graph.records_read = reader.storage.calls.get("read", 0)
     graph.keys_listed = reader.storage.keys_listed
     graph.storage_calls = dict(sorted(reader.storage.calls.items()))
@@ -301,4 +339,4 @@ def _walk_downstream(reader: _Reader, graph: LineageGraph, root: str, depth: int
                     queue.append((output_id, hops + 1))
 
 
-__all__ = ["UNREADABLE", "CountingStorage", "artifact_node", "lineage", "run_node"]
+__all__ = ["UNREADABLE", "CountingStorage", "artifact_node", "lineage", "run_lineage", "run_node"]

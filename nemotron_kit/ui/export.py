@@ -156,6 +156,8 @@ def _write(site: Site, work: Path, dest: Path, lineage_of: str | None) -> Export
     for run_id in run_ids:
         document = get("run", {"id": run_id})
         summaries.append(document["summary"])
+        for depth in DEPTHS:
+            get("lineage", {"run": run_id, "depth": depth})
     put("runs", None, {"runs": summaries, "total": len(summaries), "static": True})
     (work / MARKER).write_text("A site written by `nemotron-kit ui --export`.\n")
     return ExportReport(dest, written, len(version_uris), len(run_ids))

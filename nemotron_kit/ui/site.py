@@ -219,14 +219,17 @@ class Site:
 
     # -- lineage --------------------------------------------------------------------------
     def lineage(self, params: Mapping[str, str]) -> dict[str, Any]:
-        from nemotron_kit.lineage import layout, lineage
+        """The graph around a version (``uri``) or a run (``run``), at ``depth`` hops."""
+        from nemotron_kit.lineage import layout, lineage, run_lineage
 
-        uri = _param(params, "uri")
         depth_text = params.get("depth") or DEFAULT_DEPTH
         if depth_text not in DEPTHS:
             raise PageError(f"Depth '{depth_text}' is not one of {', '.join(DEPTHS)}.")
         depth = None if depth_text == "all" else int(depth_text)
-        graph = lineage(self.registry, uri, direction="both", depth=depth)
+        if params.get("run"):
+            graph = run_lineage(self.registry, params["run"], depth=depth)
+        else:
+            graph = lineage(self.registry, _param(params, "uri"), direction="both", depth=depth)
         nodes = len(graph.nodes)
         result: dict[str, Any] = {
             "root": graph.root,

@@ -99,6 +99,7 @@ const link = {
   runs: (params) => "#/runs" + queryString(params),
   compare: (ids) => `#/compare/${ids.map(enc).join(",")}`,
   lineage: (uri, depth) => `#/lineage/${enc(uri)}` + queryString({ depth }),
+  runLineage: (id, depth) => `#/run-lineage/${enc(id)}` + queryString({ depth }),
 };
 
 function queryString(params) {
@@ -368,11 +369,10 @@ async function runPage(main, [id]) {
   const s = doc.summary;
   const code = r.code || {};
   const hydra = r.hydra || {};
-  const lineageOf = s.outputs[0] || s.inputs[0];
   const returned = Object.entries(doc.returned || {});
   append(main, [
     h("h1", {}, `Run ${r.run_id}`),
-    h("div", { class: "toolbar" }, status(r.status), lineageOf ? h("a", { href: link.lineage(lineageOf) }, "Lineage graph") : null),
+    h("div", { class: "toolbar" }, status(r.status), h("a", { href: link.runLineage(r.run_id), id: "lineage-link" }, "Lineage graph")),
     r.error ? h("div", { class: "box-error", id: "run-error" }, String(r.error)) : null,
     grid([
       ["recipe", r.recipe || "-"],
@@ -460,15 +460,23 @@ async function comparePage(main, [ids]) {
 }
 
 async function lineagePage(main, [uri], params) {
-  const depth = params.depth || "2";
-  const doc = await NK.load("lineage", { uri, depth });
-  const select = h("select", { id: "depth", onchange: () => { location.hash = link.lineage(uri, select.value); } },
+  await drawLineage(main, { uri }, params, (depth) => link.lineage(uri, depth),
+    h("a", { href: link.version(uri) }, "Open the version"), uri);
+}
+
+async function runLineagePage(main, [id], params) {
+  await drawLineage(main, { run: id }, params, (depth) => link.runLineage(id, depth),
+    h("a", { href: link.run(id) }, "Open the run"), `run ${id}`);
+}
+
+async function drawLineage(main, root, params, linkAt, back, title) {
+  const doc = await NK.load("lineage", { ...root, depth: params.depth || "2" });
+  const select = h("select", { id: "depth", onchange: () => { location.hash = linkAt(select.value); } },
     doc.depths.map((d) => h("option", { value: d, selected: d === doc.depth }, d === "all" ? "all hops" : `${d} hop${d === "1" ? "" : "s"}`)));
   append(main, [
-    h("h1", {}, `Lineage of ${doc.root}`),
+    h("h1", {}, `Lineage of ${title}`),
     h("div", { class: "toolbar" }, h("label", {}, "Depth ", select),
-      h("span", { class: "muted", id: "graph-count" }, `${doc.nodes} nodes, ${doc.edges} edges`),
-      h("a", { href: link.version(doc.root) }, "Open the version")),
+      h("span", { class: "muted", id: "graph-count" }, `${doc.nodes} nodes, ${doc.edges} edges`), back),
   ]);
   if (doc.too_large) {
     append(main, [h("div", { class: "box-error" }, doc.too_large)]);
@@ -491,6 +499,7 @@ const ROUTES = {
   run: runPage,
   compare: comparePage,
   lineage: lineagePage,
+  "run-lineage": runLineagePage,
 };
 
 async function render() {
