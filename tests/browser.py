@@ -276,6 +276,9 @@ def page_log(page: Page, request: pytest.FixtureRequest) -> PageLog:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that takes ``page`` needs the browser, marked or not."""
     for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "page" in callspec.params:
+            continue  # a parameter named page (tests/test_doc_commands.py), not the fixture
         if "page" in getattr(item, "fixturenames", ()) and not any(
             "browser" in m.args for m in item.iter_markers("needs")
         ):
