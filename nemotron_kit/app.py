@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+import traceback
 from typing import TYPE_CHECKING, Any
 
 import hydra
@@ -112,6 +113,8 @@ def run(cfg: DictConfig, spec: JobSpec | None = None) -> Any:
             else:
                 result = recipe_fn(cfg, ctx) if _takes_context(recipe_fn) else recipe_fn(cfg)
     except Exception as exc:
+        if ctx.run is not None:  # the traceback is printed after the run's end is stored
+            ctx.run.console.add(traceback.format_exc())
         with contextlib.suppress(Exception):  # the job's own error is the one to report
             ctx.close("FAILED", f"{type(exc).__name__}: {exc}")
         raise

@@ -12,7 +12,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from nemotron_kit.errors import ArtifactError, NotFoundError
+from nemotron_kit.errors import ArtifactError, NotFoundError, StorageError
 
 if TYPE_CHECKING:
     from nemotron_kit.registry.core import ArtifactRegistry
@@ -104,7 +104,7 @@ def version_info(registry: ArtifactRegistry, version: ArtifactVersion) -> dict[s
         "bytes": version.total_bytes,
         "digest": version.digest,
         "metadata": version.metadata,
-        "inputs": [str(i) for i in version.record.get("inputs") or []],
+        "inputs": _uris(version.record.get("inputs"), version.project, registry.project),
         "aliases": pointing or [],
     }
 
@@ -118,6 +118,8 @@ def read_run(registry: ArtifactRegistry, run_id: str) -> dict[str, Any] | None:
         record = registry.read_run(run_id)
     except NotFoundError:
         return None
+    except StorageError:
+        raise  # the storage failed, not the record
     except ArtifactError as exc:
         record = {"status": "UNREADABLE", "error": str(exc)}
     record.setdefault("run_id", run_id)
@@ -131,22 +133,60 @@ def read_runs(registry: ArtifactRegistry) -> list[dict[str, Any]]:
     return records
 
 
-def run_summary(record: dict[str, Any]) -> dict[str, Any]:
-    """One line of the run list."""
+def run_summary(record: dict[str, Any], project: str | None = None) -> dict[str, Any]:
+    """One line of the run list. Every field has its type whatever the record held, and input
+    and output URIs name their project when it is not ``project`` (the viewer's)."""
     hydra = record.get("hydra")
     sweep = hydra.get("sweep_id") if isinstance(hydra, dict) else None
+    status = record.get("status")
+    duration = record.get("duration_s")
+    written_in = run_project(record)
     return {
-        "run_id": record["run_id"],
-        "recipe": record.get("recipe"),
-        "status": record.get("status"),
-        "error": record.get("error"),
-        "started_at": record.get("started_at"),
-        "ended_at": record.get("ended_at"),
-        "duration_s": record.get("duration_s"),
-        "sweep_id": sweep if isinstance(sweep, str) else None,
-        "inputs": [str(i) for i in record.get("inputs") or []],
-        "outputs": [str(o) for o in record.get("outputs") or []],
+        "run_id": str(record["run_id"]),
+        "recipe": _text(record.get("recipe")),
+        "status": status if isinstance(status, str) else "UNKNOWN",
+        "error": _text(record.get("error")),
+        "started_at": _text(record.get("started_at")),
+        "ended_at": _text(record.get("ended_at")),
+        "duration_s": duration if _is_number(duration) else None,
+        "sweep_id": _text(sweep),
+        "inputs": _uris(record.get("inputs"), written_in, project),
+        "outputs": _uris(record.get("outputs"), project, project),
     }
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def run_project(record: dict[str, Any]) -> str | None:
+    """The project the run's registry used: its recorded input URIs leave that one out."""
+    config = record.get("config")
+    registry = config.get("registry") if isinstance(config, dict) else None
+    project = registry.get("project") if isinstance(registry, dict) else None
+    return project if isinstance(project, str) and project else None
+
+
+def _uris(values: Any, written_in: str | None, viewer: str | None) -> list[str]:
+    """Recorded URIs as links: the version itself (a sub-path dropped), its project named
+    when it is not the viewer's. What does not parse is shown as recorded."""
+    from nemotron_kit.errors import URIError
+    from nemotron_kit.registry.uri import ArtURI, parse_uri
+
+    out = []
+    for value in values if isinstance(values, list) else []:
+        try:
+            uri = parse_uri(str(value))
+        except URIError:
+            out.append(str(value))
+            continue
+        project = uri.project or written_in
+        out.append(ArtURI(uri.name, project, uri.version, uri.alias).format(viewer or project))
+    return out
 
 
 def metrics_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,9 @@ def produce(cfg: DictConfig) -> str:
         ):
             if path.is_file():
                 h.update(path.read_bytes())
+    if cfg.stage.get("say"):
+        print(cfg.stage.say, flush=True)
+        logging.getLogger(__name__).info("logged: %s", cfg.stage.say)
     if cfg.stage.get("fail"):
         raise RuntimeError(f"stage {cfg.stage.name} was asked to fail")
     if cfg.stage.get("sleep"):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
+from nemotron_kit.tracking.console import ConsoleTail
 from tests.conftest import REPO, RunCli, one_error_line, registry_of, run_test_conf
 
 
@@ -367,3 +369,67 @@ def test_a_resumed_runs_repeated_steps_read_back_once(tmp_path: Path) -> None:
     rows = registry.read_metrics("run-r")
     assert [r["step"] for r in rows] == [1, 2, 3, 4, 5, 6, 7]
     assert [r["values"]["loss"] for r in rows][2:] == [17.0, 16.0, 15.0, 14.0, 13.0]
+
+
+SECRET_RECIPE = """# @package _global_
+defaults:
+  - stage
+  - _self_
+stage:
+  name: secretive
+  say: "token in use: lit-secret-98765"
+  hub_token: lit-secret-98765
+output:
+  name: secretive
+"""
+
+
+def test_the_console_tail_keeps_output_logs_and_tracebacks_without_secrets(
+    run_cli: RunCli, nk_home: Path, work: Path, tmp_path: Path
+) -> None:
+    """What a job prints and logs is kept with its run, a secret of its config (written in a
+    YAML, not only in the environment) redacted; a failed run's tail ends with its traceback."""
+    conf = tmp_path / "secret-conf"
+    (conf / "recipe").mkdir(parents=True)
+    (conf / "recipe" / "stage_secret.yaml").write_text(SECRET_RECIPE)
+    ok = run_test_conf(run_cli, work, "--config-dir", str(conf), "+recipe=stage_secret")
+    assert ok.returncode == 0, ok.stderr
+    failed = run_test_conf(
+        run_cli, work, "--config-dir", str(conf), "+recipe=stage_secret", "stage.fail=true"
+    )
+    assert failed.returncode != 0
+    registry = registry_of(nk_home)
+    by_status = {registry.read_run(r)["status"]: r for r in registry.run_ids()}
+    for status, run_id in by_status.items():
+        console = registry.read_run_text(run_id, "console") or ""
+        assert "lit-secret-98765" not in console, console
+        assert "token in use: ***REDACTED***" in console, (status, console)
+        assert "logged: token in use: ***REDACTED***" in console, (status, console)
+    failed_tail = registry.read_run_text(by_status["FAILED"], "console") or ""
+    assert failed_tail.rstrip().endswith("RuntimeError: stage secretive was asked to fail")
+    assert "Traceback (most recent call last)" in failed_tail
+
+
+def test_console_tail_redacts_before_it_cuts_and_keeps_a_bar_s_last_state() -> None:
+    secret = "hf_SECRETVALUE123456"
+    tail = ConsoleTail([secret], limit=30)
+    tail.add("x" * 40 + secret + "y" * 20)  # the cut falls inside the secret
+    assert "ALUE123456" not in tail.take() and tail.take().endswith("y" * 20)
+    for i in range(10_000):
+        tail.add(f"{secret[:3]}{i}")  # trimming many times keeps no part of a secret
+    tail.add(secret + "\n")
+    assert secret not in tail.take() and tail.take().endswith("***REDACTED***\n")
+    bar = ConsoleTail([], limit=1000)
+    bar.add("start\n")
+    for percent in (10, 50, 100):
+        bar.add(f"\rprogress {percent}%")
+    bar.add("\ndone\n")
+    assert bar.take() == "start\nprogress 100%\ndone\n"
+    assert not bar.changed()
+    lines = ConsoleTail([], limit=1000)
+    lines.capture()
+    try:
+        sys.stdout.writelines(["one\n", "two\n"])
+    finally:
+        lines.release()
+    assert lines.take() == "one\ntwo\n"

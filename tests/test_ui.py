@@ -26,7 +26,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from nemotron_kit.lineage import lineage
 from nemotron_kit.registry import ArtifactRegistry
-from nemotron_kit.ui.export import MARKER, file_name, page_key
+from nemotron_kit.ui.export import MARKER, export_site, file_name, page_key
 from nemotron_kit.ui.server import UIServer
 from nemotron_kit.ui.site import Site
 from tests.browser import screenshot
@@ -201,9 +201,18 @@ def test_the_server_is_read_only_local_and_serves_only_its_files(server: UIServe
     status, headers, body = _get(server, "")
     assert status == 200 and b'src="static/app.js"' in body
     assert "default-src 'self'" in headers["Content-Security-Policy"]
-    # DNS rebinding: a page of another site that resolves its name to 127.0.0.1 is refused.
-    assert _get(server, "api/artifacts", Host=f"evil.example:{server.port}")[0] == 403
+    # DNS rebinding: a page of another site that resolves its name to 127.0.0.1 is refused;
+    # a tunnel to another local port is not (ssh -L 9000:127.0.0.1:PORT).
+    status, _, body = _get(server, "api/artifacts", Host=f"evil.example:{server.port}")
+    assert status == 403 and server.url in json.loads(body)["error"]
     assert _get(server, "api/artifacts", Host=f"localhost:{server.port}")[0] == 200
+    assert _get(server, "api/artifacts", Host="127.0.0.1:9000")[0] == 200
+    # A page of another site that sends the browser here is refused (the browser says so).
+    assert (
+        _get(server, "api/verify?uri=art://tiny-gpt:v1", **{"Sec-Fetch-Site": "cross-site"})[0]
+        == 403
+    )
+    assert _get(server, "api/artifacts", **{"Sec-Fetch-Site": "same-origin"})[0] == 200
     for path in ("static/../site.py", "static/site.py", "static/%2e%2e/site.py", "etc/passwd"):
         assert _get(server, path)[0] == 404, path
     request = urllib.request.Request(server.url + "api/artifacts", data=b"{}", method="POST")
@@ -213,7 +222,7 @@ def test_the_server_is_read_only_local_and_serves_only_its_files(server: UIServe
         assert refused.value.code == 405
 
 
-def test_secrets_this_process_knows_are_redacted(
+def test_secrets_this_process_knows_are_redacted_by_value(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     registry = ArtifactRegistry(tmp_path / "reg", hash_cache=False)
@@ -225,17 +234,57 @@ def test_secrets_this_process_knows_are_redacted(
             "format": "nemotron-kit/run/1",
             "run_id": run_id,
             "recipe": "pretrain",
-            "config": {"note": f"pushed with {token}", "hub_token": "plain-secret-value"},
+            "config": {"note": f"pushed with {token}", "train": {"loss_per_token": 1.25}},
             "started_at": "2026-01-01T00:00:00+00:00",
         },
     )
+    registry.put_run_text(run_id, "console", f"uploading with {token}\n")
+    registry.append_metrics(run_id, [{"step": 0, "time": 1.0, "values": {"token_accuracy": 0.5}}])
     monkeypatch.setenv("HF_TOKEN", token)
     page = Site(registry).get("run", {"id": run_id})
-    text = json.dumps(page)
-    assert token not in text and "plain-secret-value" not in text
+    assert token not in json.dumps(page)
     assert page["run"]["config"]["note"] == "pushed with ***REDACTED***"
+    assert page["console"] == "uploading with ***REDACTED***\n"
+    # Names with a secret word in them are not secrets: metrics keep their values.
+    assert page["run"]["config"]["train"]["loss_per_token"] == 1.25
+    assert page["curves"]["token_accuracy"]["data"] == [[0, 0.5]]
 
 
+def test_hostile_run_records_do_not_break_the_pages(tmp_path: Path) -> None:
+    """A start record with fields of the wrong types (extra fields pass the record's schema)
+    is listed, with what can be shown; the list, the run and the export still work."""
+    registry = ArtifactRegistry(tmp_path / "reg", hash_cache=False)
+    odd = "20260101-000000-0000dead"
+    registry.create_run(
+        odd,
+        {
+            "format": "nemotron-kit/run/1",
+            "run_id": odd,
+            "status": ["not", "a", "status"],
+            "error": {"a": 1},
+            "duration_s": "long",
+            "hydra": {"sweep_id": 7},
+            "code": "not a dict",
+            "packages": [1, 2],
+            "started_at": "2999-01-01T00:00:00+00:00",  # no lease expires: stays open
+        },
+    )
+    site = Site(registry)
+    (line,) = site.get("runs", {})["runs"]
+    assert (line["status"], line["error"], line["duration_s"], line["sweep_id"]) == (
+        "UNKNOWN",
+        None,
+        None,
+        None,
+    )
+    assert site.get("runs", {"status": "UNKNOWN"})["total"] == 1
+    assert site.get("run", {"id": odd})["summary"]["run_id"] == odd
+    site.warm_up()
+    report = export_site(site, tmp_path / "site")
+    assert report.runs == 1
+
+
+# -- the command -------------------------------------------------------------------------------
 # -- the command -------------------------------------------------------------------------------
 def test_ui_serves_until_ctrl_c(home: Path, tmp_path: Path) -> None:
     env = {**os.environ, "NEMOTRON_KIT_HOME": str(home)}
@@ -297,6 +346,9 @@ def test_export_writes_every_page_and_needs_no_network(
     out = _export(home, tmp_path, site)
     assert out.startswith(f"Wrote {site}/index.html: 7 versions, 9 runs")
     assert (site / MARKER).is_file()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert site.stat().st_mode & 0o777 == 0o777 & ~umask  # readable as any directory made here
     assert {p.name for p in (site / "static").iterdir()} == {
         "app.css",
         "app.js",
@@ -498,3 +550,14 @@ def test_browser_pages_of_an_s3_registry(
     out = _nk(home, tmp_path, "ui", "--root", root, "--endpoint-url", s3_endpoint,
               "--export", str(tmp_path / "site"))  # fmt: skip
     assert _ok(out).startswith(f"Wrote {tmp_path / 'site'}/index.html: 4 versions, 6 runs")
+
+
+def test_export_of_a_lineage_too_large_to_draw_still_holds_it(
+    registry: ArtifactRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("nemotron_kit.ui.site.MAX_GRAPH_NODES", 2)
+    report = export_site(Site(registry), tmp_path / "site", lineage_of="art://tiny-gpt-sft:v1")
+    graph = lineage(registry, "art://tiny-gpt-sft:v1", direction="both", depth=None)
+    assert (report.versions, report.runs) == (len(graph.artifacts()), len(graph.runs()))
+    drawn = _data(tmp_path / "site", "lineage", uri="art://tiny-gpt-sft:v1", depth="all")
+    assert "too_large" in drawn and "layout" not in drawn

@@ -9,8 +9,8 @@
 (repeatable: RUNNING, COMPLETED, FAILED, LOST), ``--recipe`` and ``--sweep`` keep the matching
 runs only. ``show`` prints one run: status and error, overrides, pinned inputs, outputs, code
 version, host, package versions and the composed config (as recorded: unresolved, secrets
-redacted). ``log`` prints the end of what the run printed (its last 64 KiB, stored while it
-runs and when it ends), or with ``--diff`` the uncommitted code changes it ran with.
+redacted). ``log`` prints the end of what the run printed (its last 64 K characters, stored
+while it runs and when it ends), or with ``--diff`` the uncommitted code changes it ran with.
 ``compare`` puts the config keys that differ and the runs' metrics side by side. All take
 ``--root``, ``--project`` and ``--endpoint-url`` like ``nemotron-kit artifacts``.
 """
@@ -142,7 +142,7 @@ def cmd_ls(ns: argparse.Namespace) -> int:
     if ns.limit is not None:
         records = records[: ns.limit]
     if ns.json:
-        _print_json([views.run_summary(r) for r in records])
+        _print_json([views.run_summary(r, registry.project) for r in records])
         return 0
     if not records:
         filtered = ns.sweep is not None or ns.status or ns.recipe is not None
@@ -245,6 +245,10 @@ def cmd_log(ns: argparse.Namespace) -> int:
     registry.read_run(ns.run_id)  # an unknown run: one sentence
     kind: RunText = "code_diff" if ns.diff else "console"
     text = registry.read_run_text(ns.run_id, kind)
+    if text:  # stored redacted; this process's own secrets are redacted again
+        from nemotron_kit.tracking._secrets import redact_text
+
+        text = redact_text(text)
     if ns.json:
         _print_json({"run_id": ns.run_id, kind: text})
         return 0

@@ -23,6 +23,7 @@ from nemotron_kit.lineage.model import (
 )
 from nemotron_kit.registry.storage import Storage
 from nemotron_kit.registry.uri import ArtURI, parse_uri
+from nemotron_kit.views import run_project
 
 if TYPE_CHECKING:
     from nemotron_kit.registry.core import ArtifactRegistry, ArtifactVersion
@@ -212,15 +213,6 @@ def run_node(run_id: str, record: dict[str, Any] | None) -> RunNode:
     )
 
 
-def _run_project(record: dict[str, Any]) -> str | None:
-    """The project a run's registry used: its recorded input URIs leave that one out."""
-    config = record.get("config")
-    registry = config.get("registry") if isinstance(config, dict) else None
-    project = registry.get("project") if isinstance(registry, dict) else None
-    return project if isinstance(project, str) and project else None
-
-
-# -- the query ----------------------------------------------------------------------------
 def lineage(
     registry: ArtifactRegistry,
     uri: str,
@@ -264,7 +256,7 @@ def run_lineage(registry: ArtifactRegistry, run_id: str, depth: int | None = Non
     if depth == 0:
         return _counted(graph, reader)
     rest = None if depth is None else depth - 1
-    project = _run_project(record) or reader.project
+    project = run_project(record) or reader.project
     for uri in record.get("inputs") or []:
         input_id, version = reader.version(str(uri), project)
         graph.add_node(artifact_node(input_id, version))
@@ -304,7 +296,7 @@ def _walk_upstream(reader: _Reader, graph: LineageGraph, root: str, depth: int |
         run = graph.add_node(run_node(version.producer, record))
         graph.add_edge(run.id, version_id, PRODUCED)
         if record is not None:
-            inputs, project = record.get("inputs") or [], _run_project(record) or version.project
+            inputs, project = record.get("inputs") or [], run_project(record) or version.project
         else:  # no run record: the version's own record names what its producer read
             inputs, project = version.record.get("inputs") or [], version.project
         for uri in inputs:

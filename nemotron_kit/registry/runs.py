@@ -114,10 +114,11 @@ class RunLayer(PublishLayer):
         ``MAX_RUN_TEXT`` bytes is cut, bytes that are not UTF-8 are replaced)."""
         validate_name(run_id, "run id")
         try:
-            data = self.storage.read(layout.run_text(run_id, kind))
+            with self.storage.open(layout.run_text(run_id, kind)) as stream:
+                data = stream.read(MAX_RUN_TEXT)  # a huge planted file is not read whole
         except FileNotFoundError:
             return None
-        return data[:MAX_RUN_TEXT].decode("utf-8", "replace")
+        return data.decode("utf-8", "replace")
 
     @_storage_errors
     def run_is_open(self, run_id: str) -> bool:

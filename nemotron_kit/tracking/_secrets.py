@@ -146,6 +146,22 @@ def redact(data: Any, secrets: list[str] | None = None) -> Any:
     return data
 
 
+def redact_values(data: Any, secrets: list[str] | None = None) -> Any:
+    """A copy of ``data`` with secret values replaced wherever they occur in its strings; keys
+    are not looked at (what is shown was redacted by key when it was written, and a metric
+    named ``loss_per_token`` is not a secret)."""
+    secrets = secret_values() if secrets is None else secrets
+    if not secrets:
+        return data
+    if isinstance(data, dict):
+        return {k: redact_values(v, secrets) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact_values(v, secrets) for v in data]
+    if isinstance(data, str):
+        return redact_text(data, secrets)
+    return data
+
+
 def _leaf(key: str) -> str:
     return key.lstrip("+~").rsplit(".", 1)[-1]
 

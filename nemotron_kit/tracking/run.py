@@ -24,7 +24,13 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from nemotron_kit.errors import NemotronKitError
 from nemotron_kit.tracking._code import code_state, package_versions
-from nemotron_kit.tracking._secrets import redact, redact_override, redact_text
+from nemotron_kit.tracking._secrets import (
+    config_secrets,
+    redact,
+    redact_override,
+    redact_text,
+    secret_values,
+)
 from nemotron_kit.tracking.console import ConsoleTail
 
 if TYPE_CHECKING:
@@ -82,6 +88,8 @@ class ActiveRun:
     # Numbers the task returned (an eval's accuracy): kept with the run's lineage.
     metrics: dict[str, float] = field(default_factory=dict)
     _heartbeat: threading.Event | None = field(default=None, repr=False)
+    _console_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _console_stored_final: bool = field(default=False, repr=False)
     _last_step: int = field(default=-1, repr=False)
 
     @property
@@ -193,9 +201,8 @@ class ActiveRun:
             while not stop.wait(interval_s):
                 with contextlib.suppress(Exception):  # a missed beat only ages the lease
                     self.registry.heartbeat(self.run_id)
-                if self.console.changed():
-                    with contextlib.suppress(Exception):  # the next beat or the end tries again
-                        self.registry.put_run_text(self.run_id, "console", self.console.take())
+                with contextlib.suppress(Exception):  # the next beat or the end tries again
+                    self.store_console()
 
         self._heartbeat = stop
         threading.Thread(target=beat, name=f"nk-heartbeat-{self.run_id}", daemon=True).start()
@@ -203,6 +210,15 @@ class ActiveRun:
     def stop_heartbeat(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.set()
+
+    def store_console(self, *, final: bool = False) -> None:
+        """Store the console tail if it changed; ``final`` once, at the end of the run. A beat
+        still storing when the run ends finishes first, and none stores after the final one."""
+        with self._console_lock:
+            if self._console_stored_final or not (final or self.console.changed()):
+                return
+            self._console_stored_final = final
+            self.registry.put_run_text(self.run_id, "console", self.console.take())
 
 
 def log_metrics(values: dict[str, Any], step: int | None = None) -> None:
@@ -287,19 +303,23 @@ def start_run(
             output_dir=hydra_cfg.runtime.get("output_dir"),
         )
     code, diff = code_state()
+    # Secrets by value: the environment's and those written in the config itself.
+    container = OmegaConf.to_container(cfg, resolve=False)
+    secrets = sorted({*secret_values(), *config_secrets(container)}, key=len, reverse=True)
     if snapshot:
         code["snapshot"] = {"digest": os.path.basename(snapshot.rstrip("/")), "path": snapshot}
     run = ActiveRun(
         run_id=run_id,
         registry=registry,
         trackers=trackers,
-        config=redact(OmegaConf.to_container(cfg, resolve=False)),
+        config=redact(container, secrets),
         inputs=inputs,
         pins=pins,
         overrides=[redact_override(o) for o in overrides],
         hydra=hydra_info,
         code=code,
-        code_diff=redact_text(diff) if diff else None,
+        code_diff=redact_text(diff, secrets) if diff else None,
+        console=ConsoleTail(secrets),
     )
     started: list[LineageTracker] = []
     try:

@@ -108,7 +108,7 @@ class FileTracker:
             except Exception as exc:
                 self._warn(f"{len(self._rows)} logged metric rows of run {run.run_id}", exc)
             try:
-                run.registry.put_run_text(run.run_id, "console", run.console.take())
+                run.store_console(final=True)
             except Exception as exc:
                 self._warn(f"the console output of run {run.run_id}", exc)
         finally:

@@ -73,6 +73,8 @@ def export_site(
 
 
 def _check_destination(dest: Path) -> None:
+    if dest.is_symlink() and not dest.exists():
+        raise ExportError(f"'{dest}' is a broken symbolic link: remove it or give a directory.")
     if dest.exists() and not dest.is_dir():
         raise ExportError(f"'{dest}' is a file: give a directory for the site.")
     if dest.is_dir() and any(dest.iterdir()) and not (dest / MARKER).exists():
@@ -82,11 +84,21 @@ def _check_destination(dest: Path) -> None:
 
 
 def _move_into_place(work: Path, dest: Path) -> None:
+    """Swap the finished site in; the earlier export comes back if that fails."""
+    _check_destination(dest)  # again: DIR may have changed while the site was built
+    umask = os.umask(0)
+    os.umask(umask)
+    work.chmod(0o777 & ~umask)  # mkdtemp made it private; a site is for others to read
     old = None
     if dest.exists():
         old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
         dest.rename(old)
-    work.rename(dest)
+    try:
+        work.rename(dest)
+    except BaseException:
+        if old is not None:
+            old.rename(dest)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -120,33 +132,35 @@ def _write(site: Site, work: Path, dest: Path, lineage_of: str | None) -> Export
     keep_versions: set[str] | None = None
     keep_runs: set[str] | None = None
     if lineage_of is not None:
-        whole = site.get("lineage", {"uri": lineage_of, "depth": "all"})
-        nodes = whole.get("layout", {}).get("nodes", [])
-        keep_versions = {n["id"] for n in nodes if n["kind"] == "artifact" and not n["missing"]}
-        keep_runs = {n["run_id"] for n in nodes if n["kind"] == "run"}
+        from nemotron_kit.lineage import lineage
 
-    overview = get("overview")
+        graph = lineage(site.registry, lineage_of, direction="both", depth=None)
+        keep_versions = {n.id for n in graph.artifacts() if not n.missing}
+        keep_runs = {n.run_id for n in graph.runs()}
+
+    overview = site.get("overview", {})
     overview["lineage_of"] = lineage_of
     put("overview", None, overview)
-    artifacts = get("artifacts")
     version_uris: list[str] = []
-    kept_names: set[tuple[str, str]] = set()
-    for entry in artifacts["artifacts"]:
-        params = {"name": entry["name"], "project": entry["project"]}
-        listing = site.get("versions", params)
-        uris = [v["uri"] for v in listing["versions"]]
-        if keep_versions is not None:
-            uris = [u for u in uris if u in keep_versions]
-            if not uris:
-                continue
-        put("versions", params, listing)
-        kept_names.add((entry["project"], entry["name"]))
-        version_uris.extend(uris)
-    if keep_versions is not None:
-        artifacts["artifacts"] = [
-            e for e in artifacts["artifacts"] if (e["project"], e["name"]) in kept_names
-        ]
-        put("artifacts", None, artifacts)
+    for project in overview["projects"] or [site.registry.project]:
+        # The page asks for its own project without a parameter.
+        params = {} if project == site.registry.project else {"project": project}
+        artifacts = site.get("artifacts", params)
+        kept = []
+        for entry in artifacts["artifacts"]:
+            listing_params = {"name": entry["name"], "project": entry["project"]}
+            listing = site.get("versions", listing_params)
+            uris = [
+                v["uri"]
+                for v in listing["versions"]
+                if keep_versions is None or v["uri"] in keep_versions
+            ]
+            if uris:
+                put("versions", listing_params, listing)
+                kept.append(entry)
+                version_uris.extend(uris)
+        artifacts["artifacts"] = kept
+        put("artifacts", params, artifacts)
     for uri in version_uris:
         get("version", {"uri": uri})
         for depth in DEPTHS:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from nemotron_kit.errors import CorruptRecordError, NemotronKitError, NotFoundError, StorageError
+from nemotron_kit.tracking._secrets import redact_text
 from nemotron_kit.ui import assets
 from nemotron_kit.ui.site import Site
 
@@ -33,6 +34,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
+    "Cross-Origin-Resource-Policy": "same-origin",
 }
 
 
@@ -77,9 +79,17 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.server.quiet:
             super().log_message(format, *args)
 
-    def _host_ok(self) -> bool:
-        host = self.headers.get("Host", "")
-        return host in (f"{HOST}:{self.server.port}", f"localhost:{self.server.port}")
+    def _refused_because(self) -> str | None:
+        """Why this request is refused, or None. The host name must be loopback (any port: an
+        SSH tunnel or an editor may forward another one), which a page of another site that
+        points its name at 127.0.0.1 (DNS rebinding) cannot send; and the browser must not
+        say the request comes from another site's page."""
+        host = self.headers.get("Host", "").rpartition(":")[0] or self.headers.get("Host", "")
+        if host not in (HOST, "localhost"):
+            return f"Open the view at {self.server.url} (this address's name is not loopback)."
+        if self.headers.get("Sec-Fetch-Site") in ("cross-site", "same-site"):
+            return "The view answers its own pages only."
+        return None
 
     def do_HEAD(self) -> None:
         self._answer(head=True)
@@ -88,8 +98,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(head=False)
 
     def _answer(self, *, head: bool) -> None:
-        if not self._host_ok():
-            self._send(HTTPStatus.FORBIDDEN, b"Forbidden host.\n", "text/plain", head=head)
+        refused = self._refused_because()
+        if refused is not None:
+            body = json.dumps({"error": refused}).encode()
+            self._send(HTTPStatus.FORBIDDEN, body, "application/json", head=head)
             return
         url = urlsplit(self.path)
         path = url.path
@@ -118,7 +130,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug: the page says so, the terminal has the traceback
             traceback.print_exc(file=sys.stderr)
             status = HTTPStatus.INTERNAL_SERVER_ERROR
-            data = {"error": f"The server failed on this page ({type(exc).__name__}: {exc})."}
+            detail = redact_text(f"{type(exc).__name__}: {exc}")
+            data = {"error": f"The server failed on this page ({detail})."}
         body = json.dumps(data, allow_nan=False, default=str).encode()
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._send(
@@ -148,6 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _refuse(self) -> None:
+        self.close_connection = True  # its body is not read: it must not pass for a request
         self._send(
             HTTPStatus.METHOD_NOT_ALLOWED, b"The view is read-only.\n", "text/plain", head=False
         )

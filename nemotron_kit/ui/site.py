@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from nemotron_kit import views
 from nemotron_kit.errors import NemotronKitError, NotFoundError
-from nemotron_kit.tracking._secrets import redact
+from nemotron_kit.tracking._secrets import redact_values
 
 if TYPE_CHECKING:
     from nemotron_kit.registry.core import ArtifactRegistry
@@ -72,9 +72,10 @@ class Site:
         route = self.routes.get(path)
         if route is None:
             raise NotFoundError(f"There is no page '{path}': use one of {', '.join(self.routes)}.")
-        # Records were redacted where they were written; the secrets this process knows are
-        # redacted again, for records written by older versions or by hand.
-        data: dict[str, Any] = redact(views.jsonable(route.handler(params)))
+        # Records were redacted where they were written; the secrets this process knows (its
+        # secret environment variables) are redacted again, by value, for records written by
+        # older versions or by hand.
+        data: dict[str, Any] = redact_values(views.jsonable(route.handler(params)))
         return data
 
     # -- artifacts ------------------------------------------------------------------------
@@ -87,9 +88,10 @@ class Site:
 
     def artifacts(self, params: Mapping[str, str]) -> dict[str, Any]:
         errors: list[str] = []
-        entries = self.registry.list(errors=errors)
+        project = params.get("project") or self.registry.project
+        entries = self.registry.list(project=project, errors=errors)
         return {
-            "project": self.registry.project,
+            "project": project,
             "artifacts": [views.entry_info(e) for e in entries],
             "errors": errors,
         }
@@ -137,7 +139,7 @@ class Site:
         record = views.read_run(self.registry, run_id)
         if record is None:
             return None
-        summary = views.run_summary(record)
+        summary = views.run_summary(record, self.registry.project)
         if summary["status"] in FINISHED:
             with self._lock:
                 self._finished[run_id] = summary
@@ -206,7 +208,7 @@ class Site:
                 series.setdefault(name, []).append([row["step"], value])
         return {
             "run": record,
-            "summary": views.run_summary(record),
+            "summary": views.run_summary(record, self.registry.project),
             "returned": views.returned_metrics(record),
             "logged": views.metrics_summary(rows),
             "console": self.registry.read_run_text(run_id, "console"),

@@ -33,18 +33,25 @@ const NK = (() => {
     }
   }
 
+
   function loadStatic(key) {
     if (cache.has(key)) return Promise.resolve(cache.get(key));
-    return new Promise((resolve, reject) => {
-      waiting.set(key, { resolve, reject });
+    if (waiting.has(key)) return waiting.get(key).promise; // asked twice at once: one load
+    const wait = {};
+    wait.promise = new Promise((resolve, reject) => {
+      Object.assign(wait, { resolve, reject });
       const script = document.createElement("script");
       script.src = "data/" + fileName(key);
-      script.onerror = () => {
+      const fail = (why) => {
         waiting.delete(key);
-        reject(new Error(`This page is not part of the exported site (${key}).`));
+        reject(new Error(why));
       };
+      script.onerror = () => fail(`This page is not part of the exported site (${key}).`);
+      script.onload = () => { if (waiting.has(key)) fail(`The exported data of ${key} is damaged.`); };
       document.head.appendChild(script);
     });
+    waiting.set(key, wait);
+    return wait.promise;
   }
 
   async function load(path, params = {}) {
@@ -53,6 +60,9 @@ const NK = (() => {
     if (window.NK_MODE === "static") return loadStatic(pageKey(path, clean));
     const query = new URLSearchParams(clean).toString();
     const response = await fetch(`api/${path}${query ? "?" + query : ""}`);
+    if (!(response.headers.get("Content-Type") || "").startsWith("application/json")) {
+      throw new Error(`The server answered ${response.status} ${response.statusText}.`);
+    }
     const doc = await response.json();
     if (!response.ok) throw new Error(doc.error || response.statusText);
     return doc;
@@ -92,6 +102,8 @@ function append(el, children) {
 }
 
 const enc = encodeURIComponent;
+// A record's own value at ``key`` (never Object.prototype's: a metric may be named "constructor").
+const own = (obj, key) => (obj && Object.hasOwn(obj, key) ? obj[key] : undefined);
 const link = {
   artifact: (project, name) => `#/artifact/${enc(project)}/${enc(name)}`,
   version: (uri) => `#/version/${enc(uri)}`,
@@ -193,8 +205,10 @@ function copyBox(text) {
 }
 
 // -- pages -------------------------------------------------------------------------------
-async function artifactsPage(main) {
-  const doc = await NK.load("artifacts");
+async function artifactsPage(main, _args, params) {
+  const [doc, overview] = await Promise.all([NK.load("artifacts", { project: params.project }), NK.load("overview")]);
+  const projects = h("select", { id: "artifact-project", onchange: () => { location.hash = "#/artifacts" + queryString({ project: projects.value === overview.project ? undefined : projects.value }); } },
+    (overview.projects.length ? overview.projects : [doc.project]).map((p) => h("option", { value: p, selected: p === doc.project }, `project ${p}`)));
   const metricKeys = [...new Set(doc.artifacts.flatMap((a) => Object.keys(a.metrics || {})))].sort();
   const types = [...new Set(doc.artifacts.map((a) => a.type))].sort();
   const search = h("input", { type: "search", placeholder: "Search names and types", id: "artifact-search" });
@@ -207,7 +221,7 @@ async function artifactsPage(main) {
       h("td", { class: "num" }, a.num_versions),
       h("td", {}, Object.entries(a.aliases).map(([k, v]) => h("span", { class: "tag" }, `${k}:v${v}`))),
       h("td", {}, fmtTime(a.created_at)),
-      metricKeys.map((k) => h("td", { class: "num" }, fmtNumber((a.metrics || {})[k]))),
+      metricKeys.map((k) => h("td", { class: "num" }, fmtNumber(own(a.metrics, k)))),
     ));
   const count = h("span", { class: "muted" });
   function filter() {
@@ -227,7 +241,7 @@ async function artifactsPage(main) {
   append(main, [
     h("h1", {}, `Artifacts of project ${doc.project}`),
     doc.errors.map((e) => h("div", { class: "box-error" }, e)),
-    h("div", { class: "toolbar" }, search, typeSelect, count),
+    h("div", { class: "toolbar" }, overview.projects.length > 1 ? projects : null, search, typeSelect, count),
     rows.length
       ? table(["name", "type", "latest", { label: "versions", num: true }, "aliases", "created", ...metricKeys.map((k) => ({ label: k, num: true }))], rows, { id: "artifacts" })
       : h("p", { class: "muted" }, "No artifacts yet: publish one by running a recipe."),
@@ -246,7 +260,7 @@ async function artifactPage(main, [project, name]) {
         h("td", { class: "mono" }, String(v.digest).slice(0, 12)),
         h("td", { class: "num" }, v.files),
         h("td", { class: "num" }, fmtBytes(v.bytes)),
-        metricKeys.map((k) => h("td", { class: "num" }, fmtNumber((v.metrics || {})[k]))),
+        metricKeys.map((k) => h("td", { class: "num" }, fmtNumber(own(v.metrics, k)))),
         h("td", {}, v.aliases.map((a) => h("span", { class: "tag" }, a))),
         h("td", {}, h("a", { href: link.lineage(v.uri) }, "lineage")),
       )), { id: "versions" }),
@@ -410,7 +424,7 @@ async function runPage(main, [id]) {
   if (console_) console_.scrollTop = console_.scrollHeight; // its end is what matters
 }
 
-function flatten(node, prefix = "", out = {}) {
+function flatten(node, prefix = "", out = Object.create(null)) {
   if (node === null || typeof node !== "object" || Array.isArray(node)) {
     out[prefix.replace(/\.$/, "")] = node;
     return out;
@@ -429,7 +443,7 @@ async function comparePage(main, [ids]) {
   const keys = [...new Set(configs.flatMap((c) => Object.keys(c)))].sort();
   const showAll = h("input", { type: "checkbox", id: "show-all" });
   const rows = keys.map((key) => {
-    const values = configs.map((c) => (key in c ? fmtValue(c[key]) : "<absent>"));
+    const values = configs.map((c) => (Object.hasOwn(c, key) ? fmtValue(c[key]) : "<absent>"));
     const differs = new Set(values).size > 1;
     return h("tr", { class: differs ? "diff" : null, data: { key, differs } },
       h("td", { class: "mono" }, key), values.map((v) => h("td", { class: "mono" }, v)));
@@ -445,7 +459,7 @@ async function comparePage(main, [ids]) {
       h("tr", {}, h("td", {}, "status"), docs.map((d) => h("td", {}, status(d.run.status)))),
       h("tr", {}, h("td", {}, "recipe"), docs.map((d) => h("td", {}, d.run.recipe || "-"))),
       ...metricNames.map((name) => h("tr", {}, h("td", {}, `metric ${name}`),
-        docs.map((d) => h("td", { class: "num" }, fmtNumber(name in (d.logged.last || {}) ? d.logged.last[name] : (d.returned || {})[name]))))),
+        docs.map((d) => h("td", { class: "num" }, fmtNumber(own(d.logged.last, name) ?? own(d.returned, name)))))),
     ], { id: "compare-metrics" }),
     h("h2", {}, "Config"),
     h("label", { class: "toolbar" }, showAll, "Show keys that are the same"),
@@ -454,7 +468,7 @@ async function comparePage(main, [ids]) {
     h("h2", {}, "Curves"),
     curveNames.length
       ? h("div", { class: "charts", id: "curves" }, curveNames.map((name) => NKCharts.lineChart(name,
-        docs.filter((d) => d.curves[name]).map((d) => ({ label: d.run.run_id, data: d.curves[name].data, points: d.curves[name].points })))))
+        docs.filter((d) => own(d.curves, name)).map((d) => ({ label: d.run.run_id, data: d.curves[name].data, points: d.curves[name].points })))))
       : h("p", { class: "muted" }, "No metrics logged."),
   ]);
 }
@@ -502,23 +516,28 @@ const ROUTES = {
   "run-lineage": runLineagePage,
 };
 
+let rendering = 0;
+
 async function render() {
-  const [path, query] = (location.hash.replace(/^#\/?/, "") || "artifacts").split("?");
-  const [page, ...rest] = path.split("/");
-  const args = rest.map((p) => decodeURIComponent(p));
-  const params = Object.fromEntries(new URLSearchParams(query || ""));
-  const handler = ROUTES[page] || artifactsPage;
-  for (const a of document.querySelectorAll("header nav a")) {
-    a.classList.toggle("active", a.id === (page === "runs" || page === "run" || page === "compare" ? "nav-runs" : "nav-artifacts"));
-  }
+  const token = ++rendering;
   const main = h("main", { id: "main" });
   document.getElementById("main").replaceWith(main);
   try {
+    const [path, query] = (location.hash.replace(/^#\/?/, "") || "artifacts").split("?");
+    const [page, ...rest] = path.split("/");
+    const args = rest.map((p) => decodeURIComponent(p));
+    const params = Object.fromEntries(new URLSearchParams(query || ""));
+    const handler = ROUTES[page] || artifactsPage;
+    const runs = page === "runs" || page === "run" || page === "compare" || page === "run-lineage";
+    for (const a of document.querySelectorAll("header nav a")) {
+      a.classList.toggle("active", a.id === (runs ? "nav-runs" : "nav-artifacts"));
+    }
     await handler(main, args, params);
-    document.title = `${main.querySelector("h1")?.textContent || "nemotron-kit"} · nemotron-kit`;
   } catch (err) {
     main.replaceChildren(h("h1", {}, "Cannot show this page"), h("div", { class: "box-error", id: "page-error" }, err.message));
   }
+  if (token !== rendering) return; // a newer page replaced this one meanwhile
+  document.title = `${main.querySelector("h1")?.textContent || "nemotron-kit"} · nemotron-kit`;
   main.dataset.ready = "true";
 }
 

@@ -85,12 +85,14 @@ const NKGraph = (() => {
     }, { passive: false });
 
     let drag = null;
+    const end = () => { drag = null; svg.classList.remove("dragging"); };
     svg.addEventListener("pointerdown", (ev) => {
       drag = { x: ev.clientX, y: ev.clientY, tx, ty };
       moved = false;
     });
     svg.addEventListener("pointermove", (ev) => {
       if (!drag) return;
+      if (ev.buttons === 0) { end(); return; } // released outside before it became a drag
       const dx = ev.clientX - drag.x;
       const dy = ev.clientY - drag.y;
       if (!moved && Math.hypot(dx, dy) < 4) return;
@@ -99,7 +101,6 @@ const NKGraph = (() => {
       ty = drag.ty + dy;
       apply();
     });
-    const end = () => { drag = null; svg.classList.remove("dragging"); };
     svg.addEventListener("pointerup", end);
     svg.addEventListener("pointercancel", end);
     fit();
