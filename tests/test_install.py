@@ -162,6 +162,7 @@ def test_a_wheel_with_all_extras_runs_the_main_job(tmp_path: Path, wheel: Path) 
     site = workdir / "site"
     exported = _run(python, workdir, "ui", "--export", str(site))
     assert exported.returncode == 0, exported.stderr
-    assert exported.stdout.startswith(f"Wrote {site}/index.html: 4 versions, 6 runs")
+    # Two pipeline drivers (the second run all cached) and five steps.
+    assert exported.stdout.startswith(f"Wrote {site}/index.html: 4 versions, 7 runs")
     for name in ("app.js", "app.css", "charts.js", "graph.js", "config.js"):
         assert (site / "static" / name).stat().st_size > 0, name

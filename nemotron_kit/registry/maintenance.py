@@ -15,7 +15,7 @@ from pathlib import Path
 from nemotron_kit.errors import (
     CorruptRecordError,
 )
-from nemotron_kit.registry import layout
+from nemotron_kit.registry import layout, records
 from nemotron_kit.registry.base import (
     _storage_errors,
     _valid_name,
@@ -54,8 +54,11 @@ class MaintenanceLayer(RunLayer):
             doomed += stale(layout.MANIFESTS, lambda k: layout.digest_of(k) in referenced_manifests)
             doomed += stale(layout.TREES, lambda k: layout.digest_of(k) in referenced_manifests)
             # A version committed while we walked (re-using old content that a deleted version
-            # left, say) references it now: look at the records once more before deleting.
+            # left, say) references it now: look at the records once more before deleting. A
+            # publish in flight protects the old objects it reuses by its manifest, which it
+            # writes (or touches) before it checks them a last time and commits.
             again_manifests, again_objects = self._referenced([])
+            again_objects |= self._in_flight_objects(cutoff, again_manifests)
             doomed = [
                 k for k in doomed if layout.digest_of(k) not in (again_objects | again_manifests)
             ]
@@ -94,6 +97,23 @@ class MaintenanceLayer(RunLayer):
                     except CorruptRecordError as exc:
                         errors.append(str(exc))
         return manifests, objects
+
+    def _in_flight_objects(self, cutoff: float, committed: set[str]) -> set[str]:
+        """Objects named by manifests younger than the grace period that no version uses yet
+        (publishes in flight); a manifest that cannot be read protects nothing."""
+        found: set[str] = set()
+        for key, mtime in self.storage.walk(layout.MANIFESTS):
+            digest = layout.digest_of(key)
+            if mtime <= cutoff or digest in committed or layout.is_temporary(key):
+                continue
+            try:
+                raw = self.storage.read(key)
+            except FileNotFoundError:
+                continue
+            with contextlib.suppress(CorruptRecordError):
+                record = records.parse(records.ManifestRecord, raw, key)
+                found.update(file_digest for _, _, file_digest in record.files)
+        return found
 
     def _local_staging_leftovers(self, cutoff: float) -> builtins.list[Path]:
         """This machine's staging directories of killed publishes to a remote registry."""

@@ -11,7 +11,9 @@ import os
 import socket
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,9 +34,13 @@ from nemotron_kit.registry.base import (
     _now,
     _storage_errors,
 )
+from nemotron_kit.registry.storage import PARALLEL_REQUESTS
 from nemotron_kit.registry.trees import TreeLayer, _remove_tree
 from nemotron_kit.registry.uri import LATEST, validate_alias, validate_name
 from nemotron_kit.registry.versions import ArtifactVersion
+
+#: Files up to this size go to remote storage from memory (one read, no staging copy).
+INLINE_UPLOAD = hashing.CHUNK
 
 
 def _record_fields(artifact: Artifact) -> dict[str, Any]:
@@ -62,37 +68,39 @@ def _record_fields(artifact: Artifact) -> dict[str, Any]:
 class ObjectCheck:
     """Which stored objects a publish may reuse: those whose content hashes to their name.
 
-    A fingerprint (size, times and inode; an ETag on S3) that is unchanged since this machine
+    The objects' fingerprints (size, times and inode; an ETag on S3) are looked up together
+    (one listing on S3, not a request per object). A fingerprint unchanged since this machine
     last hashed the object vouches for it; otherwise it is hashed again. Fingerprints live in
     the hash cache, read once per publish and written back at its end.
+
+    Reused objects are not touched one by one: the publish's manifest, written or touched
+    before ``confirm`` looks at every object a last time, keeps them from gc until it commits.
     """
 
-    def __init__(self, registry: RegistryBase, keys: Iterable[str]) -> None:
+    def __init__(self, registry: RegistryBase, digests: Iterable[str]) -> None:
         self.registry = registry
         self.cache = registry.hash_cache
-        urls = [registry._object_url(k) for k in keys]
-        self.remembered = self.cache.known_objects(urls) if self.cache else {}
+        self.listed: dict[str, str | None] = {}  # key -> fingerprint (None: absent)
+        self.written: set[str] = set()  # keys this publish stored
         self.updates: dict[str, tuple[str, str]] = {}
+        keys = self._look_up({registry._object_key(d) for d in digests})
+        urls = [registry._object_url(k) for k, fp in keys.items() if fp is not None]
+        self.remembered = self.cache.known_objects(urls) if self.cache else {}
 
-    def reuse(self, digest: str) -> bool:
-        """True if the object is stored and sound; then its age is refreshed, so a concurrent
-        gc's grace period covers it until this publish commits."""
+    def _look_up(self, keys: Collection[str]) -> dict[str, str | None]:
+        found = self.registry.storage.fingerprints(keys)
+        looked: dict[str, str | None] = {key: found.get(key) for key in keys}
+        self.listed.update(looked)
+        return looked
+
+    def sound(self, digest: str) -> bool:
+        """True if the object is stored and its content hashes to ``digest``."""
         key = self.registry._object_key(digest)
-        if not self._sound(key, digest):
-            return False
-        self.registry.storage.touch(key)
-        self.stored(digest)  # the touch changed its fingerprint, not its content
-        return True
-
-    def stored(self, digest: str) -> None:
-        key = self.registry._object_key(digest)
-        fingerprint = self.registry.storage.fingerprint(key)
-        if fingerprint is not None:
-            self.updates[self.registry._object_url(key)] = (fingerprint, digest)
-
-    def _sound(self, key: str, digest: str) -> bool:
-        storage = self.registry.storage
-        fingerprint = storage.fingerprint(key)
+        if key in self.written:
+            return True
+        if key not in self.listed:
+            self.listed[key] = self.registry.storage.fingerprint(key)
+        fingerprint = self.listed[key]
         if fingerprint is None:
             return False
         url = self.registry._object_url(key)
@@ -101,6 +109,7 @@ class ObjectCheck:
             digest,
         ):
             return True
+        storage = self.registry.storage
         local = storage.local_path(key)
         try:
             if local is not None:
@@ -110,15 +119,49 @@ class ObjectCheck:
         except FileNotFoundError:
             return False
         if actual != digest:
+            self.listed[key] = None  # damaged: as good as absent, replaced by a fresh copy
             return False
         self.updates[url] = (fingerprint, digest)
         return True
+
+    def stored(self, digest: str) -> None:
+        """This publish stored the object: its content is known, its fingerprint comes with
+        ``confirm``."""
+        key = self.registry._object_key(digest)
+        self.written.add(key)
+        self.listed.pop(key, None)
+
+    def confirm(self, digests: Iterable[str]) -> builtins.list[str]:
+        """Look at every object once more (after the manifest protects them): the digests
+        whose object is gone or no longer sound (a concurrent gc, a damaged store)."""
+        wanted = {self.registry._object_key(d): d for d in digests}
+        previous = {key: self.listed.get(key) for key in wanted}
+        now = self._look_up(wanted.keys())
+        lost = []
+        for key, digest in wanted.items():
+            fingerprint = now[key]
+            if fingerprint is None:
+                lost.append(digest)
+                self.written.discard(key)
+            elif key in self.written:  # its content is what this publish read and hashed
+                self.updates[self.registry._object_url(key)] = (fingerprint, digest)
+            elif fingerprint != previous[key] and not self.sound(digest):
+                lost.append(digest)
+        return lost
 
     def save(self) -> None:
         if self.cache is not None and self.updates:
             self.cache.remember_objects(
                 [(url, fp, digest) for url, (fp, digest) in self.updates.items()]
             )
+
+
+@dataclass
+class StoredObjects:
+    """A copy-mode publish's objects, checked once more when its manifest protects them."""
+
+    objects: ObjectCheck
+    sources: dict[str, hashing.FileStat]  # digest -> a file with that content
 
 
 class PublishLayer(TreeLayer):
@@ -175,16 +218,21 @@ class PublishLayer(TreeLayer):
         fields = _record_fields(artifact)
         input_list = list(inputs) or (list(context.inputs) if context else [])
         pinned_inputs = [self.resolve(i).uri for i in input_list]
+        stored: StoredObjects | None = None
         if remote_ref.is_remote(artifact.path):
             manifest, storage_info = self._remote_reference(artifact.path, mode)
         else:
-            manifest, storage_info = self._local_data(artifact.path, mode, follow_symlinks)
+            manifest, storage_info, stored = self._local_data(artifact.path, mode, follow_symlinks)
         manifest_key = self._manifest_key(manifest.digest)
         manifest_record = records.ManifestRecord(
             digest=manifest.digest, files=[(f.rel, f.size, f.digest) for f in manifest.files]
         )
+        # A young manifest keeps the objects it names from gc (see ObjectCheck): an old one
+        # is made young again.
         if not self.storage.create(manifest_key, records.dumps(manifest_record)):
-            self.storage.touch(manifest_key)  # reused: see _store_objects
+            self.storage.touch(manifest_key)
+        if stored is not None:
+            self._confirm_objects(manifest, stored)
 
         project = self.project
         created = _now()
@@ -232,9 +280,9 @@ class PublishLayer(TreeLayer):
 
     def _local_data(
         self, path: str, mode: Mode, follow_symlinks: bool
-    ) -> tuple[hashing.Manifest, dict[str, Any]]:
-        """Hash (reference) or copy (copy mode) local files: the manifest and how they are
-        stored."""
+    ) -> tuple[hashing.Manifest, dict[str, Any], StoredObjects | None]:
+        """Hash (reference) or copy (copy mode) local files: the manifest, how they are
+        stored and, in copy mode, the objects to check once more before the commit."""
         source = Path(path.removeprefix("file://")).expanduser().resolve()
         chosen = self._choose_mode(mode, source)
         files = hashing.scan(source, links="follow" if follow_symlinks else "inside")
@@ -242,16 +290,18 @@ class PublishLayer(TreeLayer):
             raise ArtifactError(
                 f"Artifact path '{source}' holds no files: there is nothing to publish."
             )
+        stored = None
         if chosen == "copy":
-            manifest = self._store_objects(files)
+            manifest, stored = self._store_objects(files)
         else:
             manifest = hashing.hash_files(files, self.hash_cache)
-        return manifest, {
+        info = {
             "mode": chosen,
             "source": str(source),
             "single_file": source.name if source.is_file() else None,
             "follow_symlinks": follow_symlinks,
         }
+        return manifest, info, stored
 
     def _remote_reference(self, url: str, mode: Mode) -> tuple[hashing.Manifest, dict[str, Any]]:
         """Data already in object storage is referenced where it is: listed, not read."""
@@ -272,55 +322,102 @@ class PublishLayer(TreeLayer):
             "fingerprints": {f.rel: f.fingerprint for f in files},
         }
 
-    def _store_objects(self, files: builtins.list[hashing.FileStat]) -> hashing.Manifest:
-        """Copy files into objects/ (content-addressed), hashing in the same pass.
+    def _store_objects(
+        self, files: builtins.list[hashing.FileStat]
+    ) -> tuple[hashing.Manifest, StoredObjects]:
+        """Copy files into objects/ (content-addressed): what is stored is what was hashed.
 
-        An object already stored is reused only if it is sound (its content hashes to its
-        name: see ``ObjectCheck``); a damaged one is replaced by the fresh copy, so
-        re-publishing good data repairs the registry instead of making a version that fails
-        ``verify``.
+        On local storage each file is read once: copied to staging while hashed, then renamed
+        into place. On remote storage the files are hashed first (or found in the hash cache),
+        the objects already held are found with one listing, and only the missing ones are
+        uploaded, several at once. An object already stored is reused only if it is sound (its
+        content hashes to its name: see ``ObjectCheck``); a damaged one is replaced by the
+        fresh copy, so re-publishing good data repairs the registry instead of making a
+        version that fails ``verify``.
         """
-        known = self.hash_cache.lookup(files) if self.hash_cache else {}
-        objects = ObjectCheck(self, [self._object_key(d) for d in known.values()])
-        staging = self._staging_dir()
-        entries: builtins.list[hashing.ManifestEntry] = []
-        fresh: builtins.list[tuple[hashing.FileStat, str]] = []
         remote = not self.storage.is_local
-        total = sum(f.size for f in files if f.rel not in known)
+        if remote:
+            manifest = hashing.hash_files(files, self.hash_cache)
+            digests = {e.rel: e.digest for e in manifest.files}
+        else:
+            digests = self.hash_cache.lookup(files) if self.hash_cache else {}
+        objects = ObjectCheck(self, set(digests.values()))
+        todo = [f for f in files if f.rel not in digests or not objects.sound(digests[f.rel])]
+        staging = self._staging_dir()
         try:
+            total = sum(f.size for f in todo)
             with hashing.progress(total, "uploading" if remote else "copying") as advance:
-                self._copy_files(files, known, objects, staging, entries, fresh, advance, remote)
+
+                def store(f: hashing.FileStat) -> str:
+                    return self._store_file(f, objects, staging, advance)
+
+                if remote and len(todo) > 1:
+                    with ThreadPoolExecutor(min(len(todo), PARALLEL_REQUESTS)) as pool:
+                        made = list(pool.map(store, todo))
+                else:
+                    made = [store(f) for f in todo]
         finally:
             _remove_tree(staging)
-            objects.save()
-        if self.hash_cache:
-            self.hash_cache.store(fresh)
-        return hashing.Manifest.build(entries)
+        copied = {f.rel: d for f, d in zip(todo, made, strict=True)}
+        if self.hash_cache and not remote:  # remote: hash_files above remembered them
+            self.hash_cache.store([(f, copied[f.rel]) for f in todo])
+        digests.update(copied)
+        entries = [hashing.ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files]
+        sources = {digests[f.rel]: f for f in files}
+        return hashing.Manifest.build(entries), StoredObjects(objects, sources)
 
-    def _copy_files(
+    def _store_file(
         self,
-        files: builtins.list[hashing.FileStat],
-        known: dict[str, str],
+        f: hashing.FileStat,
         objects: ObjectCheck,
         staging: Path,
-        entries: builtins.list[hashing.ManifestEntry],
-        fresh: builtins.list[tuple[hashing.FileStat, str]],
         advance: Callable[[int], None] | None,
-        remote: bool,
-    ) -> None:
-        """Each file's bytes are read once: copied to staging while hashed, then stored. The
-        bar follows the copy on local storage, each finished upload on remote storage."""
-        for f in files:
-            digest = known.get(f.rel)
-            if digest is None or not objects.reuse(digest):
-                tmp = staging / uuid.uuid4().hex
-                digest = hashing.copy_and_hash(f.path, tmp, None if remote else advance)
-                fresh.append((f, digest))
-                if objects.reuse(digest):
-                    tmp.unlink()
-                else:
-                    self._put_object(tmp, digest)
-                    objects.stored(digest)
-                    if remote and advance is not None:
-                        advance(f.size)
-            entries.append(hashing.ManifestEntry(f.rel, f.size, digest))
+    ) -> str:
+        """Store the content of ``f`` as its object, unless a sound one is there: its digest.
+
+        A small file bound for remote storage is read into memory once, hashed and uploaded
+        from there; any other is copied to staging while hashed and stored from the copy.
+        """
+        remote = not self.storage.is_local
+        if remote and f.size <= INLINE_UPLOAD:
+            with open(f.path, "rb", buffering=0) as source:
+                data = source.read()
+            digest = hashing.hash_bytes(data)
+            if not objects.sound(digest):
+                self.storage.replace(self._object_key(digest), data)
+                objects.stored(digest)
+        else:
+            tmp = staging / uuid.uuid4().hex
+            digest = hashing.copy_and_hash(f.path, tmp, None if remote else advance)
+            if objects.sound(digest):
+                tmp.unlink()
+            else:
+                self._put_object(tmp, digest)
+                objects.stored(digest)
+        if remote and advance is not None:
+            advance(f.size)
+        return digest
+
+    def _confirm_objects(self, manifest: hashing.Manifest, stored: StoredObjects) -> None:
+        """Every object the manifest names is there, now that the manifest protects them
+        from gc: one that vanished since it was checked (a concurrent gc) is stored again."""
+        objects = stored.objects
+        lost = objects.confirm({f.digest for f in manifest.files})
+        if lost:
+            staging = self._staging_dir()
+            try:
+                for digest in lost:
+                    source = stored.sources[digest]
+                    if self._store_file(source, objects, staging, None) != digest:
+                        raise ArtifactError(
+                            f"'{source.rel}' changed while it was being published: publish "
+                            "again once it no longer changes."
+                        )
+            finally:
+                _remove_tree(staging)
+            if objects.confirm(lost):
+                raise ArtifactError(
+                    f"Objects of this publish to {self.root} vanished as they were written (a "
+                    "gc with a grace period shorter than the publish?): publish again."
+                )
+        objects.save()

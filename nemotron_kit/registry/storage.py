@@ -17,11 +17,18 @@ import shutil
 import threading
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
 from nemotron_kit.errors import StorageError
+
+#: Requests a remote backend keeps in flight at once (uploads, HEADs): about what the HTTP
+#: connection pool of s3fs holds (10), so none waits for a connection.
+PARALLEL_REQUESTS = 8
+#: From this many keys on, an S3 registry lists their prefix instead of a HEAD per key.
+LIST_AT_LEAST = 16
 
 
 class Storage(ABC):
@@ -95,6 +102,12 @@ class Storage(ABC):
         except FileNotFoundError:
             return None
         return f"{len(data)}:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
+
+    def fingerprints(self, keys: Collection[str]) -> dict[str, str]:
+        """The fingerprint of each of ``keys`` that exists (absent ones are left out), in as
+        few round trips as the backend can: one ``fingerprint`` per key here."""
+        found = {key: self.fingerprint(key) for key in keys}
+        return {key: fp for key, fp in found.items() if fp is not None}
 
     def local_path(self, key: str) -> Path | None:
         """The key's local filesystem path, when the storage is a local directory."""
@@ -362,6 +375,14 @@ class FsspecStorage(Storage):
             return None
         return _fingerprint(info)
 
+    def fingerprints(self, keys: Collection[str]) -> dict[str, str]:
+        """One request per key, but many at once: a round trip each, not one after another."""
+        if len(keys) < 2:
+            return super().fingerprints(keys)
+        with ThreadPoolExecutor(max_workers=min(len(keys), PARALLEL_REQUESTS)) as pool:
+            found = dict(zip(keys, pool.map(self.fingerprint, keys), strict=True))
+        return {key: fp for key, fp in found.items() if fp is not None}
+
     def listing(self, prefix: str = "") -> builtins.list[tuple[str, int, str]]:
         base = self._full(prefix) if prefix else self.base
         try:
@@ -452,6 +473,36 @@ class S3Storage(FsspecStorage):
                 f"Access to the bucket '{bucket}' of registry '{self.url}' was refused: check "
                 "the credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE)."
             ) from None
+
+    def fingerprints(self, keys: Collection[str]) -> dict[str, str]:
+        """Many keys below one prefix (a publish's objects): one listing of that prefix, a page
+        per 1,000 objects, unless it holds far more objects than asked about; then a HEAD per
+        key, many at once."""
+        if len(keys) >= LIST_AT_LEAST:
+            prefix = os.path.commonpath(list(keys))  # a directory: the keys are distinct
+            listed = self._list_fingerprints(prefix, limit=max(1000, 20 * len(keys)))
+            if listed is not None:
+                return {key: listed[key] for key in keys if key in listed}
+        return super().fingerprints(keys)
+
+    def _list_fingerprints(self, prefix: str, limit: int) -> dict[str, str] | None:
+        """key -> fingerprint of every object below ``prefix``; None once there are more than
+        ``limit``. The fingerprint is the one a HEAD gives (size and ETag) on an unversioned
+        bucket."""
+        bucket, _, path = self._full(prefix).partition("/")
+        path = f"{path}/" if path else ""
+        skip = len(self.base.partition("/")[2]) + 1 if "/" in self.base else 0
+        found: dict[str, str] = {}
+        request: dict[str, Any] = {"Bucket": bucket, "Prefix": path}
+        while True:
+            page = self._io("call_s3", "list_objects_v2", **request)
+            for item in page.get("Contents", []):
+                found[item["Key"][skip:]] = f"{item['Size']}:{item.get('ETag')}"
+            if len(found) > limit:
+                return None
+            if not page.get("IsTruncated"):
+                return found
+            request["ContinuationToken"] = page["NextContinuationToken"]
 
     def exists(self, key: str) -> bool:
         # Listings are cached by s3fs; a commit point must never be judged from a stale cache.
