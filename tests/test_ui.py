@@ -561,3 +561,20 @@ def test_export_of_a_lineage_too_large_to_draw_still_holds_it(
     assert (report.versions, report.runs) == (len(graph.artifacts()), len(graph.runs()))
     drawn = _data(tmp_path / "site", "lineage", uri="art://tiny-gpt-sft:v1", depth="all")
     assert "too_large" in drawn and "layout" not in drawn
+
+
+def test_a_deleted_version_is_shown_as_deleted(tmp_path: Path) -> None:
+    """Lineage links to deleted versions: their page says when and why, and lists their files
+    while the data is kept."""
+    from nemotron_kit.artifacts import Artifact
+    from nemotron_kit.registry.lifecycle import delete
+
+    registry = ArtifactRegistry(tmp_path / "reg", hash_cache=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("a")
+    registry.publish(Artifact(path=str(data)), name="gone")
+    delete(registry, "art://gone:v1", reason="superseded")
+    page = Site(registry).get("version", {"uri": "art://gone:v1"})
+    assert page["deleted"]["reason"] == "superseded" and page["deleted"]["at"]
+    assert [f["path"] for f in page["file_list"]] == ["a.txt"]

@@ -11,13 +11,14 @@ scan reads only the running ones.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nemotron_kit import views
-from nemotron_kit.errors import NemotronKitError, NotFoundError
+from nemotron_kit.errors import ArtifactError, NemotronKitError, NotFoundError
 from nemotron_kit.tracking._secrets import redact_values
 
 if TYPE_CHECKING:
@@ -110,12 +111,23 @@ class Site:
         }
 
     def version(self, params: Mapping[str, str]) -> dict[str, Any]:
-        version = self.registry.resolve(_param(params, "uri"))
+        # A deleted version is shown as such (lineage links to it), not refused.
+        version = self.registry.resolve(_param(params, "uri"), include_deleted=True)
         info = views.version_info(self.registry, version)
-        manifest = self.registry.manifest(version)
+        info["deleted"] = None
+        files: list[Any] = []
+        if version.deleted:
+            dead = self.registry.tombstone(version.project, version.name, version.version)
+            info["deleted"] = {
+                "at": dead.deleted_at if dead else None,
+                "reason": dead and dead.reason,
+            }
+            with contextlib.suppress(ArtifactError):  # gc may have reclaimed its manifest
+                files = list(self.registry.manifest(version).files)
+        else:
+            files = list(self.registry.manifest(version).files)
         info["file_list"] = [
-            {"path": f.rel, "size": f.size, "digest": f.digest}
-            for f in manifest.files[:SHOWN_FILES]
+            {"path": f.rel, "size": f.size, "digest": f.digest} for f in files[:SHOWN_FILES]
         ]
         producer = None
         if version.producer:

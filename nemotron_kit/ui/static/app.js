@@ -271,7 +271,7 @@ async function artifactPage(main, [project, name]) {
 async function versionPage(main, [uri]) {
   const v = await NK.load("version", { uri });
   const verifyOut = h("span", { id: "verify-result" });
-  const verify = NK.isStatic()
+  const verify = v.deleted ? null : NK.isStatic()
     ? h("span", { class: "muted" }, `Verify with: nemotron-kit artifacts verify ${v.uri}`)
     : h("button", {
       type: "button",
@@ -294,6 +294,7 @@ async function versionPage(main, [uri]) {
   const metadata = Object.entries(v.metadata || {});
   append(main, [
     h("h1", {}, v.uri),
+    v.deleted ? h("div", { class: "box-error", id: "deleted" }, `Deleted on ${fmtTime(v.deleted.at)}${v.deleted.reason ? `: ${v.deleted.reason}` : ""}. Its number is never reused; lineage keeps it.`) : null,
     copyBox(v.uri),
     h("div", { class: "toolbar" }, h("a", { href: link.lineage(v.uri), id: "lineage-link" }, "Lineage graph"),
       h("a", { href: link.artifact(v.project, v.name) }, `All versions of ${v.name}`), verify, verifyOut),
