@@ -7,7 +7,6 @@ search-path plugin, and ``--help`` must not pay for what it does not use.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -158,6 +157,8 @@ class _RegisterResolverOnImport:
         if name != "omegaconf":
             return None
         sys.meta_path.remove(self)
+        import importlib.util  # here: only a process that imports omegaconf needs it
+
         spec = importlib.util.find_spec(name)
         loader = getattr(spec, "loader", None)
         if loader is None or not hasattr(loader, "exec_module"):

@@ -224,6 +224,20 @@ def test_hash_files_gives_each_file_its_blake3_digest(
     assert manifest == expected
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_small_and_medium_files_are_hashed_alike(tmp_path: Path, workers: int) -> None:
+    """Small files (one read on the calling thread) and medium ones (in the pool), each side of
+    the line between them, empty ones too."""
+    sizes = [0, 1, hashing.SMALL_FILE - 1, hashing.SMALL_FILE, hashing.SMALL_FILE + 1]
+    contents = {f"f{i}.bin": os.urandom(n) for i, n in enumerate([*sizes, 3 * hashing.CHUNK + 7])}
+    for rel, data in contents.items():
+        write(tmp_path / "art" / rel, data)
+    manifest = hashing.hash_files(hashing.scan(tmp_path / "art"), workers=workers)
+    assert manifest == Manifest.build(
+        ManifestEntry(rel, len(data), b3(data)) for rel, data in contents.items()
+    )
+
+
 def test_a_large_file_is_hashed_like_a_small_one(tmp_path: Path) -> None:
     large = tmp_path / "art" / "large.bin"
     large.parent.mkdir()

@@ -309,6 +309,87 @@ def test_gc_during_a_publish_keeps_the_old_objects_it_reuses(
     assert files_of(registry.load("art://d:v1")) == content
 
 
+def test_a_young_manifest_keeps_the_old_objects_it_names_from_gc(
+    tmp_path: Path, home: Path
+) -> None:
+    """What a publish in flight relies on instead of touching every object it reuses: gc keeps
+    the objects of a manifest younger than the grace period, then collects both."""
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(root, hash_cache=False)
+    registry.publish(Artifact(path=str(make_files(tmp_path / "d", {"a": b"a" * 99}))), name="d")
+    registry.storage.replace("objects/aa/" + "a" * 64, b"left by a deleted version")
+    manifest = {"algorithm": "blake3", "digest": "e" * 64, "files": [["x", 25, "a" * 64]]}
+    registry.storage.replace("manifests/ee/" + "e" * 64 + ".json", json.dumps(manifest).encode())
+    hours_ago = time.time() - 7200
+    os.utime(root / "objects" / "aa" / ("a" * 64), (hours_ago, hours_ago))
+
+    assert registry.gc(grace_seconds=3600).removed == []  # the manifest is young
+    os.utime(root / "manifests" / "ee" / ("e" * 64 + ".json"), (hours_ago, hours_ago))
+    assert sorted(registry.gc(grace_seconds=3600).removed) == [
+        "manifests/ee/" + "e" * 64 + ".json",
+        "objects/aa/" + "a" * 64,
+    ]
+    assert registry.verify("art://d").ok
+
+
+def test_an_object_a_gc_took_before_the_commit_is_stored_again(
+    registry: ArtifactRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A publish reusing stored objects looks at them once more after writing its manifest:
+    one a concurrent gc removed in between is copied again, so the version is complete."""
+    content = {f"part-{i}.bin": os.urandom(300 + i) for i in range(20)}
+    data = make_files(tmp_path / "d", content)
+    registry.publish(Artifact(path=str(data)), name="first", mode="copy")
+    real_create = registry.storage.create
+
+    def gc_strikes_first(key: str, blob: bytes) -> bool:
+        if key.startswith("manifests/"):
+            for object_key, _ in list(registry.storage.walk("objects")):
+                registry.storage.delete(object_key)
+        return real_create(key, blob)
+
+    monkeypatch.setattr(registry.storage, "create", gc_strikes_first)
+    version = registry.publish(Artifact(path=str(data)), name="second", mode="copy")
+    assert registry.verify(version.uri).ok
+    assert files_of(registry.load(version.uri)) == content
+
+
+def test_a_copy_that_fails_leaves_no_temporary_file(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies in flight sit next to the objects (layout.object_temp); one that fails goes."""
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(root, hash_cache=False)
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * 1000, "b.bin": b"b" * 1000})
+    real = hashing.copy_and_hash
+
+    def disk_full(src: str, dst: Path, *args: Any) -> str:
+        real(src, dst, *args)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(hashing, "copy_and_hash", disk_full)
+    with pytest.raises(StorageError, match="No space left"):
+        registry.publish(Artifact(path=str(data)), name="d", mode="copy")
+    assert list(root.rglob(".tmp-*")) == []
+
+
+@needs("s3")
+def test_republishing_held_content_to_s3_costs_a_few_requests_not_some_per_object(
+    make_registry: Callable[[str], ArtifactRegistry], tmp_path: Path
+) -> None:
+    """Content the registry already holds, under a new name: one listing finds its objects (no
+    HEAD, copy or upload per object)."""
+    registry = make_registry("s3")
+    data = make_files(tmp_path / "d", {f"part-{i:02d}.bin": os.urandom(100 + i) for i in range(40)})
+    registry.publish(Artifact(path=str(data)), name="first", mode="copy")
+    calls: Counter[str] = Counter()
+    client = registry.storage.fs.s3  # type: ignore[attr-defined]
+    client.meta.events.register("before-call.s3.*", lambda model, **_: calls.update([model.name]))
+    version = registry.publish(Artifact(path=str(data)), name="second", mode="copy")
+    assert sum(calls.values()) <= 15, calls  # records, aliases, the manifest, two listings
+    assert registry.verify(version.uri).ok
+
+
 # -- the stat cache: re-publishing skips reading unchanged files, never changed ones -------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -56,3 +57,25 @@ def test_no_heavy_imports(args: list[str], tmp_path: object) -> None:
     report = json.loads(result.stderr.strip().splitlines()[-1])
     assert report["code"] == 0, result.stderr
     assert report["heavy"] == []
+
+
+def test_opening_the_default_registry_imports_no_pydantic(tmp_path: object) -> None:
+    """What every script pays before its first publish or load (benchmarks/hashing.py times it):
+    no pydantic (the records' models load on first use), no scan of the installed packages'
+    metadata (a built-in protocol needs no plugin), no fsspec for a local registry."""
+    probe = (
+        "import json, sys, nemotron_kit\n"
+        "nemotron_kit.get_registry()\n"
+        "print(json.dumps([m for m in ('pydantic', 'importlib.metadata', 'fsspec') "
+        "if m in sys.modules]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(tmp_path),
+        env={**os.environ, "NEMOTRON_KIT_HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []

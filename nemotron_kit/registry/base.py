@@ -14,9 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from nemotron_kit.artifacts._base import (
-    Artifact,
-)
 from nemotron_kit.errors import (
     IntegrityError,
     NemotronKitError,
@@ -28,10 +25,11 @@ from nemotron_kit.registry.storage import Storage, makedirs, open_storage
 from nemotron_kit.registry.uri import ArtURI, parse_uri, validate_name
 
 if TYPE_CHECKING:
+    from nemotron_kit.artifacts._base import Artifact
     from nemotron_kit.registry.versions import ArtifactVersion
 
 RECORD_FORMAT = "nemotron-kit/version/1"
-A = TypeVar("A", bound=Artifact)
+A = TypeVar("A", bound="Artifact")
 Mode = Literal["auto", "copy", "reference"]
 F = TypeVar("F", bound=Callable[..., Any])
 

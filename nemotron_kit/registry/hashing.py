@@ -16,8 +16,8 @@ import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Literal
 
@@ -41,6 +41,9 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 CHUNK = 8 << 20
 # Above this size one file is hashed with BLAKE3's own threads; below, files run in parallel.
 LARGE_FILE = 64 << 20
+# Up to this size files are hashed on the calling thread, one read each: threads would cost
+# more in contention for the GIL around each system call than they save.
+SMALL_FILE = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -94,12 +97,12 @@ class Manifest:
 def tree_digest(files: Iterable[ManifestEntry]) -> str:
     """BLAKE3 over 'rel TAB size TAB digest NEWLINE' lines. A path holding a control character
     could forge another tree's lines, so such paths are refused (they are never stored)."""
-    hasher = blake3.blake3()
-    for f in files:
-        if _UNSAFE_NAME.search(f.rel):
-            raise ValueError(f"the path {f.rel!r} holds a control character or a backslash")
-        hasher.update(f"{f.rel}\t{f.size}\t{f.digest}\n".encode())
-    return hasher.hexdigest()
+    files = list(files)
+    if _UNSAFE_NAME.search("".join([f.rel for f in files])):  # one scan, not one per path
+        bad = next(f.rel for f in files if _UNSAFE_NAME.search(f.rel))
+        raise ValueError(f"the path {bad!r} holds a control character or a backslash")
+    lines = "".join([f"{f.rel}\t{f.size}\t{f.digest}\n" for f in files])
+    return blake3.blake3(lines.encode()).hexdigest()
 
 
 def hash_bytes(data: bytes) -> str:
@@ -132,9 +135,25 @@ def hash_file(
     return hasher.hexdigest()
 
 
-def copy_and_hash(src: str | Path, dst: Path, progress: Callable[[int], None] | None = None) -> str:
-    """Copy ``src`` to ``dst`` and hash what was copied, in one pass over the data."""
-    hasher = blake3.blake3(max_threads=_AUTO_THREADS)
+def _hash_small(path: str) -> str:
+    """A small file: opened and read with bare system calls (no file object, no buffer to
+    fill), which is most of what hashing it costs."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        hasher = blake3.blake3(os.read(fd, SMALL_FILE))
+        while data := os.read(fd, SMALL_FILE):  # until EOF, as the file may have grown
+            hasher.update(data)
+    finally:
+        os.close(fd)
+    return hasher.hexdigest()
+
+
+def copy_and_hash(
+    src: str | Path, dst: Path, progress: Callable[[int], None] | None = None, threads: int = 0
+) -> str:
+    """Copy ``src`` to ``dst`` and hash what was copied, in one pass over the data (with
+    ``threads`` BLAKE3 threads; 0: as many as it likes)."""
+    hasher = blake3.blake3(max_threads=threads if threads > 0 else _AUTO_THREADS)
     buf, view = _buffer()
     with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
         while n := fin.readinto(buf):
@@ -300,7 +319,9 @@ class HashCache:
             contextlib.suppress(sqlite3.Error, OSError),
             contextlib.closing(self._connect()) as conn,
         ):
+            conn.execute("BEGIN")
             conn.executemany("INSERT OR REPLACE INTO objects VALUES (?, ?, ?)", rows)
+            conn.execute("COMMIT")
 
     def lookup(self, files: list[FileStat]) -> dict[str, str]:
         """rel -> digest for the files whose stat still matches the cache."""
@@ -310,7 +331,8 @@ class HashCache:
         hits: dict[str, str] = {}
         try:
             with contextlib.closing(self._connect()) as conn:
-                common = os.path.commonpath(list(wanted))
+                # What the smallest and the largest path share, every path between shares.
+                common = os.path.commonpath([min(wanted), max(wanted)])
                 rows = conn.execute(
                     "SELECT path, size, mtime_ns, ctime_ns, ino, digest FROM hashes "
                     "WHERE path >= ? AND path < ?",
@@ -336,10 +358,13 @@ class HashCache:
             contextlib.suppress(sqlite3.Error, OSError),
             contextlib.closing(self._connect()) as conn,
         ):
+            # One transaction: without it each row is a commit of its own (10x slower).
+            conn.execute("BEGIN")
             conn.executemany(
                 "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?)",
                 [(f.path, f.size, f.mtime_ns, f.ctime_ns, f.ino, d) for f, d in rows],
             )
+            conn.execute("COMMIT")
 
 
 def hash_files(
@@ -347,38 +372,55 @@ def hash_files(
 ) -> Manifest:
     """The manifest of ``files``: cached digests where the stat matches, BLAKE3 for the rest."""
     known = cache.lookup(files) if cache else {}
-    todo = [f for f in files if f.rel not in known]
+    todo = [f for f in files if f.rel not in known] if known else files
     workers = workers or min(8, os.cpu_count() or 1)
     total = sum(f.size for f in todo)
+    fresh: dict[str, str] = {}
     with progress(total) as advance:
-        small = [f for f in todo if f.size < LARGE_FILE]
+        small = [f for f in todo if f.size <= SMALL_FILE]
+        medium = [f for f in todo if SMALL_FILE < f.size < LARGE_FILE]
         large = [f for f in todo if f.size >= LARGE_FILE]
-        fresh: dict[str, str] = {}
+        pool = None
+        if medium:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(max_workers=min(workers, len(medium)))
+        try:
+            # Medium files in parallel, while this thread hashes the small ones.
+            done = pool.map(_hash_batch, _batches(medium, workers), repeat(advance)) if pool else []
+            for f in small:
+                fresh[f.rel] = _hash_small(f.path)
+                if advance:
+                    advance(f.size)
+            for pairs in done:
+                fresh.update(pairs)
+        finally:
+            if pool:
+                pool.shutdown()
         for f in large:  # one at a time, BLAKE3's threads inside the file
             fresh[f.rel] = hash_file(f.path, threads=0, progress=advance)
-        if small:
-            # One batch of similar byte count per worker: a task per tiny file costs more in
-            # the pool than hashing it.
-            batches: list[list[FileStat]] = [[] for _ in range(min(workers, len(small)))]
-            loads = [0] * len(batches)
-            for f in sorted(small, key=lambda f: -f.size):
-                i = loads.index(min(loads))
-                batches[i].append(f)
-                loads[i] += f.size + 4096
-
-            def run(batch: list[FileStat]) -> list[tuple[str, str]]:
-                return [(f.rel, hash_file(f.path, 1, advance)) for f in batch]
-
-            if len(batches) == 1:
-                fresh.update(run(batches[0]))
-            else:
-                with ThreadPoolExecutor(max_workers=len(batches)) as pool:
-                    for pairs in pool.map(run, batches):
-                        fresh.update(pairs)
     if cache and fresh:
         cache.store([(f, fresh[f.rel]) for f in todo])
-    digests = {**known, **fresh}
-    return Manifest.build(ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files)
+    digests = {**known, **fresh} if known else fresh
+    return Manifest.build([ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files])
+
+
+def _batches(files: list[FileStat], workers: int) -> list[list[FileStat]]:
+    """One batch of similar byte count per worker: a task per file costs more in the pool
+    than hashing it."""
+    batches: list[list[FileStat]] = [[] for _ in range(min(workers, len(files)))]
+    loads = [0] * len(batches)
+    for f in sorted(files, key=lambda f: -f.size):
+        i = loads.index(min(loads))
+        batches[i].append(f)
+        loads[i] += f.size + 4096
+    return batches
+
+
+def _hash_batch(
+    batch: list[FileStat], advance: Callable[[int], None] | None
+) -> list[tuple[str, str]]:
+    return [(f.rel, hash_file(f.path, 1, advance)) for f in batch]
 
 
 #: Smaller jobs get no progress bar: they end before one would be read.

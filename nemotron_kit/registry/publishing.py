@@ -12,16 +12,10 @@ import socket
 import tempfile
 import uuid
 from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from nemotron_kit.artifacts._base import (
-    Artifact,
-    artifact_class_path,
-)
 from nemotron_kit.errors import (
     ArtifactError,
     MetadataError,
@@ -34,10 +28,13 @@ from nemotron_kit.registry.base import (
     _now,
     _storage_errors,
 )
-from nemotron_kit.registry.storage import PARALLEL_REQUESTS
+from nemotron_kit.registry.storage import PARALLEL_REQUESTS, makedirs
 from nemotron_kit.registry.trees import TreeLayer, _remove_tree
 from nemotron_kit.registry.uri import LATEST, validate_alias, validate_name
 from nemotron_kit.registry.versions import ArtifactVersion
+
+if TYPE_CHECKING:
+    from nemotron_kit.artifacts._base import Artifact
 
 #: Files up to this size go to remote storage from memory (one read, no staging copy).
 INLINE_UPLOAD = hashing.CHUNK
@@ -74,7 +71,8 @@ class ObjectCheck:
     the hash cache, read once per publish and written back at its end.
 
     Reused objects are not touched one by one: the publish's manifest, written or touched
-    before ``confirm`` looks at every object a last time, keeps them from gc until it commits.
+    before the objects are looked at for the last time, keeps them from gc until it commits
+    (see ``PublishLayer._store_objects``).
     """
 
     def __init__(self, registry: RegistryBase, digests: Iterable[str]) -> None:
@@ -140,6 +138,8 @@ class ObjectCheck:
         lost = []
         for key, digest in wanted.items():
             fingerprint = now[key]
+            if fingerprint is None:  # asked once more by itself: a listing may lag behind
+                fingerprint = self.listed[key] = self.registry.storage.fingerprint(key)
             if fingerprint is None:
                 lost.append(digest)
                 self.written.discard(key)
@@ -154,14 +154,6 @@ class ObjectCheck:
             self.cache.remember_objects(
                 [(url, fp, digest) for url, (fp, digest) in self.updates.items()]
             )
-
-
-@dataclass
-class StoredObjects:
-    """A copy-mode publish's objects, checked once more when its manifest protects them."""
-
-    objects: ObjectCheck
-    sources: dict[str, hashing.FileStat]  # digest -> a file with that content
 
 
 class PublishLayer(TreeLayer):
@@ -200,6 +192,8 @@ class PublishLayer(TreeLayer):
         Symbolic links inside the artifact's directory are stored as what they point to; one
         that leaves the directory is an error unless ``follow_symlinks``.
         """
+        from nemotron_kit.artifacts._base import artifact_class_path  # loaded: ``artifact`` is
+
         rank = os.environ.get("RANK", "0") or "0"
         if rank != "0":
             raise ArtifactError(
@@ -218,21 +212,11 @@ class PublishLayer(TreeLayer):
         fields = _record_fields(artifact)
         input_list = list(inputs) or (list(context.inputs) if context else [])
         pinned_inputs = [self.resolve(i).uri for i in input_list]
-        stored: StoredObjects | None = None
         if remote_ref.is_remote(artifact.path):
             manifest, storage_info = self._remote_reference(artifact.path, mode)
-        else:
-            manifest, storage_info, stored = self._local_data(artifact.path, mode, follow_symlinks)
-        manifest_key = self._manifest_key(manifest.digest)
-        manifest_record = records.ManifestRecord(
-            digest=manifest.digest, files=[(f.rel, f.size, f.digest) for f in manifest.files]
-        )
-        # A young manifest keeps the objects it names from gc (see ObjectCheck): an old one
-        # is made young again.
-        if not self.storage.create(manifest_key, records.dumps(manifest_record)):
-            self.storage.touch(manifest_key)
-        if stored is not None:
-            self._confirm_objects(manifest, stored)
+            self._write_manifest(manifest)
+        else:  # writes the manifest too (in copy mode, where its objects need it)
+            manifest, storage_info = self._local_data(artifact.path, mode, follow_symlinks)
 
         project = self.project
         created = _now()
@@ -280,9 +264,9 @@ class PublishLayer(TreeLayer):
 
     def _local_data(
         self, path: str, mode: Mode, follow_symlinks: bool
-    ) -> tuple[hashing.Manifest, dict[str, Any], StoredObjects | None]:
-        """Hash (reference) or copy (copy mode) local files: the manifest, how they are
-        stored and, in copy mode, the objects to check once more before the commit."""
+    ) -> tuple[hashing.Manifest, dict[str, Any]]:
+        """Hash (reference) or copy (copy mode) local files and write their manifest: the
+        manifest and how the files are stored."""
         source = Path(path.removeprefix("file://")).expanduser().resolve()
         chosen = self._choose_mode(mode, source)
         files = hashing.scan(source, links="follow" if follow_symlinks else "inside")
@@ -290,18 +274,28 @@ class PublishLayer(TreeLayer):
             raise ArtifactError(
                 f"Artifact path '{source}' holds no files: there is nothing to publish."
             )
-        stored = None
         if chosen == "copy":
-            manifest, stored = self._store_objects(files)
+            manifest = self._store_objects(files)
         else:
             manifest = hashing.hash_files(files, self.hash_cache)
+            self._write_manifest(manifest)
         info = {
             "mode": chosen,
             "source": str(source),
             "single_file": source.name if source.is_file() else None,
             "follow_symlinks": follow_symlinks,
         }
-        return manifest, info, stored
+        return manifest, info
+
+    def _write_manifest(self, manifest: hashing.Manifest) -> None:
+        """Create the manifest, or make it young again if it exists: a young manifest keeps
+        the objects it names from gc (see ObjectCheck)."""
+        record = records.ManifestRecord(
+            digest=manifest.digest, files=[(f.rel, f.size, f.digest) for f in manifest.files]
+        )
+        key = self._manifest_key(manifest.digest)
+        if not self.storage.create(key, records.dumps(record)):
+            self.storage.touch(key)
 
     def _remote_reference(self, url: str, mode: Mode) -> tuple[hashing.Manifest, dict[str, Any]]:
         """Data already in object storage is referenced where it is: listed, not read."""
@@ -322,61 +316,105 @@ class PublishLayer(TreeLayer):
             "fingerprints": {f.rel: f.fingerprint for f in files},
         }
 
-    def _store_objects(
-        self, files: builtins.list[hashing.FileStat]
-    ) -> tuple[hashing.Manifest, StoredObjects]:
-        """Copy files into objects/ (content-addressed): what is stored is what was hashed.
+    def _store_objects(self, files: builtins.list[hashing.FileStat]) -> hashing.Manifest:
+        """Copy files into objects/ (content-addressed) and write their manifest: what is
+        stored is what was hashed.
 
-        On local storage each file is read once: copied to staging while hashed, then renamed
-        into place. On remote storage the files are hashed first (or found in the hash cache),
-        the objects already held are found with one listing, and only the missing ones are
-        uploaded, several at once. An object already stored is reused only if it is sound (its
-        content hashes to its name: see ``ObjectCheck``); a damaged one is replaced by the
-        fresh copy, so re-publishing good data repairs the registry instead of making a
-        version that fails ``verify``.
+        On local storage each file is read once: copied next to the objects while hashed
+        (several at once), then renamed into place. On remote storage the files are hashed
+        first (or found in the hash cache), the objects already held are found with one
+        listing, and only the missing ones are uploaded, several at once. An object already
+        stored is reused only if it is sound (its content hashes to its name: see
+        ``ObjectCheck``); a damaged one is replaced by the fresh copy, so re-publishing good
+        data repairs the registry instead of making a version that fails ``verify``.
+
+        The objects a publish reuses are looked at for the last time after its manifest is
+        written, which keeps them from gc: on remote storage the manifest is written before
+        they are looked up at all; on local storage, where the digests are known only after
+        the copy, they are looked at again then (a stat each).
         """
         remote = not self.storage.is_local
         if remote:
             manifest = hashing.hash_files(files, self.hash_cache)
+            self._write_manifest(manifest)
             digests = {e.rel: e.digest for e in manifest.files}
         else:
             digests = self.hash_cache.lookup(files) if self.hash_cache else {}
         objects = ObjectCheck(self, set(digests.values()))
         todo = [f for f in files if f.rel not in digests or not objects.sound(digests[f.rel])]
-        staging = self._staging_dir()
+        made = self._store_files(todo, objects)
+        if remote:
+            changed = {rel: d for rel, d in made.items() if d != digests[rel]}
+            if changed:  # a file changed since it was hashed: what was uploaded counts
+                digests.update(changed)
+                manifest = hashing.Manifest.build(
+                    hashing.ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files
+                )
+                self._write_manifest(manifest)
+            lost = objects.confirm(made.values())  # learns the uploads' fingerprints
+        else:
+            if self.hash_cache:
+                self.hash_cache.store([(f, made[f.rel]) for f in todo])
+            digests.update(made)
+            manifest = hashing.Manifest.build(
+                [hashing.ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files]
+            )
+            self._write_manifest(manifest)
+            lost = objects.confirm(digests.values())
+        if lost:  # a concurrent gc removed them before the manifest protected them
+            sources = {digests[f.rel]: f for f in files}
+            again = self._store_files([sources[d] for d in lost], objects)
+            if any(again[sources[d].rel] != d for d in lost) or objects.confirm(lost):
+                raise ArtifactError(
+                    f"Objects of this publish to {self.root} vanished as they were written (a "
+                    "gc with a grace period shorter than the publish?) and could not be stored "
+                    "again as they were: publish again."
+                )
+        objects.save()
+        return manifest
+
+    def _store_files(
+        self, files: builtins.list[hashing.FileStat], objects: ObjectCheck
+    ) -> dict[str, str]:
+        """Store the files' contents as objects (see ``_store_file``): rel -> digest."""
+        remote = not self.storage.is_local
+        staging = self._staging_dir() if remote else None  # local: see layout.object_temp
         try:
-            total = sum(f.size for f in todo)
+            total = sum(f.size for f in files)
             with hashing.progress(total, "uploading" if remote else "copying") as advance:
 
                 def store(f: hashing.FileStat) -> str:
                     return self._store_file(f, objects, staging, advance)
 
-                if remote and len(todo) > 1:
-                    with ThreadPoolExecutor(min(len(todo), PARALLEL_REQUESTS)) as pool:
-                        made = list(pool.map(store, todo))
+                # Uploads wait on the network; local copies of files that are not tiny spend
+                # their time in system calls and BLAKE3, both outside the GIL: several at once.
+                # Tiny local files would only contend for the GIL.
+                workers = PARALLEL_REQUESTS if remote else min(4, os.cpu_count() or 1)
+                worth_it = remote or total > len(files) * hashing.SMALL_FILE
+                if len(files) > 1 and workers > 1 and worth_it:
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    with ThreadPoolExecutor(min(len(files), workers)) as pool:
+                        made = list(pool.map(store, files))
                 else:
-                    made = [store(f) for f in todo]
+                    made = [store(f) for f in files]
         finally:
-            _remove_tree(staging)
-        copied = {f.rel: d for f, d in zip(todo, made, strict=True)}
-        if self.hash_cache and not remote:  # remote: hash_files above remembered them
-            self.hash_cache.store([(f, copied[f.rel]) for f in todo])
-        digests.update(copied)
-        entries = [hashing.ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files]
-        sources = {digests[f.rel]: f for f in files}
-        return hashing.Manifest.build(entries), StoredObjects(objects, sources)
+            if staging is not None:
+                _remove_tree(staging)
+        return {f.rel: digest for f, digest in zip(files, made, strict=True)}
 
     def _store_file(
         self,
         f: hashing.FileStat,
         objects: ObjectCheck,
-        staging: Path,
+        staging: Path | None,
         advance: Callable[[int], None] | None,
     ) -> str:
         """Store the content of ``f`` as its object, unless a sound one is there: its digest.
 
         A small file bound for remote storage is read into memory once, hashed and uploaded
-        from there; any other is copied to staging while hashed and stored from the copy.
+        from there; any other is copied while hashed (to ``staging``, or on local storage next
+        to the objects) and stored from the copy.
         """
         remote = not self.storage.is_local
         if remote and f.size <= INLINE_UPLOAD:
@@ -387,37 +425,27 @@ class PublishLayer(TreeLayer):
                 self.storage.replace(self._object_key(digest), data)
                 objects.stored(digest)
         else:
-            tmp = staging / uuid.uuid4().hex
-            digest = hashing.copy_and_hash(f.path, tmp, None if remote else advance)
-            if objects.sound(digest):
-                tmp.unlink()
-            else:
-                self._put_object(tmp, digest)
-                objects.stored(digest)
+            token = uuid.uuid4().hex
+            if staging is not None:
+                tmp = staging / token
+            else:  # local storage: next to the objects (see layout.object_temp)
+                local = self.storage.local_path(layout.object_temp(token))
+                assert local is not None
+                tmp = local
+                makedirs(tmp.parent)
+            # Like hash_files: BLAKE3's threads inside a large file, one thread per other file
+            # (several are copied at once).
+            threads = 0 if f.size >= hashing.LARGE_FILE else 1
+            try:
+                digest = hashing.copy_and_hash(f.path, tmp, None if remote else advance, threads)
+                if objects.sound(digest):
+                    tmp.unlink()
+                else:
+                    self._put_object(tmp, digest)
+                    objects.stored(digest)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
         if remote and advance is not None:
             advance(f.size)
         return digest
-
-    def _confirm_objects(self, manifest: hashing.Manifest, stored: StoredObjects) -> None:
-        """Every object the manifest names is there, now that the manifest protects them
-        from gc: one that vanished since it was checked (a concurrent gc) is stored again."""
-        objects = stored.objects
-        lost = objects.confirm({f.digest for f in manifest.files})
-        if lost:
-            staging = self._staging_dir()
-            try:
-                for digest in lost:
-                    source = stored.sources[digest]
-                    if self._store_file(source, objects, staging, None) != digest:
-                        raise ArtifactError(
-                            f"'{source.rel}' changed while it was being published: publish "
-                            "again once it no longer changes."
-                        )
-            finally:
-                _remove_tree(staging)
-            if objects.confirm(lost):
-                raise ArtifactError(
-                    f"Objects of this publish to {self.root} vanished as they were written (a "
-                    "gc with a grace period shorter than the publish?): publish again."
-                )
-        objects.save()

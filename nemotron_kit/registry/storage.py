@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import functools
-import hashlib
 import io
 import os
 import shutil
@@ -18,7 +17,6 @@ import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -101,6 +99,8 @@ class Storage(ABC):
             data = self.read(key)
         except FileNotFoundError:
             return None
+        import hashlib  # here: OpenSSL costs milliseconds to load, and few backends get here
+
         return f"{len(data)}:{hashlib.blake2b(data, digest_size=16).hexdigest()}"
 
     def fingerprints(self, keys: Collection[str]) -> dict[str, str]:
@@ -171,15 +171,22 @@ class LocalStorage(Storage):
         if self.root.exists() and not self.root.is_dir():
             raise StorageError(f"Registry root '{self.root}' is a file: choose a directory.")
 
-    def _path(self, key: str) -> Path:
+    def _file(self, key: str) -> str:
         # Keys are built from validated names; normpath (no syscalls) still guards against '..'.
         path = os.path.normpath(os.path.join(self._root_str, key))
         if path != self._root_str and not path.startswith(self._root_prefix):
             raise StorageError(f"Registry key '{key}' escapes the registry root.")
-        return Path(path)
+        return path
+
+    def _path(self, key: str) -> Path:
+        return Path(self._file(key))
 
     def local_path(self, key: str) -> Path:
         return self._path(key)
+
+    @property
+    def is_local(self) -> bool:
+        return True
 
     def _temp_for(self, path: Path) -> Path:
         makedirs(path.parent)
@@ -228,14 +235,19 @@ class LocalStorage(Storage):
 
     def adopt(self, local: Path, key: str) -> None:
         """Move a temp file written inside the registry into place (same filesystem)."""
-        path = self._path(key)
-        makedirs(path.parent)
+        # Called once per file a publish copies: a plain string path, and the directory made
+        # only when the rename finds it missing.
+        path = self._file(key)
         os.chmod(local, 0o444)  # published content is never written again
-        os.replace(local, path)
+        try:
+            os.replace(local, path)
+        except FileNotFoundError:
+            makedirs(Path(path).parent)
+            os.replace(local, path)
 
     def touch(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
-            os.utime(self._path(key))
+            os.utime(self._file(key))
 
     def list(self, prefix: str) -> list[str]:
         path = self._path(prefix)
@@ -262,7 +274,7 @@ class LocalStorage(Storage):
     def fingerprint(self, key: str) -> str | None:
         # ctime changes on every write and cannot be set back, unlike mtime.
         try:
-            st = self._path(key).stat()
+            st = os.stat(self._file(key))
         except FileNotFoundError:
             return None
         return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
@@ -379,6 +391,8 @@ class FsspecStorage(Storage):
         """One request per key, but many at once: a round trip each, not one after another."""
         if len(keys) < 2:
             return super().fingerprints(keys)
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=min(len(keys), PARALLEL_REQUESTS)) as pool:
             found = dict(zip(keys, pool.map(self.fingerprint, keys), strict=True))
         return {key: fp for key, fp in found.items() if fp is not None}
@@ -585,10 +599,10 @@ def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> St
     )
     attempts = int(options.pop("attempts", None) or DEFAULT_ATTEMPTS)
     protocol = root.split("://", 1)[0] if "://" in root else "file"
-    known = backends()
-    opener = known.get(protocol)
+    # A built-in protocol needs no look at the installed packages (a scan of their metadata).
+    opener = BUILTIN.get(protocol) or _plugins().get(protocol)
     if opener is None:
-        urls = ", ".join(f"{p}://" for p in sorted(known) if p != "file")
+        urls = ", ".join(f"{p}://" for p in sorted(backends()) if p != "file")
         raise StorageError(
             f"Registry root '{root}' uses protocol '{protocol}', which nemotron-kit cannot "
             f"publish to safely: use a local path or one of {urls} (a package can add a "

@@ -213,6 +213,19 @@ class StorageSuite:
         storage.touch("objects/cd/moved")
         assert storage.read("objects/cd/moved") == b"adopted"
 
+    def test_fingerprints_of_many_keys_at_once_are_each_keys_own(self, tmp_path: Path) -> None:
+        """The bulk look-up a publish makes of its objects (a listing where the backend can)
+        agrees with one ``fingerprint`` per key, and leaves absent keys out."""
+        storage = self.storage(tmp_path)
+        keys = [f"objects/{i % 3:02x}/{i:064x}" for i in range(24)]
+        for key in keys:
+            storage.replace(key, key.encode())
+        storage.replace("objects/elsewhere", b"not asked about")
+        asked = [*keys, "objects/00/absent", "objects/ff/absent"]
+        assert storage.fingerprints(asked) == {key: storage.fingerprint(key) for key in keys}
+        assert storage.fingerprints(keys[:1]) == {keys[0]: storage.fingerprint(keys[0])}
+        assert storage.fingerprints([]) == {}
+
     # -- concurrency and crashes ----------------------------------------------------------------
     def test_one_of_sixteen_racing_creators_wins(self, tmp_path: Path) -> None:
         root, options = self.make_root(tmp_path)

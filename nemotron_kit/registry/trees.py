@@ -11,15 +11,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
-from pydantic import ValidationError
-
-from nemotron_kit.artifacts._base import (
-    BASE_FIELDS,
-    Artifact,
-    import_artifact_class,
-)
 from nemotron_kit.errors import (
     ArtifactError,
     CorruptRecordError,
@@ -35,6 +28,9 @@ from nemotron_kit.registry.base import (
 from nemotron_kit.registry.storage import makedirs
 from nemotron_kit.registry.uri import ArtURI
 from nemotron_kit.registry.versions import ArtifactVersion, VersionLayer
+
+if TYPE_CHECKING:
+    from nemotron_kit.artifacts._base import Artifact
 
 
 def _remove_tree(path: Path) -> None:
@@ -84,9 +80,26 @@ def _describe(changed: list[str], missing: list[str], extra: list[str]) -> list[
 
 
 class TreeLayer(VersionLayer):
+    @overload
+    def load(
+        self, uri: str | ArtURI, expected: None = None, *, verify: bool = False
+    ) -> Artifact: ...
+
+    @overload
+    def load(self, uri: str | ArtURI, expected: type[A], *, verify: bool = False) -> A: ...
+
     @_storage_errors
-    def load(self, uri: str | ArtURI, expected: type[A] = Artifact, *, verify: bool = False) -> A:  # type: ignore[assignment]
-        """The artifact at ``uri`` as its recorded class (which must be ``expected`` or below)."""
+    def load(
+        self, uri: str | ArtURI, expected: type[A] | None = None, *, verify: bool = False
+    ) -> A | Artifact:
+        """The artifact at ``uri`` as its recorded class (which must be ``expected`` or below,
+        ``Artifact`` by default)."""
+        # Imported here: opening a registry must not pay for pydantic (see records.py).
+        from pydantic import ValidationError
+
+        from nemotron_kit.artifacts._base import BASE_FIELDS, Artifact, import_artifact_class
+
+        wanted: type[Artifact] = expected or Artifact
         version = self.resolve(uri)
         cls = import_artifact_class(version.class_path)
         fields = version.fields
@@ -95,10 +108,10 @@ class TreeLayer(VersionLayer):
             extra = {k: v for k, v in fields.items() if k not in BASE_FIELDS}
             fields = {k: v for k, v in fields.items() if k in BASE_FIELDS}
             fields["metadata"] = {**extra, **(fields.get("metadata") or {})}
-        if not issubclass(cls, expected):
+        if not issubclass(cls, wanted):
             raise ArtifactError(
-                f"{version.uri} is a {cls.__name__} ({version.type}), not a {expected.__name__}: "
-                f"pass an artifact of type {expected.artifact_type}."
+                f"{version.uri} is a {cls.__name__} ({version.type}), not a {wanted.__name__}: "
+                f"pass an artifact of type {wanted.artifact_type}."
             )
         if verify:
             report = self.verify(version.uri)
@@ -279,18 +292,22 @@ class TreeLayer(VersionLayer):
         place: Callable[[str, Path], None],
         advance: Callable[[int], None] | None,
     ) -> None:
-        """Every path comes from a checked manifest; each target is checked again to lie
-        inside the tree before anything is written there."""
+        """Every path comes from a checked manifest; each target's directory is checked again
+        to lie inside the tree before anything is written there (once per directory: a tree
+        of 100,000 files has a few hundred)."""
+        inside: set[Path] = set()
         for entry in manifest.files:
             dst = tmp / entry.rel
-            makedirs(dst.parent)
-            if not os.path.realpath(dst.parent).startswith(root + os.sep) and (
-                os.path.realpath(dst.parent) != root
-            ):
-                raise CorruptRecordError(
-                    f"The manifest of {version.uri} places '{entry.rel}' outside its tree: "
-                    "restore it from a backup."
-                )
+            parent = dst.parent
+            if parent not in inside:
+                makedirs(parent)
+                real = os.path.realpath(parent)
+                if real != root and not real.startswith(root + os.sep):
+                    raise CorruptRecordError(
+                        f"The manifest of {version.uri} places '{entry.rel}' outside its tree: "
+                        "restore it from a backup."
+                    )
+                inside.add(parent)
             place(entry.digest, dst)
             if advance is not None:
                 advance(entry.size)

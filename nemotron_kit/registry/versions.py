@@ -11,9 +11,6 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from nemotron_kit.artifacts._base import (
-    BASE_FIELDS,
-)
 from nemotron_kit.errors import (
     CorruptRecordError,
     NotFoundError,
@@ -70,6 +67,8 @@ class ArtifactVersion:
     def metadata(self) -> dict[str, Any]:
         fields = self.fields
         extra = fields.pop("metadata", {}) or {}
+        from nemotron_kit.artifacts._base import BASE_FIELDS
+
         return {**{k: v for k, v in fields.items() if k not in BASE_FIELDS}, **extra}
 
     @property

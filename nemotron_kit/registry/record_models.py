@@ -1,0 +1,119 @@
+"""The pydantic models of the registry's records (see ``records``, which imports them on first use
+and holds the validators, the encoding and the parser)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+)
+
+from nemotron_kit.registry.records import (
+    MAX_PATH,
+    RUN_FORMAT,
+    VERSION_FORMAT,
+    _digest,
+    _name,
+    _uri,
+    safe_relpath,
+)
+
+RelPath = Annotated[str, AfterValidator(safe_relpath)]
+Digest = Annotated[str, AfterValidator(_digest)]
+Name = Annotated[str, AfterValidator(_name)]
+URI = Annotated[str, AfterValidator(_uri)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ManifestSummary(_Record):
+    digest: Digest
+    files: NonNegativeInt
+    bytes: NonNegativeInt
+
+
+class StorageInfo(_Record):
+    mode: Literal["copy", "reference"]
+    source: str = Field(max_length=MAX_PATH)
+    single_file: RelPath | None = None
+    follow_symlinks: bool = False
+    #: Data referenced in object storage (``source`` a URL): each file's fingerprint then.
+    fingerprints: dict[RelPath, str] | None = None
+
+
+class VersionRecord(_Record):
+    """A published version: immutable, created exclusively (the commit point of a publish)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+    format: Literal["nemotron-kit/version/1"] = VERSION_FORMAT
+    version: PositiveInt
+    project: Name
+    name: Name
+    type: str = Field(max_length=128)
+    class_path: str = Field(alias="class", max_length=512)
+    fields: dict[str, Any]
+    created_at: str = Field(max_length=64)
+    producer: Name | None = None
+    inputs: list[URI] = Field(default_factory=list)
+    host: str = Field(default="", max_length=255)
+    manifest: ManifestSummary
+    storage: StorageInfo
+
+
+class AliasRecord(_Record):
+    version: PositiveInt
+    updated_at: str = Field(default="", max_length=64)
+
+
+class TombstoneRecord(_Record):
+    """A deleted version: its record stays (the number is never reused, lineage keeps it)."""
+
+    deleted_at: str = Field(max_length=64)
+    reason: str | None = Field(default=None, max_length=1000)
+    forced: bool = False
+
+
+class ManifestFile(_Record):
+    rel: RelPath
+    size: NonNegativeInt
+    digest: Digest
+
+
+class ManifestRecord(_Record):
+    """Every file of an artifact (path, size, digest) and the tree digest over them."""
+
+    algorithm: Literal["blake3"] = "blake3"
+    digest: Digest
+    files: list[tuple[RelPath, NonNegativeInt, Digest]]
+
+
+class RunStartRecord(BaseModel):
+    """A run's start record. Its config and code are free-form, the rest is checked."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    format: Literal["nemotron-kit/run/1"] = RUN_FORMAT
+    run_id: Name
+    recipe: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    overrides: list[str] = Field(default_factory=list)
+    inputs: list[URI] = Field(default_factory=list)
+    started_at: str | None = None
+
+
+class RunEndRecord(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    status: Literal["COMPLETED", "FAILED", "LOST"]
+    error: str | None = None
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    outputs: list[URI] = Field(default_factory=list)
