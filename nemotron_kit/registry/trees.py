@@ -321,7 +321,7 @@ class TreeLayer(VersionLayer):
         report = VerifyReport(version.uri)
         storage = version.record["storage"]
         if storage.get("fingerprints") is not None:  # data referenced in object storage
-            self._verify_remote(version, storage, report)
+            _verify_remote(self.s3_endpoint, storage, report)
             return report
         if storage["mode"] == "reference":
             source = Path(storage["source"])
@@ -357,52 +357,50 @@ class TreeLayer(VersionLayer):
                 continue
             if digest != entry.digest:
                 report.changed.append(entry.rel)
-        self._verify_copy(version, manifest, report)
+        _verify_copy(self, version, manifest, report)
         return report
 
-    def _verify_remote(
-        self, version: ArtifactVersion, storage: dict[str, Any], report: VerifyReport
-    ) -> None:
-        """List the referenced data again: a fingerprint that differs is a changed file."""
-        recorded: dict[str, str] = storage["fingerprints"]
-        # A listing that fails (timeout, credentials) is an error, not "every file missing":
-        # only data that is really gone is drift.
-        files = remote_ref.list_files(storage["source"], self.s3_endpoint)
-        present = {f.rel: f.fingerprint for f in files}
-        report.missing = sorted(set(recorded) - set(present))
-        report.extra = sorted(set(present) - set(recorded))
-        report.changed = sorted(
-            r for r in set(recorded) & set(present) if present[r] != recorded[r]
-        )
 
-    def _verify_copy(
-        self, version: ArtifactVersion, manifest: hashing.Manifest, report: VerifyReport
-    ) -> None:
-        """Check the materialized tree ``load`` returns: the manifest's files, nothing else,
-        each a link to its (checked) object or re-hashed."""
-        local = self.storage.local_path(layout.tree(version.digest))
-        if local is None:
-            from nemotron_kit.paths import home
+def _verify_remote(endpoint: str | None, storage: dict[str, Any], report: VerifyReport) -> None:
+    """List the referenced data again: a fingerprint that differs is a changed file."""
+    recorded: dict[str, str] = storage["fingerprints"]
+    # A listing that fails (timeout, credentials) is an error, not "every file missing":
+    # only data that is really gone is drift.
+    files = remote_ref.list_files(storage["source"], endpoint)
+    present = {f.rel: f.fingerprint for f in files}
+    report.missing = sorted(set(recorded) - set(present))
+    report.extra = sorted(set(present) - set(recorded))
+    report.changed = sorted(r for r in set(recorded) & set(present) if present[r] != recorded[r])
 
-            tree = home() / "cache" / "trees" / version.digest
-        else:
-            tree = local
-        if not tree.exists():
-            return
-        report.copy = str(tree)
-        expected = {f.rel: f for f in manifest.files}
-        try:
-            present = {f.rel: f for f in hashing.scan(tree, links="refuse")}
-        except ArtifactError:
-            report.copy_changed = sorted(expected)
-            return
-        report.copy_missing = sorted(expected.keys() - present.keys())
-        report.copy_extra = sorted(present.keys() - expected.keys())
-        for rel in sorted(expected.keys() & present.keys()):
-            found, entry = present[rel], expected[rel]
-            obj = self.storage.local_path(self._object_key(entry.digest))
-            with contextlib.suppress(OSError):
-                if obj is not None and os.stat(obj).st_ino == found.ino:
-                    continue  # a hard link to the object checked above
-            if found.size != entry.size or hashing.hash_file(found.path) != entry.digest:
-                report.copy_changed.append(rel)
+
+def _verify_copy(
+    layer: TreeLayer, version: ArtifactVersion, manifest: hashing.Manifest, report: VerifyReport
+) -> None:
+    """Check the materialized tree ``load`` returns: the manifest's files, nothing else,
+    each a link to its (checked) object or re-hashed."""
+    local = layer.storage.local_path(layout.tree(version.digest))
+    if local is None:
+        from nemotron_kit.paths import home
+
+        tree = home() / "cache" / "trees" / version.digest
+    else:
+        tree = local
+    if not tree.exists():
+        return
+    report.copy = str(tree)
+    expected = {f.rel: f for f in manifest.files}
+    try:
+        present = {f.rel: f for f in hashing.scan(tree, links="refuse")}
+    except ArtifactError:
+        report.copy_changed = sorted(expected)
+        return
+    report.copy_missing = sorted(expected.keys() - present.keys())
+    report.copy_extra = sorted(present.keys() - expected.keys())
+    for rel in sorted(expected.keys() & present.keys()):
+        found, entry = present[rel], expected[rel]
+        obj = layer.storage.local_path(layer._object_key(entry.digest))
+        with contextlib.suppress(OSError):
+            if obj is not None and os.stat(obj).st_ino == found.ino:
+                continue  # a hard link to the object checked above
+        if found.size != entry.size or hashing.hash_file(found.path) != entry.digest:
+            report.copy_changed.append(rel)
