@@ -65,10 +65,23 @@ def _duration(text: str) -> float:
     return value
 
 
-def _at_least_one(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number >= 1")
-    return int(text)
+def whole_number(
+    low: int, high: int | None = None, what: str | None = None
+) -> Callable[[str], int]:
+    """An argparse type for an int in ``[low, high]``; anything else is one sentence."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not {what or f'a whole number >= {low}'}"
+            )
+        return value
+
+    return parse
 
 
 def _grace(text: str) -> float:
@@ -178,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gc.add_argument(
         "--keep-last",
-        type=_at_least_one,
+        type=whole_number(1),
         metavar="N",
         help="retention: first delete versions beyond the newest N of each name (aliased "
         "versions, and those live versions were made from, stay)",

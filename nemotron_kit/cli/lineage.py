@@ -15,20 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 
-from nemotron_kit.cli.artifacts import _console, _Parser, add_registry_options, open_registry
+from nemotron_kit.cli.artifacts import (
+    _console,
+    _Parser,
+    add_registry_options,
+    open_registry,
+    whole_number,
+)
 
 PROG = "nemotron-kit lineage"
 FORMATS = ("tree", "json", "mermaid", "dot")
-
-
-def _depth(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number >= 0")
-    return value
 
 
 def _count(n: int, noun: str) -> str:
@@ -67,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(direction="upstream")
     parser.add_argument(
         "--depth",
-        type=_depth,
+        type=whole_number(0),
         default=None,
         metavar="N",
         help="artifact hops to follow (default: all)",

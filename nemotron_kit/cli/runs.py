@@ -33,6 +33,7 @@ from nemotron_kit.cli.artifacts import (
     _table,
     add_registry_options,
     open_registry,
+    whole_number,
 )
 
 if TYPE_CHECKING:
@@ -40,16 +41,6 @@ if TYPE_CHECKING:
 
 PROG = "nemotron-kit runs"
 SHORT_COMMIT = 12
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number >= 1")
-    return value
 
 
 STATUSES = ("RUNNING", "COMPLETED", "FAILED", "LOST", "UNKNOWN", "UNREADABLE")
@@ -78,7 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = add("ls", "list runs, newest first: recipe, status, start, duration, outputs", cmd_ls)
     ls.add_argument(
-        "--limit", type=_limit, default=None, metavar="N", help="show the N newest runs only"
+        "--limit",
+        type=whole_number(1),
+        default=None,
+        metavar="N",
+        help="show the N newest runs only",
     )
     ls.add_argument(
         "--status",

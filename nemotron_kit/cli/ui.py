@@ -12,20 +12,10 @@ from __future__ import annotations
 
 import argparse
 
-from nemotron_kit.cli.artifacts import _Parser, add_registry_options, open_registry
+from nemotron_kit.cli.artifacts import _Parser, add_registry_options, open_registry, whole_number
 
 PROG = "nemotron-kit ui"
 DEFAULT_PORT = 8765
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a port number (0 to 65535; 0: any)")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port",
-        type=_port,
+        type=whole_number(0, 65535, "a port number (0 to 65535; 0: any)"),
         default=DEFAULT_PORT,
         help=f"port on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
     )
