@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -282,16 +282,26 @@ def _counted(graph: LineageGraph, reader: _Reader) -> LineageGraph:
     return graph
 
 
-def _walk_upstream(reader: _Reader, graph: LineageGraph, root: str, depth: int | None) -> None:
+def _breadth_first(root: str, depth: int | None, expand: Callable[[str], list[str]]) -> None:
+    """Visit versions from ``root`` hop by hop, at most ``depth`` hops (None: all);
+    ``expand`` adds a version's runs and neighbours to the graph and returns the neighbours."""
     queue: deque[tuple[str, int]] = deque([(root, 0)])
     seen = {root}
     while queue:
         version_id, hops = queue.popleft()
         if depth is not None and hops >= depth:
             continue
+        for next_id in expand(version_id):
+            if next_id not in seen:
+                seen.add(next_id)
+                queue.append((next_id, hops + 1))
+
+
+def _walk_upstream(reader: _Reader, graph: LineageGraph, root: str, depth: int | None) -> None:
+    def expand(version_id: str) -> list[str]:
         version = reader.cached(version_id)
         if version is None or version.producer is None:
-            continue  # published outside a run (or unreadable): a leaf
+            return []  # published outside a run (or unreadable): a leaf
         record = reader.run(version.producer)
         run = graph.add_node(run_node(version.producer, record))
         graph.add_edge(run.id, version_id, PRODUCED)
@@ -299,25 +309,23 @@ def _walk_upstream(reader: _Reader, graph: LineageGraph, root: str, depth: int |
             inputs, project = record.get("inputs") or [], run_project(record) or version.project
         else:  # no run record: the version's own record names what its producer read
             inputs, project = version.record.get("inputs") or [], version.project
+        found = []
         for uri in inputs:
             input_id, input_version = reader.version(str(uri), project)
             graph.add_node(artifact_node(input_id, input_version))
             graph.add_edge(input_id, run.id, CONSUMED_BY)
-            if input_id not in seen:
-                seen.add(input_id)
-                queue.append((input_id, hops + 1))
+            found.append(input_id)
+        return found
+
+    _breadth_first(root, depth, expand)
 
 
 def _walk_downstream(reader: _Reader, graph: LineageGraph, root: str, depth: int | None) -> None:
-    queue: deque[tuple[str, int]] = deque([(root, 0)])
-    seen = {root}
-    while queue:
-        version_id, hops = queue.popleft()
-        if depth is not None and hops >= depth:
-            continue
+    def expand(version_id: str) -> list[str]:
         version = reader.cached(version_id)
         if version is None:
-            continue
+            return []
+        found = []
         for run_id in reader.consumers(version):
             record = reader.run(run_id)
             run = graph.add_node(run_node(run_id, record))
@@ -326,9 +334,10 @@ def _walk_downstream(reader: _Reader, graph: LineageGraph, root: str, depth: int
                 output_id, output = reader.version(uri, reader.project)
                 graph.add_node(artifact_node(output_id, output))
                 graph.add_edge(run.id, output_id, PRODUCED)
-                if output_id not in seen:
-                    seen.add(output_id)
-                    queue.append((output_id, hops + 1))
+                found.append(output_id)
+        return found
+
+    _breadth_first(root, depth, expand)
 
 
 __all__ = ["UNREADABLE", "CountingStorage", "artifact_node", "lineage", "run_lineage", "run_node"]
