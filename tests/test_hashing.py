@@ -8,6 +8,7 @@ package itself, never against the code under test.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import multiprocessing
 import os
 import pty
@@ -72,6 +73,46 @@ def test_copy_and_hash_copies_exactly_what_it_hashed(tmp_path: Path) -> None:
     assert digest == b3(data)
     assert (tmp_path / "dst.bin").read_bytes() == data
     assert sum(seen) == len(data)
+
+
+def test_copy_and_hash_goes_on_by_read_where_the_kernel_copy_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """copy_file_range refused part-way (another filesystem on an old kernel): the rest is
+    copied by read/write from where it stopped, and the digest is still that of the copy."""
+    data = os.urandom(3 * hashing.CHUNK + 5)
+    src = write(tmp_path / "src.bin", data)
+    real = os.copy_file_range
+    calls: list[int] = []
+
+    def once_then_exdev(fin: int, fout: int, count: int) -> int:
+        calls.append(count)
+        if len(calls) > 1:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real(fin, fout, count)
+
+    monkeypatch.setattr(os, "copy_file_range", once_then_exdev)
+    seen: list[int] = []
+    digest = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
+    assert len(calls) == 2
+    assert (tmp_path / "dst.bin").read_bytes() == data and digest == b3(data)
+    assert sum(seen) == len(data)
+
+
+def test_copy_and_hash_copies_a_file_whose_size_says_zero(tmp_path: Path) -> None:
+    """procfs files report size 0 (and the kernel copy may stop at once): all is copied."""
+    expected = Path("/proc/version").read_bytes()
+    assert expected and os.stat("/proc/version").st_size == 0
+    digest = hashing.copy_and_hash("/proc/version", tmp_path / "version")
+    assert (tmp_path / "version").read_bytes() == expected and digest == b3(expected)
+
+
+def test_copy_and_hash_never_writes_over_an_existing_file(tmp_path: Path) -> None:
+    src = write(tmp_path / "src.bin", b"new")
+    dst = write(tmp_path / "dst.bin", b"old")
+    with pytest.raises(FileExistsError):
+        hashing.copy_and_hash(src, dst)
+    assert dst.read_bytes() == b"old"
 
 
 def test_a_forked_process_can_hash_after_its_parent_did(tmp_path: Path) -> None:

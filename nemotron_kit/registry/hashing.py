@@ -9,6 +9,7 @@ re-publishing unchanged files skip reading them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import sqlite3
@@ -151,17 +152,54 @@ def _hash_small(path: str) -> str:
 def copy_and_hash(
     src: str | Path, dst: Path, progress: Callable[[int], None] | None = None, threads: int = 0
 ) -> str:
-    """Copy ``src`` to ``dst`` and hash what was copied, in one pass over the data (with
-    ``threads`` BLAKE3 threads; 0: as many as it likes)."""
+    """Copy ``src`` to a new file ``dst``, then hash the copy (with ``threads`` BLAKE3
+    threads; 0: as many as it likes): the digest is that of what was stored, even if ``src``
+    changes meanwhile.
+
+    The copy is made in the kernel (``copy_file_range``: no trip through our buffers, a
+    reflink where the filesystem has them), then read back from the page cache. That costs
+    about half of a ``read``/``write`` loop that hashes as it goes, as writing to a new file
+    from user space dominates (``python benchmarks/hashing.py``: copy-mode publish).
+    """
     hasher = blake3.blake3(max_threads=threads if threads > 0 else _AUTO_THREADS)
     buf, view = _buffer()
-    with open(src, "rb", buffering=0) as fin, open(dst, "wb") as fout:
-        while n := fin.readinto(buf):
+    with open(src, "rb", buffering=0) as fin, open(dst, "xb+", buffering=0) as fout:
+        _copy_stream(fin.fileno(), fout.fileno(), buf, view, progress)
+        fout.seek(0)
+        while n := fout.readinto(buf):
             hasher.update(view[:n])
-            fout.write(view[:n])
-            if progress:
-                progress(n)
     return hasher.hexdigest()
+
+
+# copy_file_range errors that mean "not here" (another filesystem on an old kernel, a
+# filesystem without it, a seccomp filter), not "the copy failed": the rest goes by read/write.
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM}
+
+
+def _copy_stream(
+    fin: int,
+    fout: int,
+    buf: bytearray,
+    view: memoryview,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Copy from ``fin``'s offset to its end onto ``fout``. Some filesystems (procfs, FUSE)
+    report the end too early to ``copy_file_range``, so it always ends with ``read`` to EOF,
+    from where the kernel copy stopped (both file offsets moved with it)."""
+    if hasattr(os, "copy_file_range"):
+        try:
+            while n := os.copy_file_range(fin, fout, CHUNK):
+                if progress:
+                    progress(n)
+        except OSError as e:
+            if e.errno not in _NO_KERNEL_COPY:
+                raise
+    while n := os.readv(fin, [buf]):
+        done = 0
+        while done < n:
+            done += os.write(fout, view[done:n])
+        if progress:
+            progress(n)
 
 
 Links = Literal["inside", "follow", "refuse"]

@@ -320,13 +320,13 @@ class PublishLayer(TreeLayer):
         """Copy files into objects/ (content-addressed) and write their manifest: what is
         stored is what was hashed.
 
-        On local storage each file is read once: copied next to the objects while hashed
-        (several at once), then renamed into place. On remote storage the files are hashed
-        first (or found in the hash cache), the objects already held are found with one
-        listing, and only the missing ones are uploaded, several at once. An object already
-        stored is reused only if it is sound (its content hashes to its name: see
-        ``ObjectCheck``); a damaged one is replaced by the fresh copy, so re-publishing good
-        data repairs the registry instead of making a version that fails ``verify``.
+        On local storage each file is copied next to the objects by the kernel and the copy
+        is hashed (several files at once), then renamed into place. On remote storage the
+        files are hashed first (or found in the hash cache), the objects already held are
+        found with one listing, and only the missing ones are uploaded, several at once. An
+        object already stored is reused only if it is sound (its content hashes to its name:
+        see ``ObjectCheck``); a damaged one is replaced by the fresh copy, so re-publishing
+        good data repairs the registry instead of making a version that fails ``verify``.
 
         The objects a publish reuses are looked at for the last time after its manifest is
         written, which keeps them from gc: on remote storage the manifest is written before
@@ -413,8 +413,8 @@ class PublishLayer(TreeLayer):
         """Store the content of ``f`` as its object, unless a sound one is there: its digest.
 
         A small file bound for remote storage is read into memory once, hashed and uploaded
-        from there; any other is copied while hashed (to ``staging``, or on local storage next
-        to the objects) and stored from the copy.
+        from there; any other is copied (to ``staging``, or on local storage next to the
+        objects), and the copy hashed and stored.
         """
         remote = not self.storage.is_local
         if remote and f.size <= INLINE_UPLOAD:
