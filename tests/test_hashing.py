@@ -15,6 +15,7 @@ import pty
 import subprocess
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -65,8 +66,12 @@ def test_file_digests_are_blake3_of_the_content(tmp_path: Path, size: int) -> No
     assert hashing.hash_bytes(data) == b3(data)
 
 
-def test_copy_and_hash_copies_exactly_what_it_hashed(tmp_path: Path) -> None:
-    data = os.urandom(hashing.CHUNK + 123)
+@pytest.mark.parametrize(
+    "size", [0, 1, hashing.SMALL_FILE, hashing.SMALL_FILE + 1, hashing.CHUNK + 123]
+)
+def test_copy_and_hash_copies_exactly_what_it_hashed(tmp_path: Path, size: int) -> None:
+    """Small files (hashed in memory), middling ones (copied, then read back)."""
+    data = os.urandom(size)
     src = write(tmp_path / "src.bin", data)
     seen: list[int] = []
     digest = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
@@ -75,12 +80,14 @@ def test_copy_and_hash_copies_exactly_what_it_hashed(tmp_path: Path) -> None:
     assert sum(seen) == len(data)
 
 
+@pytest.mark.parametrize("size", [3 * hashing.CHUNK + 5, hashing.LARGE_FILE + 5])
 def test_copy_and_hash_goes_on_by_read_where_the_kernel_copy_stops(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
     """copy_file_range refused part-way (another filesystem on an old kernel): the rest is
-    copied by read/write from where it stopped, and the digest is still that of the copy."""
-    data = os.urandom(3 * hashing.CHUNK + 5)
+    copied by read/write from where it stopped, and the digest is still that of the copy
+    (a large file is hashed behind its copy, on another thread)."""
+    data = os.urandom(size)
     src = write(tmp_path / "src.bin", data)
     real = os.copy_file_range
     calls: list[int] = []
@@ -97,6 +104,28 @@ def test_copy_and_hash_goes_on_by_read_where_the_kernel_copy_stops(
     assert len(calls) == 2
     assert (tmp_path / "dst.bin").read_bytes() == data and digest == b3(data)
     assert sum(seen) == len(data)
+
+
+def test_a_failed_copy_of_a_large_file_raises_and_leaves_no_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy of a large file runs on a worker thread: its error reaches the caller, and
+    the worker has ended before the files are closed."""
+    src = write(tmp_path / "src.bin", os.urandom(hashing.LARGE_FILE + 1))
+    real = os.copy_file_range
+    calls: list[int] = []
+
+    def fail_on_third(fin: int, fout: int, count: int) -> int:
+        calls.append(count)
+        if len(calls) == 3:
+            raise OSError(errno.EIO, "Input/output error")
+        return real(fin, fout, count)
+
+    monkeypatch.setattr(os, "copy_file_range", fail_on_third)
+    with pytest.raises(OSError, match="Input/output error"):
+        hashing.copy_and_hash(src, tmp_path / "dst.bin")
+    assert len(calls) == 3
+    assert not [t for t in threading.enumerate() if t.name == "nemotron-kit-copy"]
 
 
 def test_copy_and_hash_copies_a_file_whose_size_says_zero(tmp_path: Path) -> None:

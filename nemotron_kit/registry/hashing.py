@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import queue
 import re
 import sqlite3
 import stat
@@ -152,23 +153,105 @@ def _hash_small(path: str) -> str:
 def copy_and_hash(
     src: str | Path, dst: Path, progress: Callable[[int], None] | None = None, threads: int = 0
 ) -> str:
-    """Copy ``src`` to a new file ``dst``, then hash the copy (with ``threads`` BLAKE3
-    threads; 0: as many as it likes): the digest is that of what was stored, even if ``src``
-    changes meanwhile.
+    """Copy ``src`` to a new file ``dst`` and hash the copy (with ``threads`` BLAKE3 threads;
+    0: as many as it likes): the digest is that of what was stored, even if ``src`` changes
+    meanwhile.
 
     The copy is made in the kernel (``copy_file_range``: no trip through our buffers, a
-    reflink where the filesystem has them), then read back from the page cache. That costs
+    reflink where the filesystem has them) and read back from the page cache. That costs
     about half of a ``read``/``write`` loop that hashes as it goes, as writing to a new file
-    from user space dominates (``python benchmarks/hashing.py``: copy-mode publish).
+    from user space dominates (``python benchmarks/hashing.py``: copy-mode publish). A large
+    file is hashed behind its copy, on this thread while another copies; a small one is
+    hashed in memory on its way through.
     """
     hasher = blake3.blake3(max_threads=threads if threads > 0 else _AUTO_THREADS)
-    buf, view = _buffer()
-    with open(src, "rb", buffering=0) as fin, open(dst, "xb+", buffering=0) as fout:
-        _copy_stream(fin.fileno(), fout.fileno(), buf, view, progress)
-        fout.seek(0)
-        while n := fout.readinto(buf):
-            hasher.update(view[:n])
+    fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fin).st_size
+        fout = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        try:
+            if size <= SMALL_FILE:
+                _copy_small(fin, fout, hasher, progress)
+            elif size >= LARGE_FILE:
+                _hash_behind_copy(fin, fout, hasher, progress)
+            else:
+                _copy_stream(fin, fout, progress)
+                _hash_copied(fout, hasher, 0, None)
+        finally:
+            os.close(fout)
+    finally:
+        os.close(fin)
     return hasher.hexdigest()
+
+
+def _copy_small(
+    fin: int, fout: int, hasher: blake3.blake3, progress: Callable[[int], None] | None
+) -> None:
+    """A small file is read whole, hashed in memory and written from there: fewer system
+    calls than a kernel copy and a read back, which is what copying it costs."""
+    data = os.read(fin, SMALL_FILE + 1)
+    while more := os.read(fin, SMALL_FILE):  # until EOF: it may have grown, or say size 0
+        data += more
+    hasher.update(data)
+    view = memoryview(data)
+    done = 0
+    while done < len(data):
+        done += os.write(fout, view[done:])
+    if progress and data:
+        progress(len(data))
+
+
+def _hash_copied(fd: int, hasher: blake3.blake3, start: int, end: int | None) -> int:
+    """Hash ``fd`` from ``start`` to ``end`` (None: its end), by offset: the next start."""
+    _, view = _buffer()
+    while end is None or start < end:
+        want = CHUNK if end is None else min(CHUNK, end - start)
+        n = os.preadv(fd, [view[:want]], start)
+        if not n:
+            break
+        hasher.update(view[:n])
+        start += n
+    return start
+
+
+class _Stopped(Exception):
+    """The hashing side failed or was interrupted: the copy stops too."""
+
+
+def _hash_behind_copy(
+    fin: int, fout: int, hasher: blake3.blake3, progress: Callable[[int], None] | None
+) -> None:
+    """Copy on a worker thread and hash what it has copied so far on this one: a large file
+    takes about as long as its copy alone, not the copy plus the hash. The worker is always
+    joined before the files close (it must never write to a reused descriptor)."""
+    copied: queue.SimpleQueue[int | BaseException | None] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def advance(n: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+        if progress:
+            progress(n)
+        copied.put(n)
+
+    def copy() -> None:
+        try:
+            _copy_stream(fin, fout, advance)
+            copied.put(None)
+        except BaseException as e:  # handed to the hashing side, which raises it
+            copied.put(e)
+
+    worker = threading.Thread(target=copy, name="nemotron-kit-copy", daemon=True)
+    worker.start()
+    try:
+        done = 0
+        while (item := copied.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            done = _hash_copied(fout, hasher, done, done + item)
+    finally:
+        stop.set()
+        worker.join()
 
 
 # copy_file_range errors that mean "not here" (another filesystem on an old kernel, a
@@ -176,16 +259,11 @@ def copy_and_hash(
 _NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM}
 
 
-def _copy_stream(
-    fin: int,
-    fout: int,
-    buf: bytearray,
-    view: memoryview,
-    progress: Callable[[int], None] | None,
-) -> None:
-    """Copy from ``fin``'s offset to its end onto ``fout``. Some filesystems (procfs, FUSE)
-    report the end too early to ``copy_file_range``, so it always ends with ``read`` to EOF,
-    from where the kernel copy stopped (both file offsets moved with it)."""
+def _copy_stream(fin: int, fout: int, progress: Callable[[int], None] | None) -> None:
+    """Copy from ``fin``'s offset to its end onto ``fout``, calling ``progress`` after each
+    chunk written. Some filesystems (procfs, FUSE) report the end too early to
+    ``copy_file_range``, so it always ends with ``read`` to EOF, from where the kernel copy
+    stopped (both file offsets moved with it)."""
     if hasattr(os, "copy_file_range"):
         try:
             while n := os.copy_file_range(fin, fout, CHUNK):
@@ -194,6 +272,7 @@ def _copy_stream(
         except OSError as e:
             if e.errno not in _NO_KERNEL_COPY:
                 raise
+    buf, view = _buffer()
     while n := os.readv(fin, [buf]):
         done = 0
         while done < n:
