@@ -9,7 +9,8 @@
    Needs a running Slurm (scripts/local-slurm.sh start); skipped otherwise.
 
 Both sides run the same nemotron_kit app (same config, callbacks, tracker=noop), so the
-ratio isolates the launcher. Commands alternate; medians are reported.
+ratio isolates the launcher. Commands alternate; medians are reported, with each run's time.
+A Slurm sweep starts once the jobs of the one before have left the queue.
 
     python benchmarks/sweep.py [--runs 5] [--slurm-runs 3]
 """
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 TASK = "def main(cfg):\n    return int(cfg.seed)\n"
@@ -40,20 +42,44 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 
 def compare(
-    name: str, commands: dict[str, list[str]], runs: int, cwd: Path, env: dict[str, str]
+    name: str,
+    commands: dict[str, list[str]],
+    runs: int,
+    cwd: Path,
+    env: dict[str, str],
+    settle: Callable[[], None] = lambda: None,
 ) -> float:
+    """Median time of each command, run in turn; ``settle`` (untimed) runs before each."""
     samples: dict[str, list[float]] = {k: [] for k in commands}
     for cmd in commands.values():  # warm-up
+        settle()
         timed(cmd, cwd, env)
     for _ in range(runs):
         for key, cmd in commands.items():
+            settle()
             samples[key].append(timed(cmd, cwd, env))
     (ours, theirs) = commands
     print(f"{name}: median of {runs} runs each")
     for key, values in samples.items():
-        print(f"  {key:<28} median {statistics.median(values):6.2f} s   min {min(values):6.2f} s")
+        each = " ".join(f"{v:.2f}" for v in values)
+        print(f"  {key:<28} median {statistics.median(values):6.2f} s   each: {each}")
     ratio = statistics.median(samples[ours]) / statistics.median(samples[theirs])
     return ratio
+
+
+def own_jobs_gone(work: Path, timeout: float = 120.0) -> None:
+    """Until no job started from ``work`` is left in the queue (still completing, say): a
+    sweep then never waits on the cluster for the one before it. Other users' jobs are not
+    looked at."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run(
+            ["squeue", "-h", "-o", "%Z"], capture_output=True, text=True, timeout=30
+        ).stdout
+        if not any(line.strip().startswith(str(work)) for line in out.splitlines()):
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"jobs started from {work} are still queued after {timeout:.0f} s")
 
 
 def max_array_size() -> int:
@@ -138,6 +164,7 @@ def main() -> None:
             args.slurm_runs,
             work,
             env,
+            settle=lambda: own_jobs_gone(work),
         )
         print(f"ratio nemotron_kit / submitit_slurm = {slurm:.2f}  (target <= 0.8)")
 
