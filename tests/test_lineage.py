@@ -32,6 +32,7 @@ from nemotron_kit.lineage import (
     layout,
     lineage,
     render,
+    run_lineage,
     to_dot,
     to_mermaid,
 )
@@ -264,6 +265,38 @@ def test_both_directions(chain: Chain) -> None:
     assert f"run:{chain.other}" not in graph.nodes  # a sibling branch, neither up nor down
 
 
+def test_lineage_of_a_run_from_the_command_line(run_cli: RunCli, chain: Chain) -> None:
+    """``lineage run:ID``: the run's inputs and their past, its outputs and their future, the
+    same graph as the query; the tree hangs both off the run."""
+    target = f"run:{chain.model}"
+    got = json.loads(ok(run_cli("lineage", target, "--format", "json")))
+    expected = run_lineage(chain.registry, chain.model).to_json()
+    assert got["root"] == target and got["direction"] == "both"
+    assert sorted(got["nodes"], key=lambda n: n["id"]) == sorted(
+        expected["nodes"], key=lambda n: n["id"]
+    )
+    assert node_ids(got) == {
+        "art://data:v1",
+        f"run:{chain.data}",
+        target,
+        "art://model:v1",
+        f"run:{chain.eval}",
+        "art://eval:v1",
+        f"run:{chain.broken}",
+    }
+    assert edge("art://data:v1", target, "consumed_by") in got["edges"]
+    assert edge(target, "art://model:v1", "produced") in got["edges"]
+    one = json.loads(ok(run_cli("lineage", target, "--depth", "1", "--format", "json")))
+    assert node_ids(one) == {"art://data:v1", target, "art://model:v1"}
+
+    tree = ok(run_cli("lineage", target))
+    lines = tree.splitlines()
+    assert f"run {chain.model}" in lines[0]
+    assert "input art://data:v1" in tree and "output art://model:v1" in tree
+    assert f"produced by stage run {chain.data}  COMPLETED" in tree
+    assert f"consumed by stage run {chain.broken}  FAILED" in tree
+
+
 def test_graph_reads_back_from_json_and_lays_out(chain: Chain) -> None:
     graph = lineage(chain.registry, "art://data:v1", direction="both")
     again = LineageGraph.from_json(json.loads(json.dumps(graph.to_json())))
@@ -409,6 +442,9 @@ def test_runs_ls_skips_producers_without_record_and_flags_damaged_ones(
         (("lineage", "art://data:v9"), "art://data:v9 does not exist"),
         (("lineage", "art://data:v1", "--depth", "x"), "--depth"),
         (("lineage", "art://data:v1", "--upstream", "--downstream"), "not allowed with"),
+        (("lineage", "run:../escape"), "run id '../escape' is not allowed"),
+        (("lineage", "run:20991231-000000-00000000"), "No run '20991231-000000-00000000'"),
+        (("lineage", "run:x", "--downstream"), "drop --downstream"),
         (("runs", "ls", "--limit", "0"), "--limit"),
     ],
 )

@@ -33,6 +33,7 @@ from nemotron_kit.lineage.geometry import layout
 from nemotron_kit.lineage.model import (
     CONSUMED_BY,
     PRODUCED,
+    RUN_PREFIX,
     ArtifactNode,
     Direction,
     Edge,
@@ -47,6 +48,7 @@ from nemotron_kit.lineage.tree import to_rich_tree
 __all__ = [
     "CONSUMED_BY",
     "PRODUCED",
+    "RUN_PREFIX",
     "ArtifactNode",
     "CountingStorage",
     "Direction",

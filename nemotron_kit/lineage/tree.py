@@ -14,11 +14,22 @@ if TYPE_CHECKING:
 def to_rich_tree(graph: LineageGraph) -> Tree:
     """A rich Tree from the root: each version -> the run that produced it -> its inputs
     (upstream), and each version -> the runs that consumed it -> their outputs (downstream).
+    A run at the root has its inputs grown upstream and its outputs downstream.
     A node met twice is expanded once; later, if it leads further, it is marked
     ``(see above)``."""
     from rich.tree import Tree
 
     tree = Tree(_label(graph, graph.root, None))
+    if not isinstance(graph.nodes[graph.root], ArtifactNode):  # a run: its inputs, its outputs
+        for relation, versions, upstream in (
+            ("input", graph.inputs(graph.root), True),
+            ("output", graph.outputs(graph.root), False),
+        ):
+            expanded = {graph.root}
+            for version_id in versions:
+                branch = tree.add(_label(graph, version_id, relation))
+                _grow(graph, branch, version_id, upstream=upstream, expanded=expanded)
+        return tree
     if graph.direction in ("upstream", "both"):
         _grow(graph, tree, graph.root, upstream=True, expanded=set())
     if graph.direction in ("downstream", "both"):
@@ -54,6 +65,7 @@ def _label(graph: LineageGraph, node_id: str, relation: str | None, *, seen: boo
     node = graph.nodes[node_id]
     text = Text()
     if isinstance(node, ArtifactNode):
+        text.append(f"{relation} " if relation else "", style="dim")
         text.append(node_id, style="bold" if node_id == graph.root else "bold cyan")
         kind = "missing" if node.missing else node.type
         text.append(f"  {kind}{'  deleted' if node.deleted else ''}", style="dim")
