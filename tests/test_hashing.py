@@ -122,10 +122,47 @@ def test_a_failed_copy_of_a_large_file_raises_and_leaves_no_thread(
         return real(fin, fout, count)
 
     monkeypatch.setattr(os, "copy_file_range", fail_on_third)
+    open_fds = set(os.listdir("/proc/self/fd"))
     with pytest.raises(OSError, match="Input/output error"):
         hashing.copy_and_hash(src, tmp_path / "dst.bin")
     assert len(calls) == 3
     assert not [t for t in threading.enumerate() if t.name == "nemotron-kit-copy"]
+    assert set(os.listdir("/proc/self/fd")) == open_fds  # the worker closed its own too
+
+
+def test_a_small_file_that_is_larger_than_its_size_said_goes_on_as_a_stream(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that grew after its size was read, or a filesystem that says 0: the copy does
+    not gather it in memory (64 KiB at a time, as it would a small file) but streams it."""
+    data = os.urandom(3 * hashing.CHUNK + 7)
+    src = write(tmp_path / "src.bin", data)
+    real_fstat, real_read = os.fstat, os.read
+    reads: list[int] = []
+
+    def says_zero(fd: int) -> os.stat_result:
+        fields = list(real_fstat(fd)[:10])
+        fields[6] = 0  # st_size
+        return os.stat_result(fields)
+
+    def counted_read(fd: int, n: int) -> bytes:
+        reads.append(n)
+        return real_read(fd, n)
+
+    monkeypatch.setattr(os, "fstat", says_zero)
+    monkeypatch.setattr(os, "read", counted_read)
+    seen: list[int] = []
+    digest = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
+    assert (tmp_path / "dst.bin").read_bytes() == data and digest == b3(data)
+    assert sum(seen) == len(data)
+    assert reads == [hashing.SMALL_FILE + 1]  # one small read, then the stream
+
+
+def test_copy_and_hash_refuses_a_directory_in_one_sentence(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    with pytest.raises(ArtifactError, match=r"'.*d' is not a regular file"):
+        hashing.copy_and_hash(tmp_path / "d", tmp_path / "dst")
+    assert not (tmp_path / "dst").exists()
 
 
 def test_copy_and_hash_copies_a_file_whose_size_says_zero(tmp_path: Path) -> None:

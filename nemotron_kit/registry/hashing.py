@@ -167,7 +167,10 @@ def copy_and_hash(
     hasher = blake3.blake3(max_threads=threads if threads > 0 else _AUTO_THREADS)
     fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        size = os.fstat(fin).st_size
+        st = os.fstat(fin)
+        if not stat.S_ISREG(st.st_mode):
+            raise ArtifactError(f"'{src}' is not a regular file: only files can be copied.")
+        size = st.st_size
         fout = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
             if size <= SMALL_FILE:
@@ -188,17 +191,25 @@ def _copy_small(
     fin: int, fout: int, hasher: blake3.blake3, progress: Callable[[int], None] | None
 ) -> None:
     """A small file is read whole, hashed in memory and written from there: fewer system
-    calls than a kernel copy and a read back, which is what copying it costs."""
+    calls than a kernel copy and a read back, which is what copying it costs. One that turns
+    out larger than its size said (it grew; a filesystem that says 0) goes on as a stream."""
     data = os.read(fin, SMALL_FILE + 1)
-    while more := os.read(fin, SMALL_FILE):  # until EOF: it may have grown, or say size 0
-        data += more
-    hasher.update(data)
+    more = b"" if len(data) > SMALL_FILE else os.read(fin, SMALL_FILE)
+    _write_all(fout, data + more if more else data)
+    if progress and (data or more):
+        progress(len(data) + len(more))
+    if len(data) > SMALL_FILE or more:
+        _copy_stream(fin, fout, progress)
+        _hash_copied(fout, hasher, 0, None)
+    else:
+        hasher.update(data)
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     done = 0
-    while done < len(data):
-        done += os.write(fout, view[done:])
-    if progress and data:
-        progress(len(data))
+    while done < len(view):
+        done += os.write(fd, view[done:])
 
 
 def _hash_copied(fd: int, hasher: blake3.blake3, start: int, end: int | None) -> int:
@@ -222,10 +233,18 @@ def _hash_behind_copy(
     fin: int, fout: int, hasher: blake3.blake3, progress: Callable[[int], None] | None
 ) -> None:
     """Copy on a worker thread and hash what it has copied so far on this one: a large file
-    takes about as long as its copy alone, not the copy plus the hash. The worker is always
-    joined before the files close (it must never write to a reused descriptor)."""
+    takes about as long as its copy alone, not the copy plus the hash."""
     copied: queue.SimpleQueue[int | BaseException | None] = queue.SimpleQueue()
     stop = threading.Event()
+    # The worker copies through its own descriptors and closes them itself: should the join
+    # below be cut short (a second Ctrl-C), the caller closing its own can never point the
+    # worker's writes at a file opened later under the same number.
+    worker_in = os.dup(fin)
+    try:
+        worker_out = os.dup(fout)
+    except BaseException:
+        os.close(worker_in)
+        raise
 
     def advance(n: int) -> None:
         if stop.is_set():
@@ -236,13 +255,21 @@ def _hash_behind_copy(
 
     def copy() -> None:
         try:
-            _copy_stream(fin, fout, advance)
+            _copy_stream(worker_in, worker_out, advance)
             copied.put(None)
         except BaseException as e:  # handed to the hashing side, which raises it
             copied.put(e)
+        finally:
+            os.close(worker_in)
+            os.close(worker_out)
 
     worker = threading.Thread(target=copy, name="nemotron-kit-copy", daemon=True)
-    worker.start()
+    try:
+        worker.start()
+    except BaseException:
+        os.close(worker_in)
+        os.close(worker_out)
+        raise
     try:
         done = 0
         while (item := copied.get()) is not None:
@@ -274,9 +301,7 @@ def _copy_stream(fin: int, fout: int, progress: Callable[[int], None] | None) ->
                 raise
     buf, view = _buffer()
     while n := os.readv(fin, [buf]):
-        done = 0
-        while done < n:
-            done += os.write(fout, view[done:n])
+        _write_all(fout, view[:n])
         if progress:
             progress(n)
 
