@@ -429,6 +429,9 @@ def test_runs_ls_skips_producers_without_record_and_flags_damaged_ones(
     assert "by-hand" not in listed and len(listed) == 5
     assert listed[chain.other]["status"] == "UNREADABLE"
     assert "corrupted" in listed[chain.other]["error"]
+    # Asked about by itself, the damaged run is an error naming it, not "no such run".
+    line = one_error_line(run_cli("lineage", f"run:{chain.other}"))
+    assert f"run '{chain.other}'" in line and "No run" not in line
 
 
 @pytest.mark.parametrize(
@@ -445,6 +448,8 @@ def test_runs_ls_skips_producers_without_record_and_flags_damaged_ones(
         (("lineage", "run:../escape"), "run id '../escape' is not allowed"),
         (("lineage", "run:20991231-000000-00000000"), "No run '20991231-000000-00000000'"),
         (("lineage", "run:x", "--downstream"), "drop --downstream"),
+        (("lineage", "run:"), "give a run id after 'run:'"),
+        (("lineage", "20261130-010048-8dbf6fff"), "nor a run (run:RUN_ID)"),
         (("runs", "ls", "--limit", "0"), "--limit"),
     ],
 )

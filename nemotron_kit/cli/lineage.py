@@ -108,13 +108,23 @@ def main(argv: list[str]) -> int:
 
     # A malformed URI or run id is reported before the registry is opened.
     if ns.uri.startswith(RUN_PREFIX):
-        run_id = validate_name(ns.uri[len(RUN_PREFIX) :], "run id")
+        run_id = ns.uri[len(RUN_PREFIX) :]
+        if not run_id:
+            raise UsageError(
+                f"{PROG}: give a run id after 'run:', as `nemotron-kit runs ls` lists them."
+            )
+        validate_name(run_id, "run id")
         if ns.direction in ("upstream", "downstream"):
             raise UsageError(
                 f"{PROG}: a run's lineage is always both its inputs' past and its outputs' "
                 f"future: drop --{ns.direction}; see `{PROG} --help`."
             )
         graph = run_lineage(open_registry(ns), run_id, depth=ns.depth)
+    elif "://" not in ns.uri:
+        raise UsageError(
+            f"{PROG}: '{ns.uri}' is neither an artifact version (art://NAME[:vN|:ALIAS]) nor "
+            f"a run (run:RUN_ID); see `{PROG} --help`."
+        )
     else:
         parse_uri(ns.uri)
         direction = ns.direction or "upstream"

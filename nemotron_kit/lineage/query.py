@@ -148,6 +148,13 @@ class _Reader:
         self._versions[node_id] = version
         return node_id, version
 
+    def root_run(self, run_id: str) -> dict[str, Any]:
+        """The record of the run asked about: missing or damaged, it is an error (one
+        sentence), not a blank node."""
+        record = self.registry.read_run(run_id)
+        self._runs[run_id] = record
+        return record
+
     def run(self, run_id: str) -> dict[str, Any] | None:
         if run_id not in self._runs:
             try:
@@ -246,11 +253,7 @@ def run_lineage(registry: ArtifactRegistry, run_id: str, depth: int | None = Non
     run: 1 is its inputs and outputs."""
     _check_depth(depth)
     reader = _Reader(registry)
-    record = reader.run(run_id)
-    if record is None:
-        raise NotFoundError(
-            f"No run '{run_id}' in {registry.root}: list runs with `nemotron-kit runs ls`."
-        )
+    record = reader.root_run(run_id)
     graph = LineageGraph(root=RUN_PREFIX + run_id, direction="both", depth=depth)
     run = graph.add_node(run_node(run_id, record))
     if depth == 0:

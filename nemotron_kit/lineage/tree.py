@@ -21,6 +21,10 @@ def to_rich_tree(graph: LineageGraph) -> Tree:
 
     tree = Tree(_label(graph, graph.root, None))
     if not isinstance(graph.nodes[graph.root], ArtifactNode):  # a run: its inputs, its outputs
+        if not graph.inputs(graph.root) and not graph.outputs(graph.root):
+            from rich.text import Text
+
+            tree.add(Text("no inputs or outputs recorded", style="dim"))
         for relation, versions, upstream in (
             ("input", graph.inputs(graph.root), True),
             ("output", graph.outputs(graph.root), False),
