@@ -18,6 +18,7 @@ A Slurm sweep starts once the jobs of the one before have left the queue.
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import shutil
 import statistics
@@ -68,18 +69,26 @@ def compare(
 
 
 def own_jobs_gone(work: Path, timeout: float = 120.0) -> None:
-    """Until no job started from ``work`` is left in the queue (still completing, say): a
-    sweep then never waits on the cluster for the one before it. Other users' jobs are not
-    looked at."""
+    """Until none of this user's jobs started from ``work`` is left in the queue (still
+    completing, say): a sweep then never waits on the cluster for the one before it."""
+    user = getpass.getuser()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run(
-            ["squeue", "-h", "-o", "%Z"], capture_output=True, text=True, timeout=30
-        ).stdout
-        if not any(line.strip().startswith(str(work)) for line in out.splitlines()):
+        try:
+            result = subprocess.run(
+                ["squeue", "-h", "-u", user, "-o", "%Z"], capture_output=True, text=True, timeout=30
+            )
+        except subprocess.TimeoutExpired:
+            continue  # a busy controller: ask again
+        if result.returncode == 0 and not any(
+            line.strip().startswith(str(work)) for line in result.stdout.splitlines()
+        ):
             return
         time.sleep(0.2)
-    raise SystemExit(f"jobs started from {work} are still queued after {timeout:.0f} s")
+    raise SystemExit(
+        f"after {timeout:.0f} s, squeue still lists jobs started from {work} (or fails): "
+        f"look at `squeue -u {user}`"
+    )
 
 
 def max_array_size() -> int:
