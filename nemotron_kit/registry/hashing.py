@@ -128,12 +128,11 @@ def hash_file(
 ) -> str:
     """Stream ``path`` through BLAKE3 in fixed chunks (flat memory, any size)."""
     hasher = blake3.blake3(max_threads=threads if threads > 0 else _AUTO_THREADS)
-    buf, view = _buffer()
-    with open(path, "rb", buffering=0) as f:
-        while n := f.readinto(buf):
-            hasher.update(view[:n])
-            if progress:
-                progress(n)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _hash_fd(fd, hasher, progress=progress)
+    finally:
+        os.close(fd)
     return hasher.hexdigest()
 
 
@@ -179,7 +178,7 @@ def copy_and_hash(
                 _hash_behind_copy(fin, fout, hasher, progress)
             else:
                 _copy_stream(fin, fout, progress)
-                _hash_copied(fout, hasher, 0, None)
+                _hash_fd(fout, hasher)
         finally:
             os.close(fout)
     finally:
@@ -200,7 +199,7 @@ def _copy_small(
         progress(len(data) + len(more))
     if len(data) > SMALL_FILE or more:
         _copy_stream(fin, fout, progress)
-        _hash_copied(fout, hasher, 0, None)
+        _hash_fd(fout, hasher)
     else:
         hasher.update(data)
 
@@ -212,8 +211,15 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         done += os.write(fd, view[done:])
 
 
-def _hash_copied(fd: int, hasher: blake3.blake3, start: int, end: int | None) -> int:
-    """Hash ``fd`` from ``start`` to ``end`` (None: its end), by offset: the next start."""
+def _hash_fd(
+    fd: int,
+    hasher: blake3.blake3,
+    start: int = 0,
+    end: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Hash ``fd`` from ``start`` to ``end`` (None: its end) in fixed chunks, by offset: the
+    next start."""
     _, view = _buffer()
     while end is None or start < end:
         want = CHUNK if end is None else min(CHUNK, end - start)
@@ -221,6 +227,8 @@ def _hash_copied(fd: int, hasher: blake3.blake3, start: int, end: int | None) ->
         if not n:
             break
         hasher.update(view[:n])
+        if progress:
+            progress(n)
         start += n
     return start
 
@@ -275,7 +283,7 @@ def _hash_behind_copy(
         while (item := copied.get()) is not None:
             if isinstance(item, BaseException):
                 raise item
-            done = _hash_copied(fout, hasher, done, done + item)
+            done = _hash_fd(fout, hasher, done, done + item)
     finally:
         stop.set()
         worker.join()

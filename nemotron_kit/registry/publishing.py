@@ -343,24 +343,18 @@ class PublishLayer(TreeLayer):
         objects = ObjectCheck(self, set(digests.values()))
         todo = [f for f in files if f.rel not in digests or not objects.sound(digests[f.rel])]
         made = self._store_files(todo, objects)
-        if remote:
-            changed = {rel: d for rel, d in made.items() if d != digests[rel]}
-            if changed:  # a file changed since it was hashed: what was uploaded counts
-                digests.update(changed)
-                manifest = hashing.Manifest.build(
-                    hashing.ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files
-                )
-                self._write_manifest(manifest)
-            lost = objects.confirm(made.values())  # learns the uploads' fingerprints
-        else:
-            if self.hash_cache:
-                self.hash_cache.store([(f, made[f.rel]) for f in todo])
-            digests.update(made)
+        if not remote and self.hash_cache:
+            self.hash_cache.store([(f, made[f.rel]) for f in todo])
+        # Remote: a file that changed since it was hashed counts as uploaded.
+        changed = any(digests.get(rel) != d for rel, d in made.items())
+        digests.update(made)
+        if not remote or changed:
             manifest = hashing.Manifest.build(
                 [hashing.ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files]
             )
             self._write_manifest(manifest)
-            lost = objects.confirm(digests.values())
+        # Remote: what was uploaded (which learns its fingerprints); local: every object.
+        lost = objects.confirm(made.values() if remote else digests.values())
         if lost:  # a concurrent gc removed them before the manifest protected them
             sources = {digests[f.rel]: f for f in files}
             again = self._store_files([sources[d] for d in lost], objects)
