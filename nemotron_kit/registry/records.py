@@ -11,6 +11,7 @@ registry must not pay for pydantic, which a script that only loads a path never 
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import re
@@ -50,19 +51,7 @@ __all__ = [
     "parse",
     "safe_relpath",
 ]
-_MODELS = frozenset(
-    {
-        "AliasRecord",
-        "ManifestFile",
-        "ManifestRecord",
-        "ManifestSummary",
-        "RunEndRecord",
-        "RunStartRecord",
-        "StorageInfo",
-        "TombstoneRecord",
-        "VersionRecord",
-    }
-)
+_MODELS = frozenset(name for name in __all__ if name[0].isupper() and not name.isupper())
 
 VERSION_FORMAT: Final = "nemotron-kit/version/1"
 RUN_FORMAT: Final = "nemotron-kit/run/1"
@@ -165,8 +154,6 @@ def parse(model: type[R], raw: bytes, where: str) -> R:
 def __getattr__(name: str) -> Any:
     if name not in _MODELS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from nemotron_kit.registry import record_models
-
-    value = getattr(record_models, name)
+    value = getattr(importlib.import_module("nemotron_kit.registry.record_models"), name)
     globals()[name] = value
     return value
