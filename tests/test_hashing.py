@@ -74,8 +74,8 @@ def test_copy_and_hash_copies_exactly_what_it_hashed(tmp_path: Path, size: int) 
     data = os.urandom(size)
     src = write(tmp_path / "src.bin", data)
     seen: list[int] = []
-    digest = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
-    assert digest == b3(data)
+    digest, size = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
+    assert (digest, size) == (b3(data), len(data))
     assert (tmp_path / "dst.bin").read_bytes() == data
     assert sum(seen) == len(data)
 
@@ -100,9 +100,10 @@ def test_copy_and_hash_goes_on_by_read_where_the_kernel_copy_stops(
 
     monkeypatch.setattr(os, "copy_file_range", once_then_exdev)
     seen: list[int] = []
-    digest = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
+    digest, size = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
     assert len(calls) == 2
-    assert (tmp_path / "dst.bin").read_bytes() == data and digest == b3(data)
+    assert (tmp_path / "dst.bin").read_bytes() == data
+    assert (digest, size) == (b3(data), len(data))
     assert sum(seen) == len(data)
 
 
@@ -152,8 +153,9 @@ def test_a_small_file_that_is_larger_than_its_size_said_goes_on_as_a_stream(
     monkeypatch.setattr(os, "fstat", says_zero)
     monkeypatch.setattr(os, "read", counted_read)
     seen: list[int] = []
-    digest = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
-    assert (tmp_path / "dst.bin").read_bytes() == data and digest == b3(data)
+    digest, size = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
+    assert (tmp_path / "dst.bin").read_bytes() == data
+    assert (digest, size) == (b3(data), len(data))
     assert sum(seen) == len(data)
     assert reads == [hashing.SMALL_FILE + 1]  # one small read, then the stream
 
@@ -169,8 +171,9 @@ def test_copy_and_hash_copies_a_file_whose_size_says_zero(tmp_path: Path) -> Non
     """procfs files report size 0 (and the kernel copy may stop at once): all is copied."""
     expected = Path("/proc/version").read_bytes()
     assert expected and os.stat("/proc/version").st_size == 0
-    digest = hashing.copy_and_hash("/proc/version", tmp_path / "version")
-    assert (tmp_path / "version").read_bytes() == expected and digest == b3(expected)
+    digest, size = hashing.copy_and_hash("/proc/version", tmp_path / "version")
+    assert (tmp_path / "version").read_bytes() == expected
+    assert (digest, size) == (b3(expected), len(expected))
 
 
 def test_copy_and_hash_never_writes_over_an_existing_file(tmp_path: Path) -> None:

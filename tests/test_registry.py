@@ -209,6 +209,32 @@ def test_verify_detects_changed_and_missing_objects(
         registry.load("art://d", verify=True)
 
 
+def test_a_file_that_grows_as_it_is_published_is_recorded_as_stored(
+    registry: ArtifactRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files grow between the scan and the copy (a writer still at work): the manifest
+    gives the size of what the objects hold, so the version verifies and loads."""
+    data = make_files(tmp_path / "d", {"small.bin": b"s" * 1000, "mid.bin": b"m" * (200 << 10)})
+    real_scan = hashing.scan
+
+    def scan_then_grow(*args: Any, **kwargs: Any) -> list[hashing.FileStat]:
+        found = real_scan(*args, **kwargs)
+        for name in ("small.bin", "mid.bin"):
+            with open(data / name, "ab") as f:
+                f.write(b"+" * 5000)
+        return found
+
+    monkeypatch.setattr(hashing, "scan", scan_then_grow)
+    version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
+    monkeypatch.undo()
+    sizes = {f.rel: f.size for f in registry.manifest(version).files}
+    assert sizes == {"small.bin": 6000, "mid.bin": (200 << 10) + 5000}
+    assert registry.verify(version.uri).ok
+    for _ in range(2):  # built, then found sound as it is
+        tree = Path(registry.load(version.uri, verify=True).path)
+        assert {p.name: p.stat().st_size for p in tree.iterdir()} == sizes
+
+
 def test_reference_mode_detects_drift(
     make_registry: Callable[[str], ArtifactRegistry], tmp_path: Path
 ) -> None:
@@ -363,7 +389,7 @@ def test_a_copy_that_fails_leaves_no_temporary_file(
     data = make_files(tmp_path / "d", {"a.bin": b"a" * 1000, "b.bin": b"b" * 1000})
     real = hashing.copy_and_hash
 
-    def disk_full(src: str, dst: Path, *args: Any) -> str:
+    def disk_full(src: str, dst: Path, *args: Any) -> tuple[str, int]:
         real(src, dst, *args)
         raise OSError(28, "No space left on device")
 

@@ -151,10 +151,10 @@ def _hash_small(path: str) -> str:
 
 def copy_and_hash(
     src: str | Path, dst: Path, progress: Callable[[int], None] | None = None, threads: int = 0
-) -> str:
+) -> tuple[str, int]:
     """Copy ``src`` to a new file ``dst`` and hash the copy (with ``threads`` BLAKE3 threads;
-    0: as many as it likes): the digest is that of what was stored, even if ``src`` changes
-    meanwhile.
+    0: as many as it likes): the digest and size of what was stored, even if ``src`` changes
+    meanwhile (its size as scanned may be stale by then).
 
     The copy is made in the kernel (``copy_file_range``: no trip through our buffers, a
     reflink where the filesystem has them) and read back from the page cache. That costs
@@ -173,25 +173,26 @@ def copy_and_hash(
         fout = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
             if size <= SMALL_FILE:
-                _copy_small(fin, fout, hasher, progress)
+                stored = _copy_small(fin, fout, hasher, progress)
             elif size >= LARGE_FILE:
-                _hash_behind_copy(fin, fout, hasher, progress)
+                stored = _hash_behind_copy(fin, fout, hasher, progress)
             else:
                 _copy_stream(fin, fout, progress)
-                _hash_fd(fout, hasher)
+                stored = _hash_fd(fout, hasher)
         finally:
             os.close(fout)
     finally:
         os.close(fin)
-    return hasher.hexdigest()
+    return hasher.hexdigest(), stored
 
 
 def _copy_small(
     fin: int, fout: int, hasher: blake3.blake3, progress: Callable[[int], None] | None
-) -> None:
+) -> int:
     """A small file is read whole, hashed in memory and written from there: fewer system
     calls than a kernel copy and a read back, which is what copying it costs. One that turns
-    out larger than its size said (it grew; a filesystem that says 0) goes on as a stream."""
+    out larger than its size said (it grew; a filesystem that says 0) goes on as a stream.
+    Returns the bytes written."""
     data = os.read(fin, SMALL_FILE + 1)
     more = b"" if len(data) > SMALL_FILE else os.read(fin, SMALL_FILE)
     _write_all(fout, data + more if more else data)
@@ -199,9 +200,9 @@ def _copy_small(
         progress(len(data) + len(more))
     if len(data) > SMALL_FILE or more:
         _copy_stream(fin, fout, progress)
-        _hash_fd(fout, hasher)
-    else:
-        hasher.update(data)
+        return _hash_fd(fout, hasher)
+    hasher.update(data)
+    return len(data)
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:
@@ -239,9 +240,10 @@ class _Stopped(Exception):
 
 def _hash_behind_copy(
     fin: int, fout: int, hasher: blake3.blake3, progress: Callable[[int], None] | None
-) -> None:
+) -> int:
     """Copy on a worker thread and hash what it has copied so far on this one: a large file
-    takes about as long as its copy alone, not the copy plus the hash."""
+    takes about as long as its copy alone, not the copy plus the hash. Returns the bytes
+    hashed (all that was written)."""
     copied: queue.SimpleQueue[int | BaseException | None] = queue.SimpleQueue()
     stop = threading.Event()
     # The worker copies through its own descriptors and closes them itself: should the join
@@ -287,6 +289,7 @@ def _hash_behind_copy(
     finally:
         stop.set()
         worker.join()
+    return done
 
 
 # copy_file_range errors that mean "not here" (another filesystem on an old kernel, a

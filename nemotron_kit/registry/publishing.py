@@ -337,28 +337,35 @@ class PublishLayer(TreeLayer):
         if remote:
             manifest = hashing.hash_files(files, self.hash_cache)
             self._write_manifest(manifest)
-            digests = {e.rel: e.digest for e in manifest.files}
+            known = {e.rel: e for e in manifest.files}
         else:
-            digests = self.hash_cache.lookup(files) if self.hash_cache else {}
-        objects = ObjectCheck(self, set(digests.values()))
-        todo = [f for f in files if f.rel not in digests or not objects.sound(digests[f.rel])]
+            cached = self.hash_cache.lookup(files) if self.hash_cache else {}
+            known = {
+                f.rel: hashing.ManifestEntry(f.rel, f.size, cached[f.rel])
+                for f in files
+                if f.rel in cached
+            }
+        objects = ObjectCheck(self, {e.digest for e in known.values()})
+        todo = [f for f in files if f.rel not in known or not objects.sound(known[f.rel].digest)]
         made = self._store_files(todo, objects)
-        if not remote and self.hash_cache:
-            self.hash_cache.store([(f, made[f.rel]) for f in todo])
-        # Remote: a file that changed since it was hashed counts as uploaded.
-        changed = any(digests.get(rel) != d for rel, d in made.items())
-        digests.update(made)
-        if not remote or changed:
-            manifest = hashing.Manifest.build(
-                [hashing.ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files]
+        if not remote and self.hash_cache:  # not a file that changed as it was copied
+            self.hash_cache.store(
+                [(f, made[f.rel].digest) for f in todo if made[f.rel].size == f.size]
             )
+        # A file that changed since it was scanned (or, remote, hashed) is recorded as it was
+        # stored: the manifest names what the objects hold.
+        changed = any(known.get(rel) != e for rel, e in made.items())
+        known.update(made)
+        if not remote or changed:
+            manifest = hashing.Manifest.build([known[f.rel] for f in files])
             self._write_manifest(manifest)
+        digests = {rel: e.digest for rel, e in known.items()}
         # Remote: what was uploaded (which learns its fingerprints); local: every object.
-        lost = objects.confirm(made.values() if remote else digests.values())
+        lost = objects.confirm([e.digest for e in made.values()] if remote else digests.values())
         if lost:  # a concurrent gc removed them before the manifest protected them
             sources = {digests[f.rel]: f for f in files}
             again = self._store_files([sources[d] for d in lost], objects)
-            if any(again[sources[d].rel] != d for d in lost) or objects.confirm(lost):
+            if any(again[sources[d].rel].digest != d for d in lost) or objects.confirm(lost):
                 raise ArtifactError(
                     f"Objects of this publish to {self.root} vanished as they were written (a "
                     "gc with a grace period shorter than the publish?) and could not be stored "
@@ -369,15 +376,16 @@ class PublishLayer(TreeLayer):
 
     def _store_files(
         self, files: builtins.list[hashing.FileStat], objects: ObjectCheck
-    ) -> dict[str, str]:
-        """Store the files' contents as objects (see ``_store_file``): rel -> digest."""
+    ) -> dict[str, hashing.ManifestEntry]:
+        """Store the files' contents as objects (see ``_store_file``): by rel, what was
+        stored."""
         remote = not self.storage.is_local
         staging = self._staging_dir() if remote else None  # local: see layout.object_temp
         try:
             total = sum(f.size for f in files)
             with hashing.progress(total, "uploading" if remote else "copying") as advance:
 
-                def store(f: hashing.FileStat) -> str:
+                def store(f: hashing.FileStat) -> hashing.ManifestEntry:
                     return self._store_file(f, objects, staging, advance)
 
                 # Uploads wait on the network; local copies of files that are not tiny spend
@@ -395,7 +403,7 @@ class PublishLayer(TreeLayer):
         finally:
             if staging is not None:
                 _remove_tree(staging)
-        return {f.rel: digest for f, digest in zip(files, made, strict=True)}
+        return {f.rel: entry for f, entry in zip(files, made, strict=True)}
 
     def _store_file(
         self,
@@ -403,8 +411,9 @@ class PublishLayer(TreeLayer):
         objects: ObjectCheck,
         staging: Path | None,
         advance: Callable[[int], None] | None,
-    ) -> str:
-        """Store the content of ``f`` as its object, unless a sound one is there: its digest.
+    ) -> hashing.ManifestEntry:
+        """Store the content of ``f`` as its object, unless a sound one is there: its entry
+        (digest and size of the content stored, read once).
 
         A small file bound for remote storage is read into memory once, hashed and uploaded
         from there; any other is copied (to ``staging``, or on local storage next to the
@@ -414,7 +423,7 @@ class PublishLayer(TreeLayer):
         if remote and f.size <= INLINE_UPLOAD:
             with open(f.path, "rb", buffering=0) as source:
                 data = source.read()
-            digest = hashing.hash_bytes(data)
+            digest, size = hashing.hash_bytes(data), len(data)
             if not objects.sound(digest):
                 self.storage.replace(self._object_key(digest), data)
                 objects.stored(digest)
@@ -431,7 +440,9 @@ class PublishLayer(TreeLayer):
             # (several are copied at once).
             threads = 0 if f.size >= hashing.LARGE_FILE else 1
             try:
-                digest = hashing.copy_and_hash(f.path, tmp, None if remote else advance, threads)
+                digest, size = hashing.copy_and_hash(
+                    f.path, tmp, None if remote else advance, threads
+                )
                 if objects.sound(digest):
                     tmp.unlink()
                 else:
@@ -442,4 +453,4 @@ class PublishLayer(TreeLayer):
                 raise
         if remote and advance is not None:
             advance(f.size)
-        return digest
+        return hashing.ManifestEntry(f.rel, size, digest)

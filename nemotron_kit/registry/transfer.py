@@ -64,8 +64,8 @@ def export(registry: ArtifactRegistry, uri: str | ArtURI, destination: str | Pat
                 rel = Path(inner).name  # a single file asked for by its path
             target = staging / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            digest = hashing.copy_and_hash(source if single else source / entry.rel, target)
-            if digest != entry.digest:
+            digest, size = hashing.copy_and_hash(source if single else source / entry.rel, target)
+            if (digest, size) != (entry.digest, entry.size):
                 raise IntegrityError(
                     f"'{entry.rel}' of {version.uri} does not match its recorded digest: run "
                     f"`nemotron-kit artifacts verify {version.uri}`; nothing was exported."
