@@ -28,7 +28,7 @@ from nemotron_kit.lineage import lineage
 from nemotron_kit.registry import ArtifactRegistry
 from nemotron_kit.ui.export import MARKER, export_site, file_name, page_key
 from nemotron_kit.ui.server import UIServer
-from nemotron_kit.ui.site import Site
+from nemotron_kit.ui.site import PageError, Site
 from tests.browser import screenshot
 from tests.conftest import needs, one_error_line, registry_of
 
@@ -111,8 +111,9 @@ def test_pages_show_what_the_registry_holds(server: UIServer, registry: Artifact
     assert set(names) == {"pretrain-data", "tiny-gpt", "sft-data", "tiny-gpt-sft"}
     assert names["tiny-gpt"]["num_versions"] == 1 + len(LRS)
 
-    versions = _api(server, "versions", name="tiny-gpt")["versions"]
-    assert [v["uri"] for v in versions] == [f"art://tiny-gpt:v{n}" for n in range(1, 5)]
+    listing = _api(server, "versions", name="tiny-gpt")
+    assert [v["uri"] for v in listing["versions"]] == [f"art://tiny-gpt:v{n}" for n in (4, 3, 2, 1)]
+    assert (listing["total"], listing["type"]) == (4, "model")
 
     version = registry.resolve("art://tiny-gpt:v1")
     page = _api(server, "version", uri="art://tiny-gpt:v1")
@@ -505,6 +506,53 @@ def test_browser_exported_site_from_disk(
     _click_through(page, base, registry, tmp_path / "shots")
     _compare_sweep(page, base, registry, tmp_path / "shots")
     _lineage(page, base, registry, tmp_path / "shots")
+
+
+def _long_history(root: Path, data: Path) -> ArtifactRegistry:
+    """55 versions of "many", v3 deleted: 54 to list, more than a page."""
+    from nemotron_kit.artifacts import Artifact
+    from nemotron_kit.registry.lifecycle import delete
+
+    registry = ArtifactRegistry(root, hash_cache=False)
+    data.mkdir()
+    for n in range(1, 56):
+        (data / "step.txt").write_text(str(n))
+        registry.publish(Artifact(path=str(data)), name="many", mode="copy")
+    delete(registry, "art://many:v3", reason="bad step")
+    return registry
+
+
+def test_a_long_history_of_versions_is_paged_newest_first(tmp_path: Path) -> None:
+    registry = _long_history(tmp_path / "reg", tmp_path / "data")
+    site = Site(registry)
+    first = site.get("versions", {"name": "many"})
+    assert [v["version"] for v in first["versions"]] == list(range(55, 3, -1))[:50]
+    assert (first["total"], first["offset"], first["deleted"]) == (54, 0, [3])
+    last = site.get("versions", {"name": "many", "offset": "50", "limit": "10"})
+    assert [v["version"] for v in last["versions"]] == [5, 4, 2, 1]
+    assert site.get("versions", {"name": "many", "offset": "54"})["versions"] == []
+    with pytest.raises(PageError, match="limit"):
+        site.get("versions", {"name": "many", "limit": "0"})
+
+
+def test_browser_pages_through_a_long_history(page: Page, tmp_path: Path) -> None:
+    """On the server and in the exported site: Older shows the rest, oldest last."""
+    registry = _long_history(tmp_path / "reg", tmp_path / "data")
+    export_site(Site(registry), tmp_path / "site")
+    with UIServer(Site(registry), 0) as served:
+        served.start()
+        try:
+            for base in (served.url, (tmp_path / "site" / "index.html").as_uri()):
+                _open(page, base + "#/artifact/default/many")
+                expect(page.locator("#versions-count")).to_have_text("1–50 of 54")
+                expect(page.locator("#versions tbody tr").first).to_contain_text("art://many:v55")
+                _click(page, page.get_by_role("button", name="Older"))
+                expect(page.locator("#versions-count")).to_have_text("51–54 of 54")
+                expect(page.locator("#versions tbody tr")).to_have_count(4)
+                expect(page.locator("#versions tbody tr").last).to_contain_text("art://many:v1")
+                expect(page.get_by_role("button", name="Older")).to_be_disabled()
+        finally:
+            served.shutdown()
 
 
 def test_browser_shows_hostile_text_as_text(page: Page, tmp_path: Path) -> None:

@@ -306,12 +306,27 @@ class VersionLayer(RegistryBase):
     def versions(self, name: str, *, project: str | None = None) -> list[ArtifactVersion]:
         """Every version of ``name``, oldest first."""
         project = project or self.project
+        return [self._read_record(project, name, v) for v in self._live_numbers(project, name)]
+
+    @_storage_errors
+    def version_page(
+        self, name: str, *, project: str | None = None, offset: int = 0, limit: int | None = None
+    ) -> tuple[list[ArtifactVersion], int]:
+        """Up to ``limit`` versions of ``name``, newest first from the ``offset``-th, and how
+        many there are: only their records are read, so a long history pages quickly."""
+        project = project or self.project
+        numbers = self._live_numbers(project, name)[::-1]
+        end = None if limit is None else offset + limit
+        return [self._read_record(project, name, v) for v in numbers[offset:end]], len(numbers)
+
+    def _live_numbers(self, project: str, name: str) -> list[int]:
+        """The numbers of ``name``'s versions that were not deleted, oldest first."""
         validate_name(name)
         latest = self._latest_version(project, name)
         if latest == 0:
             raise NotFoundError(self._unknown_name_message(project, name))
         dead = self.deleted_versions(name, project=project)
-        return [self._read_record(project, name, v) for v in range(1, latest + 1) if v not in dead]
+        return [v for v in range(1, latest + 1) if v not in dead]
 
     def deleted_versions(self, name: str, *, project: str | None = None) -> set[int]:
         """Numbers of the deleted versions of ``name`` (one listing)."""

@@ -148,17 +148,16 @@ def _write(site: Site, work: Path, dest: Path, lineage_of: str | None) -> Export
         artifacts = site.get("artifacts", params)
         kept = []
         for entry in artifacts["artifacts"]:
-            listing_params = {"name": entry["name"], "project": entry["project"]}
-            listing = site.get("versions", listing_params)
-            uris = [
-                v["uri"]
-                for v in listing["versions"]
-                if keep_versions is None or v["uri"] in keep_versions
+            # One document of all the versions kept, which the page pages through itself.
+            listing = site.version_listing(entry["name"], entry["project"])
+            listing["versions"] = [
+                v for v in listing["versions"] if keep_versions is None or v["uri"] in keep_versions
             ]
-            if uris:
-                put("versions", listing_params, listing)
+            listing["total"] = len(listing["versions"])
+            if listing["versions"]:
+                put("versions", {"name": entry["name"], "project": entry["project"]}, listing)
                 kept.append(entry)
-                version_uris.extend(uris)
+                version_uris.extend(v["uri"] for v in listing["versions"])
         artifacts["artifacts"] = kept
         put("artifacts", params, artifacts)
     for uri in version_uris:

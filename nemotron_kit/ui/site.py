@@ -98,15 +98,27 @@ class Site:
         }
 
     def versions(self, params: Mapping[str, str]) -> dict[str, Any]:
+        """A page of a name's versions, newest first; ``offset`` and ``limit`` page."""
+        offset = _int_param(params, "offset", 0, minimum=0)
+        limit = min(_int_param(params, "limit", PAGE_SIZE, minimum=1), MAX_PAGE_SIZE)
         name = _param(params, "name")
-        project = params.get("project") or self.registry.project
-        versions = self.registry.versions(name, project=project)
+        return self.version_listing(name, params.get("project"), offset, limit)
+
+    def version_listing(
+        self, name: str, project: str | None, offset: int = 0, limit: int | None = None
+    ) -> dict[str, Any]:
+        """Versions of ``name`` newest first (all of them with no ``limit``: the export's)."""
+        project = project or self.registry.project
+        page, total = self.registry.version_page(name, project=project, offset=offset, limit=limit)
         by_version = views.aliases_by_version(self.registry, name, project)
         return {
             "name": name,
             "project": project,
-            "type": versions[-1].type if versions else None,
-            "versions": [views.version_row(v, by_version.get(v.version, [])) for v in versions],
+            "type": page[0].type if page else None,
+            "versions": [views.version_row(v, by_version.get(v.version, [])) for v in page],
+            "total": total,
+            "offset": offset,
+            "limit": limit,
             "deleted": sorted(self.registry.deleted_versions(name, project=project)),
         }
 

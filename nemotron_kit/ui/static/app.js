@@ -105,7 +105,7 @@ const enc = encodeURIComponent;
 // A record's own value at ``key`` (never Object.prototype's: a metric may be named "constructor").
 const own = (obj, key) => (obj && Object.hasOwn(obj, key) ? obj[key] : undefined);
 const link = {
-  artifact: (project, name) => `#/artifact/${enc(project)}/${enc(name)}`,
+  artifact: (project, name, params) => `#/artifact/${enc(project)}/${enc(name)}` + queryString(params),
   version: (uri) => `#/version/${enc(uri)}`,
   run: (id) => `#/run/${enc(id)}`,
   runs: (params) => "#/runs" + queryString(params),
@@ -248,13 +248,20 @@ async function artifactsPage(main, _args, params) {
   ]);
 }
 
-async function artifactPage(main, [project, name]) {
-  const doc = await NK.load("versions", { name, project });
+async function artifactPage(main, [project, name], params) {
+  // The exported site's list is one document, paged here; the server pages itself.
+  let doc = await NK.load("versions", { name, project, ...(NK.isStatic() ? {} : { offset: params.offset, limit: PAGE }) });
+  if (NK.isStatic()) {
+    const offset = Number(params.offset || 0);
+    doc = { ...doc, versions: doc.versions.slice(offset, offset + PAGE), offset };
+  }
   const metricKeys = [...new Set(doc.versions.flatMap((v) => Object.keys(v.metrics || {})))].sort();
   append(main, [
     h("h1", {}, `${doc.name}`, h("span", { class: "muted" }, `  ${doc.type || ""} · project ${doc.project}`)),
+    h("div", { class: "toolbar" }, pager(doc.offset, doc.versions.length, doc.total, "versions",
+      (offset) => { location.hash = link.artifact(project, name, { offset: offset || undefined }); })),
     table(["version", "created", "digest", { label: "files", num: true }, { label: "size", num: true }, ...metricKeys.map((k) => ({ label: k, num: true })), "aliases", ""],
-      doc.versions.slice().reverse().map((v) => h("tr", {},
+      doc.versions.map((v) => h("tr", {},
         h("td", {}, versionLink(v.uri)),
         h("td", {}, fmtTime(v.created_at)),
         h("td", { class: "mono" }, String(v.digest).slice(0, 12)),
@@ -325,6 +332,15 @@ async function versionPage(main, [uri]) {
   ]);
 }
 
+// Newer/Older buttons around "11–60 of 300"; ``go(offset)`` shows another page.
+function pager(offset, shown, total, what, go) {
+  offset = Number(offset || 0);
+  return h("div", { class: "pager" },
+    h("button", { type: "button", disabled: offset === 0, onclick: () => go(Math.max(0, offset - PAGE)) }, "Newer"),
+    h("span", { class: "muted", id: `${what}-count` }, total ? `${offset + 1}–${offset + shown} of ${total}` : `no ${what}`),
+    h("button", { type: "button", disabled: offset + shown >= total, onclick: () => go(offset + PAGE) }, "Older"));
+}
+
 const STATUSES = ["RUNNING", "COMPLETED", "FAILED", "LOST", "UNKNOWN", "UNREADABLE"];
 const PAGE = 50;
 
@@ -364,14 +380,10 @@ async function runsPage(main, _args, params) {
       h("td", {}, links(r.outputs, versionLink)),
     );
   });
-  const offset = Number(doc.offset || 0);
-  const pager = h("div", { class: "pager" },
-    h("button", { type: "button", disabled: offset === 0, onclick: () => go({ ...params, offset: Math.max(0, offset - PAGE) || undefined }) }, "Newer"),
-    h("span", { class: "muted", id: "runs-count" }, doc.total ? `${offset + 1}–${offset + doc.runs.length} of ${doc.total}` : "no runs"),
-    h("button", { type: "button", disabled: offset + doc.runs.length >= doc.total, onclick: () => go({ ...params, offset: offset + PAGE }) }, "Older"));
+  const runsPager = pager(doc.offset, doc.runs.length, doc.total, "runs", (offset) => go({ ...params, offset: offset || undefined }));
   append(main, [
     h("h1", {}, "Runs"),
-    h("div", { class: "toolbar" }, statusSelect, recipe, sweep, compare, pager),
+    h("div", { class: "toolbar" }, statusSelect, recipe, sweep, compare, runsPager),
     rows.length
       ? table(["", "run", "recipe", "status", "sweep", "started", { label: "duration", num: true }, "outputs"], rows, { id: "runs" })
       : h("p", { class: "muted" }, "No matching runs."),
