@@ -362,6 +362,24 @@ def test_a_large_file_is_hashed_like_a_small_one(tmp_path: Path) -> None:
     )
 
 
+def test_a_file_that_grew_since_the_scan_is_recorded_as_hashed(tmp_path: Path) -> None:
+    """Small, medium and large: the size given is that of the bytes the digest covers, and the
+    cache keeps nothing for a stat that does not go with them."""
+    sizes = {"small.bin": 10, "medium.bin": hashing.SMALL_FILE + 1, "large.bin": hashing.LARGE_FILE}
+    for rel, size in sizes.items():
+        write(tmp_path / "art" / rel, bytes(size))
+    files = hashing.scan(tmp_path / "art")
+    for rel in sizes:
+        with open(tmp_path / "art" / rel, "ab") as f:
+            f.write(b"+" * 7)
+    cache = HashCache(tmp_path / "hashes.sqlite")
+    manifest = hashing.hash_files(files, cache)
+    assert manifest == Manifest.build(
+        ManifestEntry(rel, size + 7, b3(bytes(size) + b"+" * 7)) for rel, size in sizes.items()
+    )
+    assert cache.lookup(files) == {}
+
+
 # -- the stat cache -----------------------------------------------------------------------------
 
 

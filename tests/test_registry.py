@@ -209,12 +209,18 @@ def test_verify_detects_changed_and_missing_objects(
         registry.load("art://d", verify=True)
 
 
+@pytest.mark.parametrize("held", [False, True], ids=["new", "held"])
 def test_a_file_that_grows_as_it_is_published_is_recorded_as_stored(
-    registry: ArtifactRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    registry: ArtifactRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: bool
 ) -> None:
     """The files grow between the scan and the copy (a writer still at work): the manifest
-    gives the size of what the objects hold, so the version verifies and loads."""
-    data = make_files(tmp_path / "d", {"small.bin": b"s" * 1000, "mid.bin": b"m" * (200 << 10)})
+    gives the size of what the objects hold, so the version verifies and loads; also when
+    the grown content is already stored (nothing is copied or uploaded)."""
+    small, mid = b"s" * 1000, b"m" * (200 << 10)
+    if held:
+        grown = {"small.bin": small + b"+" * 5000, "mid.bin": mid + b"+" * 5000}
+        registry.publish(Artifact(path=str(make_files(tmp_path / "g", grown))), name="g")
+    data = make_files(tmp_path / "d", {"small.bin": small, "mid.bin": mid})
     real_scan = hashing.scan
 
     def scan_then_grow(*args: Any, **kwargs: Any) -> list[hashing.FileStat]:
@@ -233,6 +239,28 @@ def test_a_file_that_grows_as_it_is_published_is_recorded_as_stored(
     for _ in range(2):  # built, then found sound as it is
         tree = Path(registry.load(version.uri, verify=True).path)
         assert {p.name: p.stat().st_size for p in tree.iterdir()} == sizes
+
+
+def test_verify_finds_a_size_its_manifest_got_wrong(
+    make_registry: Callable[[str], ArtifactRegistry],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sound objects under a manifest whose size is wrong (as a registry written by an older
+    version may hold): the load refuses them, so verify must say so too."""
+    registry = make_registry("local")
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * 100, "b.bin": b"b" * 100})
+    real = hashing.copy_and_hash
+
+    def one_byte_more(src: str, dst: Path, *args: Any) -> tuple[str, int]:
+        digest, size = real(src, dst, *args)
+        return digest, size + (src.endswith("a.bin"))
+
+    monkeypatch.setattr(hashing, "copy_and_hash", one_byte_more)
+    version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
+    monkeypatch.undo()
+    report = registry.verify(version.uri)
+    assert (report.changed, report.missing, report.extra) == (["a.bin"], [], [])
 
 
 def test_reference_mode_detects_drift(

@@ -127,26 +127,36 @@ def hash_file(
     path: str | Path, threads: int = 1, progress: Callable[[int], None] | None = None
 ) -> str:
     """Stream ``path`` through BLAKE3 in fixed chunks (flat memory, any size)."""
+    return hash_file_sized(path, threads, progress)[0]
+
+
+def hash_file_sized(
+    path: str | Path, threads: int = 1, progress: Callable[[int], None] | None = None
+) -> tuple[str, int]:
+    """``hash_file``, and the bytes it hashed: the size that goes with the digest, which the
+    size a scan saw may not be (the file changed since)."""
     hasher = blake3.blake3(max_threads=threads if threads > 0 else _AUTO_THREADS)
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _hash_fd(fd, hasher, progress=progress)
+        size = _hash_fd(fd, hasher, progress=progress)
     finally:
         os.close(fd)
-    return hasher.hexdigest()
+    return hasher.hexdigest(), size
 
 
-def _hash_small(path: str) -> str:
+def _hash_small(path: str) -> tuple[str, int]:
     """A small file: opened and read with bare system calls (no file object, no buffer to
-    fill), which is most of what hashing it costs."""
+    fill), which is most of what hashing it costs. Digest and bytes hashed."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        hasher = blake3.blake3(os.read(fd, SMALL_FILE))
+        data = os.read(fd, SMALL_FILE)
+        hasher, size = blake3.blake3(data), len(data)
         while data := os.read(fd, SMALL_FILE):  # until EOF, as the file may have grown
             hasher.update(data)
+            size += len(data)
     finally:
         os.close(fd)
-    return hasher.hexdigest()
+    return hasher.hexdigest(), size
 
 
 def copy_and_hash(
@@ -523,12 +533,13 @@ class HashCache:
 def hash_files(
     files: list[FileStat], cache: HashCache | None = None, workers: int | None = None
 ) -> Manifest:
-    """The manifest of ``files``: cached digests where the stat matches, BLAKE3 for the rest."""
+    """The manifest of ``files``: cached digests where the stat matches, BLAKE3 for the rest
+    (with the size hashed, which differs from the size scanned if the file changed since)."""
     known = cache.lookup(files) if cache else {}
     todo = [f for f in files if f.rel not in known] if known else files
     workers = workers or min(8, os.cpu_count() or 1)
     total = sum(f.size for f in todo)
-    fresh: dict[str, str] = {}
+    fresh: dict[str, ManifestEntry] = {}
     with progress(total) as advance:
         small = [f for f in todo if f.size <= SMALL_FILE]
         medium = [f for f in todo if SMALL_FILE < f.size < LARGE_FILE]
@@ -542,20 +553,23 @@ def hash_files(
             # Medium files in parallel, while this thread hashes the small ones.
             done = pool.map(_hash_batch, _batches(medium, workers), repeat(advance)) if pool else []
             for f in small:
-                fresh[f.rel] = _hash_small(f.path)
+                digest, size = _hash_small(f.path)
+                fresh[f.rel] = ManifestEntry(f.rel, size, digest)
                 if advance:
                     advance(f.size)
-            for pairs in done:
-                fresh.update(pairs)
+            for entries in done:
+                fresh.update((e.rel, e) for e in entries)
         finally:
             if pool:
                 pool.shutdown()
         for f in large:  # one at a time, BLAKE3's threads inside the file
-            fresh[f.rel] = hash_file(f.path, threads=0, progress=advance)
-    if cache and fresh:
-        cache.store([(f, fresh[f.rel]) for f in todo])
-    digests = {**known, **fresh} if known else fresh
-    return Manifest.build([ManifestEntry(f.rel, f.size, digests[f.rel]) for f in files])
+            digest, size = hash_file_sized(f.path, 0, advance)
+            fresh[f.rel] = ManifestEntry(f.rel, size, digest)
+    if cache and fresh:  # not a file that changed as it was hashed
+        cache.store([(f, fresh[f.rel].digest) for f in todo if fresh[f.rel].size == f.size])
+    return Manifest.build(
+        [fresh.get(f.rel) or ManifestEntry(f.rel, f.size, known[f.rel]) for f in files]
+    )
 
 
 def _batches(files: list[FileStat], workers: int) -> list[list[FileStat]]:
@@ -572,8 +586,12 @@ def _batches(files: list[FileStat], workers: int) -> list[list[FileStat]]:
 
 def _hash_batch(
     batch: list[FileStat], advance: Callable[[int], None] | None
-) -> list[tuple[str, str]]:
-    return [(f.rel, hash_file(f.path, 1, advance)) for f in batch]
+) -> list[ManifestEntry]:
+    entries = []
+    for f in batch:
+        digest, size = hash_file_sized(f.path, 1, advance)
+        entries.append(ManifestEntry(f.rel, size, digest))
+    return entries
 
 
 #: Smaller jobs get no progress bar: they end before one would be read.
