@@ -24,13 +24,14 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from nemotron_kit.errors import ArtifactError
 from nemotron_kit.lineage import lineage
 from nemotron_kit.registry import ArtifactRegistry
 from nemotron_kit.ui.export import MARKER, export_site, file_name, page_key
 from nemotron_kit.ui.server import UIServer
 from nemotron_kit.ui.site import PageError, Site
 from tests.browser import screenshot
-from tests.conftest import needs, one_error_line, registry_of
+from tests.conftest import make_files, needs, one_error_line, registry_of
 
 SWEEP_STEPS = 40
 LRS = ("1e-3", "3e-4", "1e-4")
@@ -250,6 +251,17 @@ def test_secrets_this_process_knows_are_redacted_by_value(
     assert page["run"]["config"]["train"]["loss_per_token"] == 1.25
     assert page["curves"]["token_accuracy"]["data"] == [[0, 0.5]]
 
+    # The exported site too, a name's version list included (the list the page pages itself).
+    from nemotron_kit.artifacts import Artifact
+
+    make_files(tmp_path / "d", {"a.txt": "a"})
+    version = registry.publish(Artifact(path=str(tmp_path / "d")), name="m")
+    registry.alias(version.uri, token)
+    export_site(Site(registry), tmp_path / "site")
+    exported = [p.read_text() for p in (tmp_path / "site" / "data").iterdir()]
+    assert len(exported) > 3 and not [text for text in exported if token in text]
+    assert _data(tmp_path / "site", "versions", name="m", project="default")["versions"]
+
 
 def test_hostile_run_records_do_not_break_the_pages(tmp_path: Path) -> None:
     """A start record with fields of the wrong types (extra fields pass the record's schema)
@@ -394,6 +406,11 @@ def test_export_of_one_lineage_holds_only_that_lineage(
     assert not (
         site / "data" / file_name(page_key("version", {"uri": "art://tiny-gpt:v1"}))
     ).exists()
+    listed = _data(site, "versions", name="tiny-gpt", project="default")
+    kept = sorted(
+        (n.id for n in graph.artifacts() if n.id.startswith("art://tiny-gpt:")), reverse=True
+    )
+    assert [v["uri"] for v in listed["versions"]] == kept and listed["total"] == len(kept)
 
 
 # -- in a real browser -------------------------------------------------------------------------
@@ -530,6 +547,9 @@ def test_a_long_history_of_versions_is_paged_newest_first(tmp_path: Path) -> Non
     assert (first["total"], first["offset"], first["deleted"]) == (54, 0, [3])
     last = site.get("versions", {"name": "many", "offset": "50", "limit": "10"})
     assert [v["version"] for v in last["versions"]] == [5, 4, 2, 1]
+    assert (last["total"], last["type"], last["deleted"]) == (54, "artifact", [3])
+    with pytest.raises(ArtifactError, match="negative"):
+        registry.version_page("many", offset=-1)
     assert site.get("versions", {"name": "many", "offset": "54"})["versions"] == []
     with pytest.raises(PageError, match="limit"):
         site.get("versions", {"name": "many", "limit": "0"})

@@ -9,9 +9,10 @@ import contextlib
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from nemotron_kit.errors import (
+    ArtifactError,
     CorruptRecordError,
     NotFoundError,
     URIError,
@@ -24,6 +25,14 @@ from nemotron_kit.registry.base import (
     _valid_name,
 )
 from nemotron_kit.registry.uri import LATEST, ArtURI, validate_alias, validate_name
+
+
+class VersionPage(NamedTuple):
+    """A page of a name's versions (``version_page``)."""
+
+    versions: list[ArtifactVersion]  # newest first
+    total: int  # versions not deleted
+    deleted: list[int]  # the numbers of those deleted
 
 
 @dataclass(frozen=True)
@@ -306,27 +315,30 @@ class VersionLayer(RegistryBase):
     def versions(self, name: str, *, project: str | None = None) -> list[ArtifactVersion]:
         """Every version of ``name``, oldest first."""
         project = project or self.project
-        return [self._read_record(project, name, v) for v in self._live_numbers(project, name)]
+        return [self._read_record(project, name, v) for v in self._live_numbers(project, name)[0]]
 
     @_storage_errors
     def version_page(
         self, name: str, *, project: str | None = None, offset: int = 0, limit: int | None = None
-    ) -> tuple[list[ArtifactVersion], int]:
-        """Up to ``limit`` versions of ``name``, newest first from the ``offset``-th, and how
-        many there are: only their records are read, so a long history pages quickly."""
+    ) -> VersionPage:
+        """Up to ``limit`` versions of ``name``, newest first from the ``offset``-th: only
+        their records are read, so a long history pages quickly."""
+        if offset < 0 or (limit is not None and limit < 0):
+            raise ArtifactError(f"offset ({offset}) and limit ({limit}) cannot be negative.")
         project = project or self.project
-        numbers = self._live_numbers(project, name)[::-1]
+        live, dead = self._live_numbers(project, name)
         end = None if limit is None else offset + limit
-        return [self._read_record(project, name, v) for v in numbers[offset:end]], len(numbers)
+        page = [self._read_record(project, name, v) for v in live[::-1][offset:end]]
+        return VersionPage(page, len(live), sorted(dead))
 
-    def _live_numbers(self, project: str, name: str) -> list[int]:
-        """The numbers of ``name``'s versions that were not deleted, oldest first."""
+    def _live_numbers(self, project: str, name: str) -> tuple[list[int], set[int]]:
+        """The numbers of ``name``'s versions not deleted (oldest first), and of those deleted."""
         validate_name(name)
         latest = self._latest_version(project, name)
         if latest == 0:
             raise NotFoundError(self._unknown_name_message(project, name))
         dead = self.deleted_versions(name, project=project)
-        return [v for v in range(1, latest + 1) if v not in dead]
+        return [v for v in range(1, latest + 1) if v not in dead], dead
 
     def deleted_versions(self, name: str, *, project: str | None = None) -> set[int]:
         """Numbers of the deleted versions of ``name`` (one listing)."""

@@ -147,14 +147,17 @@ def redact(data: Any, secrets: list[str] | None = None) -> Any:
 
 
 def redact_values(data: Any, secrets: list[str] | None = None) -> Any:
-    """A copy of ``data`` with secret values replaced wherever they occur in its strings; keys
-    are not looked at (what is shown was redacted by key when it was written, and a metric
-    named ``loss_per_token`` is not a secret)."""
+    """A copy of ``data`` with secret values replaced wherever they occur in its strings, keys
+    included (an alias may be named after one). By value only: what is shown was redacted by
+    key when it was written, and a metric named ``loss_per_token`` is not a secret."""
     secrets = secret_values() if secrets is None else secrets
     if not secrets:
         return data
     if isinstance(data, dict):
-        return {k: redact_values(v, secrets) for k, v in data.items()}
+        return {
+            redact_text(k, secrets) if isinstance(k, str) else k: redact_values(v, secrets)
+            for k, v in data.items()
+        }
     if isinstance(data, (list, tuple)):
         return [redact_values(v, secrets) for v in data]
     if isinstance(data, str):

@@ -149,7 +149,7 @@ def _write(site: Site, work: Path, dest: Path, lineage_of: str | None) -> Export
         kept = []
         for entry in artifacts["artifacts"]:
             # One document of all the versions kept, which the page pages through itself.
-            listing = site.version_listing(entry["name"], entry["project"])
+            listing = site.served(site.version_listing(entry["name"], entry["project"]))
             listing["versions"] = [
                 v for v in listing["versions"] if keep_versions is None or v["uri"] in keep_versions
             ]

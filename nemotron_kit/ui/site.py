@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from nemotron_kit import views
 from nemotron_kit.errors import ArtifactError, NemotronKitError, NotFoundError
+from nemotron_kit.registry.uri import LATEST
 from nemotron_kit.tracking._secrets import redact_values
 
 if TYPE_CHECKING:
@@ -73,10 +74,15 @@ class Site:
         route = self.routes.get(path)
         if route is None:
             raise NotFoundError(f"There is no page '{path}': use one of {', '.join(self.routes)}.")
-        # Records were redacted where they were written; the secrets this process knows (its
-        # secret environment variables) are redacted again, by value, for records written by
-        # older versions or by hand.
-        data: dict[str, Any] = redact_values(views.jsonable(route.handler(params)))
+        return self.served(route.handler(params))
+
+    @staticmethod
+    def served(document: dict[str, Any]) -> dict[str, Any]:
+        """A page's document as it leaves: JSON-safe, and redacted. Records were redacted
+        where they were written; the secrets this process knows (its secret environment
+        variables) are redacted again, by value, for records written by older versions or by
+        hand."""
+        data: dict[str, Any] = redact_values(views.jsonable(document))
         return data
 
     # -- artifacts ------------------------------------------------------------------------
@@ -109,17 +115,22 @@ class Site:
     ) -> dict[str, Any]:
         """Versions of ``name`` newest first (all of them with no ``limit``: the export's)."""
         project = project or self.registry.project
-        page, total = self.registry.version_page(name, project=project, offset=offset, limit=limit)
+        page = self.registry.version_page(name, project=project, offset=offset, limit=limit)
+        newest = page.versions[0] if page.versions and offset == 0 else None
+        if newest is None and page.total:  # a later page: the header names the newest's type
+            newest = self.registry.resolve(f"art://{project}/{name}:{LATEST}")
         by_version = views.aliases_by_version(self.registry, name, project)
         return {
             "name": name,
             "project": project,
-            "type": page[0].type if page else None,
-            "versions": [views.version_row(v, by_version.get(v.version, [])) for v in page],
-            "total": total,
+            "type": newest.type if newest else None,
+            "versions": [
+                views.version_row(v, by_version.get(v.version, [])) for v in page.versions
+            ],
+            "total": page.total,
             "offset": offset,
             "limit": limit,
-            "deleted": sorted(self.registry.deleted_versions(name, project=project)),
+            "deleted": page.deleted,
         }
 
     def version(self, params: Mapping[str, str]) -> dict[str, Any]:
