@@ -158,6 +158,13 @@ def test_versions_lists_every_version(
     assert [e["metrics"]["step"] for e in entries] == [100, 200, 300]
     assert [e["aliases"] for e in entries] == [[], ["best"], ["latest"]]
 
+    limited = run_artifacts(run_cli, root, "versions", "tiny-gpt", "--limit", "2")
+    assert limited.returncode == 0 and limited.stderr == "the 2 newest of 3 versions (--limit)\n"
+    assert [row["version"] for row in parse_table(limited.stdout)[1]] == ["v2", "v3"]
+    assert run_artifacts(run_cli, root, "versions", "tiny-gpt", "--limit", "3").stderr == ""
+    newest = ok(run_artifacts(run_cli, root, "versions", "tiny-gpt", "--limit", "1", "--json"))
+    assert [e["uri"] for e in json.loads(newest)] == [published[-1].uri]
+
 
 def test_show_reports_one_version(
     run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path
@@ -312,6 +319,7 @@ def test_gc_lists_then_removes_leftovers_and_keeps_referenced_data(
         (["show", "art://nope"], ["'nope'", "tiny-gpt"]),
         (["versions", "nope"], ["'nope'", "known names"]),
         (["versions", "art://tiny-gpt:v1"], ["give the name alone"]),
+        (["versions", "tiny-gpt", "--limit", "0"], ["--limit", "'0'"]),
         (["show", "art://tiny-gpt:prod"], ["no alias 'prod'", "best"]),
         (["verify", "art://tiny-gpt:prod"], ["no alias 'prod'"]),
         (["show", "art://tiny-gpt:v9"], ["v1 to v3"]),

@@ -147,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_json(show)
     versions = add("versions", "list every version of a name", cmd_versions)
     versions.add_argument("name", metavar="NAME", help="NAME or art://[PROJECT/]NAME")
+    versions.add_argument(
+        "--limit",
+        type=whole_number(1),
+        default=None,
+        metavar="N",
+        help="show the N newest versions only (only their records are read)",
+    )
     add_json(versions)
     alias = add("alias", "point ALIAS at the version URI resolves to (--rm: remove it)", cmd_alias)
     alias.add_argument("uri", metavar="URI", help="art://NAME[:vN|:ALIAS]")
@@ -406,7 +413,8 @@ def cmd_show(ns: argparse.Namespace) -> int:
 def cmd_versions(ns: argparse.Namespace) -> int:
     registry = open_registry(ns)
     name, project = _name_and_project(registry, ns.name)
-    versions = registry.versions(name, project=project)
+    page = registry.version_page(name, project=project, limit=ns.limit)
+    versions = page.versions[::-1]  # oldest first
     by_version = views.aliases_by_version(registry, name, project)
     metrics = [views.version_metrics(v) for v in versions]
     if ns.json:
@@ -424,6 +432,8 @@ def cmd_versions(ns: argparse.Namespace) -> int:
         for v, m in zip(versions, metrics, strict=True)
     ]
     _console().print(_table(["version", "created", "digest", *keys, "aliases"], rows))
+    if len(versions) < page.total:
+        print(f"the {len(versions)} newest of {page.total} versions (--limit)", file=sys.stderr)
     return 0
 
 
