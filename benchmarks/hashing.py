@@ -18,8 +18,9 @@ fresh interpreter (import nemotron_kit, then the default local registry), interp
 
 With --s3 (an endpoint, or none to start the test server, moto, on a free port): 256 MiB as
 256 files, published in copy mode to a fresh S3 registry against a plain s3fs recursive put of
-the same files, and re-published under a new name to the registry that holds them (clients
-connected before the clock starts, both ours and s3fs's).
+the same files (in turn, each upload removed after its pair), and re-published under a new name
+to the registry that holds them (clients connected before the clock starts, both ours and
+s3fs's).
 
     python benchmarks/hashing.py [--quick] [--repeat 3] [--dir DIR] [--s3 [ENDPOINT]]
 """
@@ -132,21 +133,25 @@ def bytes_read() -> int:
     return 0
 
 
+def time_once(fn: Callable[[int], object], i: int) -> float:
+    start = time.perf_counter()
+    fn(i)
+    return time.perf_counter() - start
+
+
 def best_time(
     fn: Callable[[int], object], repeat: int, cleanup: Callable[[int], object] | None = None
 ) -> float:
     """The fastest of ``repeat`` runs of ``fn(i)``; ``cleanup(i)`` after each, untimed."""
     samples = []
     for i in range(repeat):
-        start = time.perf_counter()
-        fn(i)
-        samples.append(time.perf_counter() - start)
+        samples.append(time_once(fn, i))
         if cleanup is not None:
             cleanup(i)
     return min(samples)
 
 
-def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, float]:
+def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
     from nemotron_kit.artifacts._base import Artifact
     from nemotron_kit.registry.core import ArtifactRegistry
 
@@ -163,7 +168,7 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, float]
         shutil.rmtree(scratch / name)
         (scratch / name).with_suffix(".sqlite").unlink(missing_ok=True)
 
-    res = {
+    res: dict[str, Any] = {
         "ours": best_time(lambda i: publish(f"ref-{i}", "reference"), repeat),
         "md5": best_time(lambda i: md5_tree(data), repeat),
         "cat": best_time(lambda i: cat_all(data), repeat),
@@ -175,25 +180,30 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, float]
         lambda i: warm.publish(Artifact(path=str(data)), name="bench", mode="reference"), repeat
     )
     res["again_read"] = (bytes_read() - before) / repeat
-    # Copies: a fresh registry (or directory) each time, deleted before the next run.
+    # Copies: a fresh registry (or directory) each time, deleted after each pair of runs.
     # Copies, ours and cp -r in turn (the machine's state drifts: each pair sees the same),
     # each into a fresh directory and starting with no dirty pages waiting for the disk
     # (os.sync, untimed): otherwise the copy before decides how long the kernel throttles this
     # one. The first copy-mode registry stays, for the load below.
-    copies, cps = [], []
-    for i in range(repeat):
-        os.sync()
-        start = time.perf_counter()
+    copies: list[float] = []
+    cps: list[float] = []
+
+    def copy_mode(i: int) -> None:
         publish(f"copy-{i}", "copy")
-        copies.append(time.perf_counter() - start)
+
+    def cp_r(i: int) -> None:
+        subprocess.run(["cp", "-r", str(data), str(scratch / f"cp-{i}")], check=True)
+
+    for i in range(repeat):  # in alternating order: neither always goes first
+        pair = [(copy_mode, copies), (cp_r, cps)]
+        for run, samples in pair if i % 2 == 0 else pair[::-1]:
+            os.sync()
+            samples.append(time_once(run, i))
         if i:
             remove(f"copy-{i}")
-        os.sync()
-        start = time.perf_counter()
-        subprocess.run(["cp", "-r", str(data), str(scratch / f"cp-{i}")], check=True)
-        cps.append(time.perf_counter() - start)
         shutil.rmtree(scratch / f"cp-{i}")
     res["copy"], res["cp"] = min(copies), min(cps)
+    res["copies"], res["cps"] = copies, cps
     # First load: the version's tree is removed (untimed) before each, so each builds it.
     uri = registry("copy-0").resolve("art://bench").uri
     trees = scratch / "copy-0" / "trees"
@@ -276,7 +286,7 @@ def s3_server(endpoint: str | None, work: Path) -> Iterator[str]:
         subprocess.run([*script, "stop"], env=env, check=False)
 
 
-def measure_s3(endpoint: str, data: Path, work: Path, repeat: int) -> dict[str, float]:
+def measure_s3(endpoint: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
     import boto3
     import s3fs
 
@@ -287,8 +297,6 @@ def measure_s3(endpoint: str, data: Path, work: Path, repeat: int) -> dict[str, 
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     fs = s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint}, skip_instance_cache=True)
     fs.ls(bucket)  # connected before the clock starts
-    put = best_time(lambda i: fs.put(str(data), f"{bucket}/put-{i}", recursive=True), repeat)
-
     # Connected before the clock starts, like the s3fs client.
     registries = [
         ArtifactRegistry(
@@ -300,10 +308,26 @@ def measure_s3(endpoint: str, data: Path, work: Path, repeat: int) -> dict[str, 
     ]
     for registry in registries:
         registry.storage.check_root()
-    ours = best_time(
-        lambda i: registries[i].publish(Artifact(path=str(data)), name="bench", mode="copy"),
-        repeat,
-    )
+
+    def put_once(i: int) -> None:
+        fs.put(str(data), f"{bucket}/put-{i}", recursive=True)
+
+    def publish_once(i: int) -> None:
+        registries[i].publish(Artifact(path=str(data)), name="bench", mode="copy")
+
+    # The put and our publish in turn, in alternating order, each run's upload removed after
+    # it (untimed; but the first registry's, for the re-publish below): the server's state
+    # (what it holds, its memory) drifts as it fills, and each pair sees the same.
+    puts: list[float] = []
+    publishes: list[float] = []
+    for i in range(repeat):
+        pair = [(put_once, puts), (publish_once, publishes)]
+        for run, samples in pair if i % 2 == 0 else pair[::-1]:
+            samples.append(time_once(run, i))
+        fs.rm(f"{bucket}/put-{i}", recursive=True)
+        if i:
+            fs.rm(f"{bucket}/registry-{i}", recursive=True)
+    put, ours = min(puts), min(publishes)
     # The registry of the first run holds the content; this machine's hash cache knows it.
     holder = registries[0]
     again = best_time(
@@ -405,6 +429,10 @@ def main() -> None:
             f"{r['ours'] / r['cat']:5.2f}   copy / cp -r = {r['copy'] / r['cp']:5.2f}   "
             f"load / cp -r = {r['load'] / r['cp']:5.2f}"
         )
+    # The machine's page-allocation speed drifts from minute to minute: every pair shown.
+    for label, r in results.items():
+        pairs = "  ".join(f"{c:.3f}/{p:.3f}" for c, p in zip(r["copies"], r["cps"], strict=True))
+        print(f"{label}: each run, copy / cp -r in seconds: {pairs}")
     print(
         f"interpreter start (python -c pass): {imports['bare'] * 1000:.1f} ms; a fresh "
         f"interpreter importing nemotron_kit with its default registry: "
