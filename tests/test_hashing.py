@@ -7,6 +7,7 @@ package itself, never against the code under test.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import multiprocessing
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import blake3
@@ -158,6 +160,24 @@ def test_a_small_file_that_is_larger_than_its_size_said_goes_on_as_a_stream(
     assert (digest, size) == (b3(data), len(data))
     assert sum(seen) == len(data)
     assert reads == [hashing.SMALL_FILE + 1]  # one small read, then the stream
+
+
+def test_short_reads_and_writes_lose_no_byte_of_a_small_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read may return less than asked before EOF (a pipe-like or FUSE file, a file still
+    growing) and a write may take less than given: everything is still copied, hashed and
+    counted once."""
+    data = os.urandom(1000)
+    src = write(tmp_path / "src.bin", data)
+    real_read, real_write = os.read, os.write
+    monkeypatch.setattr(os, "read", lambda fd, n: real_read(fd, min(n, 300)))
+    monkeypatch.setattr(os, "write", lambda fd, view: real_write(fd, view[:128]))
+    seen: list[int] = []
+    digest, size = hashing.copy_and_hash(src, tmp_path / "dst.bin", progress=seen.append)
+    assert (tmp_path / "dst.bin").read_bytes() == data
+    assert (digest, size) == (b3(data), len(data))
+    assert sum(seen) == len(data)
 
 
 def test_copy_and_hash_refuses_a_directory_in_one_sentence(tmp_path: Path) -> None:
@@ -378,6 +398,34 @@ def test_a_file_that_grew_since_the_scan_is_recorded_as_hashed(tmp_path: Path) -
         ManifestEntry(rel, size + 7, b3(bytes(size) + b"+" * 7)) for rel, size in sizes.items()
     )
     assert cache.lookup(files) == {}
+
+
+def test_a_small_file_that_grew_past_the_small_size_is_hashed_whole(tmp_path: Path) -> None:
+    """Scanned small (one read on the calling thread), read after it grew: all of it counts."""
+    path = write(tmp_path / "art" / "grows.bin", b"x" * 10)
+    files = hashing.scan(tmp_path / "art")
+    grown = b"x" * 10 + os.urandom(2 * hashing.SMALL_FILE + 5)
+    path.write_bytes(grown)
+    assert hashing.hash_files(files).files == (ManifestEntry("grows.bin", len(grown), b3(grown)),)
+
+
+def test_hashing_progress_counts_every_byte_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small, medium (in the pool) and large files all report what they read to the bar."""
+    sizes = [10, hashing.SMALL_FILE + 1, 3 * hashing.CHUNK, hashing.LARGE_FILE]
+    for i, size in enumerate(sizes):
+        write(tmp_path / "art" / f"f{i}.bin", bytes(size))
+    seen: list[int] = []
+
+    @contextlib.contextmanager
+    def recorded(total: int, description: str = "") -> Iterator[Callable[[int], None]]:
+        assert total == sum(sizes)
+        yield seen.append
+
+    monkeypatch.setattr(hashing, "progress", recorded)
+    hashing.hash_files(hashing.scan(tmp_path / "art"), workers=2)
+    assert sum(seen) == sum(sizes)
 
 
 # -- the stat cache -----------------------------------------------------------------------------
