@@ -84,7 +84,7 @@ def test_export_refuses_a_full_directory_and_damaged_data(
     obj = Path(registry.storage.local_path(f"objects/{entry.digest[:2]}/{entry.digest}") or "")
     os.chmod(obj, 0o644)
     obj.write_text("X")
-    with pytest.raises(IntegrityError, match="does not match its recorded digest"):
+    with pytest.raises(IntegrityError, match="does not match its recorded digest and size"):
         export(registry, "art://d:v2", tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
     assert not list(tmp_path.glob(".bad.tmp-*"))  # nothing half-written either

@@ -67,8 +67,9 @@ def export(registry: ArtifactRegistry, uri: str | ArtURI, destination: str | Pat
             digest, size = hashing.copy_and_hash(source if single else source / entry.rel, target)
             if (digest, size) != (entry.digest, entry.size):
                 raise IntegrityError(
-                    f"'{entry.rel}' of {version.uri} does not match its recorded digest: run "
-                    f"`nemotron-kit artifacts verify {version.uri}`; nothing was exported."
+                    f"'{entry.rel}' of {version.uri} does not match its recorded digest and "
+                    f"size: run `nemotron-kit artifacts verify {version.uri}`; nothing was "
+                    "exported."
                 )
             os.chmod(target, 0o644)
         if dest.exists():
