@@ -139,6 +139,18 @@ def time_once(fn: Callable[[int], object], i: int) -> float:
     return time.perf_counter() - start
 
 
+def in_turn(
+    i: int,
+    runs: list[tuple[Callable[[int], object], list[float]]],
+    before: Callable[[], object] = lambda: None,
+) -> None:
+    """Run ``i`` of each contender, appending its time to its samples, in alternating order
+    (neither always goes first); ``before()`` ahead of each, untimed."""
+    for run, samples in runs if i % 2 == 0 else runs[::-1]:
+        before()
+        samples.append(time_once(run, i))
+
+
 def best_time(
     fn: Callable[[int], object], repeat: int, cleanup: Callable[[int], object] | None = None
 ) -> float:
@@ -194,11 +206,8 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
     def cp_r(i: int) -> None:
         subprocess.run(["cp", "-r", str(data), str(scratch / f"cp-{i}")], check=True)
 
-    for i in range(repeat):  # in alternating order: neither always goes first
-        pair = [(copy_mode, copies), (cp_r, cps)]
-        for run, samples in pair if i % 2 == 0 else pair[::-1]:
-            os.sync()
-            samples.append(time_once(run, i))
+    for i in range(repeat):
+        in_turn(i, [(copy_mode, copies), (cp_r, cps)], before=os.sync)
         if i:
             remove(f"copy-{i}")
         shutil.rmtree(scratch / f"cp-{i}")
@@ -321,9 +330,7 @@ def measure_s3(endpoint: str, data: Path, work: Path, repeat: int) -> dict[str, 
     puts: list[float] = []
     publishes: list[float] = []
     for i in range(repeat):
-        pair = [(put_once, puts), (publish_once, publishes)]
-        for run, samples in pair if i % 2 == 0 else pair[::-1]:
-            samples.append(time_once(run, i))
+        in_turn(i, [(put_once, puts), (publish_once, publishes)])
         fs.rm(f"{bucket}/put-{i}", recursive=True)
         if i:
             fs.rm(f"{bucket}/registry-{i}", recursive=True)
