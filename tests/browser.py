@@ -270,7 +270,8 @@ def page(request: pytest.FixtureRequest) -> Iterator[Page]:
 @pytest.fixture
 def page_log(page: Page, request: pytest.FixtureRequest) -> PageLog:
     """What ``page`` (and any page it opened) logged so far; ``expect_error`` lives here."""
-    return request.node.stash[_OPENED][1]
+    stash: pytest.Stash = request.node.stash  # pytest types ``node`` as Any
+    return stash[_OPENED][1]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

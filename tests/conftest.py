@@ -346,11 +346,18 @@ def make_files(root: Path, files: Mapping[str, bytes | str]) -> Path:
     return root
 
 
+def _text(output: str | bytes | None) -> str:
+    """A process's captured output as text, whether it was opened in text mode or not."""
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
 def wait_for(
     condition: Callable[[], T | None],
     what: str,
     *,
-    proc: subprocess.Popen[str] | None = None,
+    proc: subprocess.Popen[str] | subprocess.Popen[bytes] | None = None,
     timeout: float = 600.0,
 ) -> T:
     """Poll ``condition`` until it returns something true, and return that.
@@ -367,7 +374,7 @@ def wait_for(
             out, err = proc.communicate()
             raise AssertionError(
                 f"waiting for {what}, the command ended first (exit {proc.returncode}):\n"
-                f"{(out or '')[-2000:]}\n{(err or '')[-3000:]}"
+                f"{_text(out)[-2000:]}\n{_text(err)[-3000:]}"
             )
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout:.0f} s: a hang")
@@ -474,7 +481,9 @@ def _serve(cmd: list[str], port: int, what: str) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def up() -> bool:
-        assert proc.poll() is None, f"{what} exited: {proc.stderr.read() if proc.stderr else ''}"
+        assert proc.poll() is None, (
+            f"{what} exited: {_text(proc.stderr.read() if proc.stderr else None)}"
+        )
         with socket.socket() as sock:
             return sock.connect_ex(("127.0.0.1", port)) == 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ class Schema:
     data: str | None = None
 
 
-def write_all_formats(directory: Path, content: dict[str, object]) -> dict[str, Path]:
+def write_all_formats(directory: Path, content: Mapping[str, object]) -> dict[str, Path]:
     import yaml
 
     files = {

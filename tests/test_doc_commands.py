@@ -129,7 +129,8 @@ def test_doc_command_works(page: str, command: str, tmp_path: Path) -> None:
 
 
 def _readme_block(containing: str) -> str:
-    blocks = re.findall(r"```(\w*)\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    readme = (REPO / "README.md").read_text()
+    blocks: list[tuple[str, str]] = re.findall(r"```(\w*)\n(.*?)```", readme, re.S)
     (block,) = [body for _, body in blocks if containing in body]
     return block
 

@@ -14,6 +14,7 @@ from nemotron_kit.execution.base import JobStatus
 from nemotron_kit.execution.job import JobSpec
 from nemotron_kit.execution.launch import build_executor
 from nemotron_kit.execution.local import LocalExecutor
+from nemotron_kit.execution.slurm import SlurmExecutor
 from tests.conftest import wait_for
 
 
@@ -95,6 +96,7 @@ def test_the_launchers_max_parallel_bounds_each_executor_its_own_way() -> None:
         {"_target_": "nemotron_kit.execution.slurm.SlurmExecutor", "name": "slurm"},
         max_parallel=3,
     )
+    assert isinstance(slurm, SlurmExecutor)
     assert slurm.parameters(name="x")["slurm_array_parallelism"] == 3
     local = build_executor(
         {"_target_": "nemotron_kit.execution.local.LocalExecutor", "name": "local"},

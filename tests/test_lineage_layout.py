@@ -132,8 +132,8 @@ def test_a_small_graph_reads_left_to_right() -> None:
     graph = LineageGraph(root="art://eval:v1", direction="upstream", depth=None)
     for node in (artifact("data"), artifact("model"), artifact("eval")):
         graph.add_node(node)
-    for node in (run("make-data"), run("train"), run("evaluate", "FAILED")):
-        graph.add_node(node)
+    for run_node in (run("make-data"), run("train"), run("evaluate", "FAILED")):
+        graph.add_node(run_node)
     graph.add_edge("run:make-data", "art://data:v1", PRODUCED)
     graph.add_edge("art://data:v1", "run:train", CONSUMED_BY)
     graph.add_edge("run:train", "art://model:v1", PRODUCED)

@@ -48,6 +48,7 @@ def test_resolver_fields(tmp_path: Path, registry_root: Path) -> None:
         }
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)
     assert resolved["v1_tokens"] == 100 and resolved["version"] == 2
     assert resolved["uri"] == "art://data:v2" and resolved["type"] == "pretrain_blends"
     assert resolved["full"] == "data"
@@ -71,6 +72,7 @@ def test_pin_config_pins_every_reference_once(tmp_path: Path, registry_root: Pat
     publish_blend(tmp_path, 999, "later")  # a publish after pinning changes nothing for the job
     assert pinned == ["art://data:v1", "art://data:v1/blend.json"]
     raw = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(raw, dict)
     assert raw["inputs"] == {"data": "art://data:v1", "file": "art://data:v1/blend.json"}
     assert raw["tokens"] == "${art:data:v1,total_tokens}"
     assert cfg.tokens == 100

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -193,7 +193,9 @@ def test_reference_urls_point_at_the_registry_files(
         options = {"endpoint_url": request.getfixturevalue("s3_endpoint")}
     registry = ArtifactRegistry(root, storage_options=options, hash_cache=cache)
     path = data / "b.txt" if backend == "single" else data
-    mode = "reference" if backend in ("reference", "single") else "copy"
+    mode: Literal["reference", "copy"] = (
+        "reference" if backend in ("reference", "single") else "copy"
+    )
     version = registry.publish(Artifact(path=str(path)), name="d", mode=mode)
     urls = dict(reference_urls(SimpleNamespace(registry=registry), version))  # type: ignore[arg-type]
     objects = {

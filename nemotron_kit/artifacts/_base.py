@@ -9,7 +9,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, overload
 
 from pydantic import (
     BaseModel,
@@ -38,7 +38,28 @@ def _fspath(value: Any) -> Any:
 
 #: A local path or fsspec URL; ``str`` and ``os.PathLike`` (``pathlib.Path``) are accepted and
 #: stored as text, so records stay JSON and URLs like ``s3://b/k`` are never mangled by Path.
-PathStr = Annotated[str, BeforeValidator(_fspath)]
+if TYPE_CHECKING:
+    from typing import Self
+
+    class _PathField:
+        """How type checkers see a ``PathStr`` field: it reads as ``str`` but the constructor
+        and assignment take ``str | os.PathLike[str]``, as pydantic does at run time.
+
+        A plain ``str`` annotation would make the ``__init__`` that mypy and pyright synthesise
+        for every model (dataclass_transform) refuse ``path=Path(...)``; a descriptor's
+        ``__set__`` type is what PEP 681 gives that parameter instead.
+        """
+
+        @overload
+        def __get__(self, obj: None, owner: type[Any], /) -> Self: ...
+        @overload
+        def __get__(self, obj: object, owner: type[Any] | None = None, /) -> str: ...
+        def __get__(self, obj: object, owner: type[Any] | None = None, /) -> Self | str: ...
+        def __set__(self, obj: object, value: str | os.PathLike[str], /) -> None: ...
+
+    PathStr = _PathField
+else:
+    PathStr = Annotated[str, BeforeValidator(_fspath)]
 
 
 class InputDatasetInfo(BaseModel):
