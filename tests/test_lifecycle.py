@@ -1,5 +1,6 @@
 """Versions leave the registry: `artifacts rm` (a tombstone), `alias --rm`, retention through
-`gc --keep-last`; gc then reclaims the bytes, and never what a live version needs."""
+`gc --keep-last` or the registry's policy; gc then reclaims the bytes, and never what a live
+version needs."""
 
 from __future__ import annotations
 
@@ -7,14 +8,27 @@ import json
 import os
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from nemotron_kit.artifacts import Artifact
 from nemotron_kit.errors import ArtifactError, NotFoundError
-from nemotron_kit.registry import ArtifactRegistry
-from nemotron_kit.registry.lifecycle import delete
+from nemotron_kit.registry import ArtifactRegistry, lifecycle
+from nemotron_kit.registry.lifecycle import (
+    delete,
+    keep_last_policy,
+    policy_as_config,
+    policy_from_config,
+    read_policy,
+    retention,
+    rule_for,
+    write_policy,
+)
+from tests.conftest import needs
 
 MIB = 1 << 20
 
@@ -157,9 +171,142 @@ def test_bad_lifecycle_input_is_one_sentence(registry: ArtifactRegistry, tmp_pat
         assert result.returncode == 2, (args, result.stderr)
         assert said in result.stderr, (args, result.stderr)
     with pytest.raises(ArtifactError, match="keep_last must be at least 1"):
-        from nemotron_kit.registry.lifecycle import retention
+        keep_last_policy(0)
+    older = cli(tmp_path, "gc", "--older-than", "3d")  # it qualifies --keep-last only
+    assert older.returncode == 2 and "--older-than applies to --keep-last" in older.stderr
 
-        retention(registry, keep_last=0)
+
+# -- the registry's retention policy ------------------------------------------------------------
+
+
+def set_policy(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
+    policy = tmp_path / "retention.yaml"
+    policy.write_text(text)
+    return cli(tmp_path, "retention", "--set", str(policy))
+
+
+def test_gc_applies_the_registrys_retention_policy_per_name(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    for name in ("run-ckpt", "data"):
+        for i in range(4):
+            registry.publish(Artifact(path=str(payload(tmp_path, f"{name}{i}"))), name=name)
+    registry.alias("art://run-ckpt:v1", "best")  # keep_aliased: false for checkpoints
+    registry.alias("art://data:v1", "golden")
+    assert "no retention policy" in cli(tmp_path, "retention").stdout
+    none = cli(tmp_path, "gc", "--dry-run", "--json")  # no policy: no version goes
+    assert none.returncode == 0 and json.loads(none.stdout)["retired"] == []
+    made = set_policy(
+        tmp_path,
+        'keep_last: 2\nnames:\n  "*-ckpt": {keep_last: 1, keep_aliased: false}\n',
+    )
+    assert made.returncode == 0, made.stderr
+    assert "*-ckpt" in made.stdout and "keep the newest 1" in made.stdout
+    shown = json.loads(cli(tmp_path, "retention", "--json").stdout)
+    assert shown["keep_last"] == 2 and shown["names"]["*-ckpt"]["keep_aliased"] is False
+    before = disk_bytes(tmp_path / "registry")
+    planned = cli(tmp_path, "gc", "--dry-run", "--json")
+    expected = ["art://data:v2", "art://run-ckpt:v1", "art://run-ckpt:v2", "art://run-ckpt:v3"]
+    assert sorted(json.loads(planned.stdout)["retired"]) == expected
+    skipped = cli(tmp_path, "gc", "--no-retention", "--grace", "0", "--json")
+    assert json.loads(skipped.stdout)["retired"] == []
+    assert disk_bytes(tmp_path / "registry") == before  # nothing yet
+    result = cli(tmp_path, "gc", "--grace", "0")
+    assert result.returncode == 0, result.stderr
+    assert "deleted art://run-ckpt:v3 (retention: keep the last 1)" in result.stdout
+    assert [v.version for v in registry.versions("run-ckpt")] == [4]
+    assert [v.version for v in registry.versions("data")] == [1, 3, 4]  # golden stays
+    assert "best" not in registry.aliases("run-ckpt")  # it went with its version
+    assert before - disk_bytes(tmp_path / "registry") >= 4 * MIB
+    assert all(
+        registry.verify(v.uri).ok for n in ("data", "run-ckpt") for v in registry.versions(n)
+    )
+    again = cli(tmp_path, "gc", "--dry-run", "--json")  # the policy holds: nothing more
+    assert json.loads(again.stdout)["retired"] == []
+
+
+def test_retention_older_than_keeps_what_is_younger(
+    registry: ArtifactRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        registry.publish(Artifact(path=str(payload(tmp_path, str(i), 10))), name="m")
+    policy = policy_from_config({"keep_last": 1, "older_than": "1d"})
+    assert policy.default.older_than_s == 86400
+    assert retention(registry, policy).delete == []  # made a moment ago
+    later = time.time() + 2 * 86400
+    monkeypatch.setattr(lifecycle, "time", SimpleNamespace(time=lambda: later))
+    assert [v.version for v in retention(registry, policy).delete] == [1, 2]
+
+
+def test_a_bad_policy_is_one_sentence_and_keeps_the_one_set(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    registry.publish(Artifact(path=str(payload(tmp_path, "x", 10))), name="m")
+    assert set_policy(tmp_path, "keep_last: 3\n").returncode == 0
+    for text, said in (
+        ("keep_last: 0\n", "keep_last must be a whole number >= 1"),
+        ("keep_lst: 2\n", "unknown key 'keep_lst': the keys are keep_last, older_than"),
+        ("older_than: soon\n", "older_than 'soon' is not a duration"),
+        ("keep_aliased: maybe\n", "keep_aliased must be true or false"),
+        ("names: {a/b/c: {keep_last: 1}}\n", "'a/b/c' is not a name pattern"),
+        ("names: {x: {keep_last: -1}}\n", "(rule 'x'): keep_last must be a whole number"),
+        ("names: [1\n", "is not valid YAML at line 2"),
+        ("- 1\n", "must be a mapping"),
+    ):
+        result = set_policy(tmp_path, text)
+        assert result.returncode == 2, (text, result.stderr)
+        assert said in result.stderr and len(result.stderr.strip().splitlines()) == 1, (
+            text,
+            result.stderr,
+        )
+    assert json.loads(cli(tmp_path, "retention", "--json").stdout)["keep_last"] == 3
+
+
+def test_a_damaged_policy_stops_retention_not_gc(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    for i in range(3):
+        registry.publish(Artifact(path=str(payload(tmp_path, str(i), 10))), name="m")
+    assert set_policy(tmp_path, "keep_last: 1\n").returncode == 0
+    stored = tmp_path / "registry" / "policies" / "retention.json"
+    stored.write_text('{"format": "nemotron-kit/retention/1", "default": {"keep_last": "1"}}')
+    result = cli(tmp_path, "gc", "--grace", "0")
+    assert result.returncode != 0 and "retention policy" in result.stderr
+    assert "--clear" in result.stderr  # the way out
+    assert [v.version for v in registry.versions("m")] == [1, 2, 3]
+    assert cli(tmp_path, "gc", "--no-retention", "--grace", "0").returncode == 0
+    cleared = cli(tmp_path, "retention", "--clear")
+    assert cleared.returncode == 0 and "no retention policy" in cleared.stdout
+    assert not stored.exists()
+    assert json.loads(cli(tmp_path, "gc", "--dry-run", "--json").stdout)["retired"] == []
+
+
+@pytest.mark.parametrize("backend", ["local", "memory", pytest.param("s3", marks=needs("s3"))])
+def test_the_policy_lives_in_the_registry_on_every_backend(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    root: str | Path = tmp_path / "registry"
+    options: dict[str, str] = {}
+    if backend == "memory":
+        root = f"memory://nk-{uuid.uuid4().hex}"
+    elif backend == "s3":
+        bucket, endpoint = (request.getfixturevalue(f) for f in ("s3_bucket", "s3_endpoint"))
+        root, options = f"s3://{bucket}/{uuid.uuid4().hex}", {"endpoint_url": endpoint}
+    shared, other = (
+        ArtifactRegistry(root, storage_options=options, hash_cache=False) for _ in range(2)
+    )
+    assert read_policy(other) is None
+    policy = policy_from_config({"keep_last": 5, "names": {"team/*": {"older_than": "12h"}}})
+    write_policy(shared, policy)
+    seen = read_policy(other)  # another user of the registry sees the same policy
+    assert seen is not None and seen == policy
+    assert rule_for(seen, "team", "x").older_than_s == 43200
+    assert rule_for(seen, "team", "x").keep_last == 5  # what the rule omits comes from above
+    assert rule_for(seen, "default", "x") == seen.default
+    assert policy_from_config(policy_as_config(seen)).names == seen.names
+    write_policy(other, None)
+    write_policy(other, None)  # clearing twice is no error
+    assert read_policy(shared) is None
 
 
 def test_gc_collects_the_homes_unused_caches_and_keeps_what_a_run_names(

@@ -5,7 +5,11 @@
     nemotron-kit artifacts versions NAME [--json]
     nemotron-kit artifacts alias URI ALIAS
     nemotron-kit artifacts verify URI [--json]
-    nemotron-kit artifacts gc [--dry-run] [--grace SECONDS] [--json]
+    nemotron-kit artifacts rm URI [--reason TEXT] [--force]
+    nemotron-kit artifacts export URI DIR
+    nemotron-kit artifacts diff A B [--json]
+    nemotron-kit artifacts gc [--dry-run] [--grace SECONDS] [--keep-last N] [--json]
+    nemotron-kit artifacts retention [--set FILE | --clear] [--json]
 
 Every subcommand takes ``--root``, ``--project`` and ``--endpoint-url``. Plain argparse, not
 Hydra: these are queries against a registry, not jobs. rich is imported inside the handlers so
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 
     from nemotron_kit.registry.core import ArtifactRegistry
     from nemotron_kit.registry.home_cache import HomeReport
+    from nemotron_kit.registry.records import RetentionPolicy, RetentionRule
 
 PROG = "nemotron-kit artifacts"
 DEFAULT_GRACE = 3600.0
@@ -53,16 +58,12 @@ class _Parser(argparse.ArgumentParser):
 
 def _duration(text: str) -> float:
     """Seconds from '3600', '90m', '12h' or '30d'."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    scale = units.get(text[-1:], 1) if text else 1
-    number = text[:-1] if text[-1:] in units else text
+    from nemotron_kit.registry.lifecycle import parse_duration
+
     try:
-        value = float(number) * scale
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a duration such as 3600, 12h or 30d")
-    return value
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def whole_number(
@@ -201,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=whole_number(1),
         metavar="N",
         help="retention: first delete versions beyond the newest N of each name (aliased "
-        "versions, and those live versions were made from, stay)",
+        "versions, and those live versions were made from, stay), instead of the registry's "
+        "policy",
     )
     gc.add_argument(
         "--older-than",
@@ -210,7 +212,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="AGE",
         help="retention: only versions older than AGE (3600, 12h, 30d)",
     )
+    gc.add_argument(
+        "--no-retention",
+        action="store_true",
+        help="do not apply the registry's retention policy this time",
+    )
     add_json(gc)
+    policy = add(
+        "retention",
+        "show the registry's retention policy (which gc applies), set it from a YAML file, "
+        "or clear it",
+        cmd_retention,
+    )
+    what = policy.add_mutually_exclusive_group()
+    what.add_argument(
+        "--set",
+        metavar="FILE",
+        help="YAML with keep_last, older_than, keep_aliased and per-name rules under names "
+        "(see docs/registry.md); '-' reads stdin",
+    )
+    what.add_argument("--clear", action="store_true", help="remove the policy")
+    add_json(policy)
     return parser
 
 
@@ -549,24 +571,98 @@ def _say_home(cache: HomeReport, dry_run: bool) -> None:
         print(f"Note: {cache.snapshots_kept_because}.", file=sys.stderr)
 
 
+def _gc_policy(ns: argparse.Namespace, registry: ArtifactRegistry) -> RetentionPolicy | None:
+    """``--keep-last`` for this run, else the registry's policy (unless ``--no-retention``)."""
+    from nemotron_kit.registry.lifecycle import keep_last_policy, read_policy
+
+    if ns.keep_last is not None:
+        return keep_last_policy(ns.keep_last, ns.older_than)
+    if ns.older_than:
+        raise UsageError(
+            f"{PROG} gc: --older-than applies to --keep-last; give both, or set older_than in "
+            "the registry's policy (`retention --set FILE`)."
+        )
+    return None if ns.no_retention else read_policy(registry)
+
+
+def cmd_retention(ns: argparse.Namespace) -> int:
+    from nemotron_kit.registry.lifecycle import (
+        policy_as_config,
+        policy_from_config,
+        read_policy,
+        write_policy,
+    )
+
+    registry = open_registry(ns)
+    if ns.set is not None:
+        import yaml
+
+        where = "stdin" if ns.set == "-" else f"'{ns.set}'"
+        try:
+            text = sys.stdin.read() if ns.set == "-" else Path(ns.set).read_text()
+            data = yaml.safe_load(text)
+        except OSError as exc:
+            raise UsageError(f"{PROG} retention: cannot read {where} ({exc.strerror}).") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            at = f" at line {mark.line + 1}" if mark is not None else ""
+            raise UsageError(
+                f"{PROG} retention: {where} is not valid YAML{at}: fix it and set it again."
+            ) from None
+        write_policy(registry, policy_from_config(data, f"The retention policy in {where}"))
+    elif ns.clear:
+        write_policy(registry, None)
+    policy = read_policy(registry)
+    if ns.json:
+        _print_json(None if policy is None else policy_as_config(policy))
+        return 0
+    if policy is None:
+        print(f"{registry.root} has no retention policy: gc deletes no version by itself.")
+        return 0
+    print(f"Retention policy of {registry.root} (set {policy.updated_at or 'at an unknown time'}):")
+    rows = (
+        [("every other name", policy.default), *policy.names]
+        if policy.names
+        else [("every name", policy.default)]
+    )
+    width = max(len(label) for label, _ in rows)
+    for label, rule in rows:
+        print(f"  {label:<{width}}  {_describe_rule(rule)}")
+    return 0
+
+
+def _describe_rule(rule: RetentionRule) -> str:
+    if rule.keep_last is None:
+        return "keep every version"
+    from nemotron_kit.registry.lifecycle import format_age
+
+    parts = [f"keep the newest {rule.keep_last}"]
+    if rule.keep_aliased:
+        parts.append("every aliased version")
+    if rule.older_than_s:
+        parts.append(f"every version made in the last {format_age(rule.older_than_s)}")
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+
 def cmd_gc(ns: argparse.Namespace) -> int:
     from nemotron_kit.paths import home
     from nemotron_kit.registry.home_cache import collect_home
 
     registry = open_registry(ns)
     retired: list[str] = []
-    if ns.keep_last is not None:
+    policy = _gc_policy(ns, registry)
+    if policy is not None:
         from nemotron_kit.registry.lifecycle import delete, retention
 
-        plan = retention(registry, keep_last=ns.keep_last, older_than_s=ns.older_than)
+        plan = retention(registry, policy)
         retired = [v.uri for v in plan.delete]
         if not ns.dry_run:
             for version in plan.delete:
-                delete(registry, version.uri, reason=f"retention: keep the last {ns.keep_last}")
+                delete(registry, version.uri, reason=plan.reasons[version.uri])
         say = (lambda _: None) if ns.json else print  # --json: stdout is the JSON alone
         verb = "would delete" if ns.dry_run else "deleted"
         for uri in retired:
-            say(f"{verb} {uri} (retention)")
+            say(f"{verb} {uri} ({plan.reasons[uri]})")
         for uri in plan.kept_for_downstream:
             say(f"kept {uri}: live versions were made from it")
         if ns.dry_run and retired:  # their data is still referenced until they go

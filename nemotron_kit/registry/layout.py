@@ -17,6 +17,7 @@
     runs/RUN/console.txt, runs/RUN/code.diff         the tail of what it printed; its code changes
     sweeps/SWEEP/jobs/RUN, sweeps/SWEEP/summary.json the runs of a sweep, and its summary
     pipeline-cache/<key>.json                        pipeline steps' cached outputs
+    policies/retention.json                          the retention policy gc applies
 
 Names (project, artifact, alias, run, sweep) are validated before they reach a key.
 """
@@ -31,6 +32,7 @@ STAGING = "staging"
 RUNS = "runs"
 SWEEPS = "sweeps"
 PIPELINE_CACHE = "pipeline-cache"
+POLICIES = "policies"
 #: Top-level prefixes that hold content gc may collect.
 COLLECTABLE = (OBJECTS, MANIFESTS, STAGING, TREES)
 
@@ -188,3 +190,7 @@ def sweep_summary(sweep_id: str) -> str:
 
 def pipeline_cache(key: str) -> str:
     return f"{PIPELINE_CACHE}/{key}.json"
+
+
+def retention_policy() -> str:
+    return f"{POLICIES}/retention.json"

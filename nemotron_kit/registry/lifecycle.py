@@ -1,5 +1,7 @@
 """Versions leave the registry: ``delete`` (a tombstone; gc then reclaims the data no live
-version shares), ``remove_alias``, and ``retention`` (which versions a policy lets go).
+version shares), ``remove_alias``, and ``retention`` (which versions a policy lets go). The
+registry keeps its retention policy (``read_policy``/``write_policy``), so the gc a team
+schedules and the one a user runs apply the same rules.
 
 A deleted version keeps its record: its number is never reused, lineage still shows who made it
 and from what, and resolving it says when it was deleted. A version that a live version
@@ -9,10 +11,13 @@ longer be re-made.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
 
 from nemotron_kit.errors import ArtifactError, NotFoundError, URIError
 from nemotron_kit.registry import layout, records
@@ -84,36 +89,205 @@ def remove_alias(
 
 @dataclass
 class RetentionPlan:
-    """What a policy lets go, and what it would but may not (a live version depends on it)."""
+    """What a policy lets go (each with the rule's reason), and what it would but may not (a
+    live version depends on it)."""
 
     delete: list[ArtifactVersion] = field(default_factory=list)
     kept_for_downstream: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds from 3600, '3600', '90m', '12h' or '30d'; ValueError names the text."""
+    if isinstance(text, bool):
+        raise ValueError(f"'{text}' is not a duration such as 3600, 12h or 30d")
+    if isinstance(text, (int, float)):
+        value = float(text)
+    else:
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        scale = units.get(text[-1:], 1) if text else 1
+        number = text[:-1] if text[-1:] in units else text
+        try:
+            value = float(number) * scale
+        except ValueError:
+            value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"'{text}' is not a duration such as 3600, 12h or 30d")
+    return value
+
+
+_RULE_KEYS = ("keep_last", "older_than", "keep_aliased")
+
+
+def _rule(
+    data: Any, inherit: records.RetentionRule, where: str, keys: tuple[str, ...] = _RULE_KEYS
+) -> records.RetentionRule:
+    if not isinstance(data, Mapping):
+        raise ArtifactError(f"{where} must be a mapping with the keys {', '.join(keys)}.")
+    unknown = sorted(str(k) for k in data if k not in keys)
+    if unknown:
+        raise ArtifactError(
+            f"{where} has an unknown key '{unknown[0]}': the keys are {', '.join(keys)}."
+        )
+    keep_last = data.get("keep_last", inherit.keep_last)
+    if keep_last is not None and (
+        isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1
+    ):
+        raise ArtifactError(
+            f"{where}: keep_last must be a whole number >= 1 (the newest stays) or null (keep "
+            f"every version), not {keep_last!r}."
+        )
+    keep_aliased = data.get("keep_aliased", inherit.keep_aliased)
+    if not isinstance(keep_aliased, bool):
+        raise ArtifactError(f"{where}: keep_aliased must be true or false, not {keep_aliased!r}.")
+    older_than = inherit.older_than_s
+    if "older_than" in data:
+        try:
+            older_than = parse_duration(data["older_than"] or 0)
+        except (ValueError, TypeError):
+            raise ArtifactError(
+                f"{where}: older_than '{data['older_than']}' is not a duration such as 3600, 12h "
+                "or 30d."
+            ) from None
+    return records.RetentionRule(
+        keep_last=keep_last, older_than_s=older_than, keep_aliased=keep_aliased
+    )
+
+
+def policy_from_config(data: Any, where: str = "The retention policy") -> records.RetentionPolicy:
+    """A policy from its config form (a YAML file's content)::
+
+        keep_last: 10          # each name keeps its newest 10 versions (null: all of them)
+        older_than: 30d        # and whatever was made in the last 30 days
+        keep_aliased: true     # and every aliased version (the default)
+        names:                 # rules for some names (NAME or PROJECT/NAME globs, first match
+          "*-ckpt": {keep_last: 3}   # wins); what a rule omits comes from above
+          "raw-data": {keep_last: null}
+
+    Anything else is one ArtifactError naming the culprit.
+    """
+    top = (*_RULE_KEYS, "names")
+    default = _rule({} if data is None else data, records.RetentionRule(), where, top)
+    names = (data or {}).get("names") or {}
+    if not isinstance(names, Mapping):
+        raise ArtifactError(
+            f"{where}: names must map name patterns to rules, as in '*-ckpt: {{keep_last: 3}}'."
+        )
+    rules = []
+    for pattern, rule in names.items():
+        if not isinstance(pattern, str):
+            raise ArtifactError(f"{where}: the name pattern {pattern!r} must be a string.")
+        rules.append((pattern, _rule(rule, default, f"{where} (rule '{pattern}')")))
+    from pydantic import ValidationError
+
+    try:
+        return records.RetentionPolicy(
+            default=default, names=rules, updated_at=datetime.now(timezone.utc).isoformat()
+        )
+    except ValidationError as exc:  # a bad pattern
+        message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise ArtifactError(f"{where}: {message}.") from None
+
+
+def policy_as_config(policy: records.RetentionPolicy) -> dict[str, Any]:
+    """The config form of a stored policy (what ``policy_from_config`` reads back)."""
+
+    def rule(r: records.RetentionRule) -> dict[str, Any]:
+        return {
+            "keep_last": r.keep_last,
+            "older_than": format_age(r.older_than_s),
+            "keep_aliased": r.keep_aliased,
+        }
+
+    return {**rule(policy.default), "names": {p: rule(r) for p, r in policy.names}}
+
+
+def format_age(seconds: float) -> str | float:
+    """30d, 12h or 90m where that is exact; else seconds."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return int(seconds) if float(seconds).is_integer() else seconds
+
+
+@_storage_errors
+def read_policy(registry: ArtifactRegistry) -> records.RetentionPolicy | None:
+    """The registry's retention policy, or None. A damaged one is an error (never "none"):
+    gc must not fall back to keeping, or deleting, by a policy nobody set."""
+    key = layout.retention_policy()
+    try:
+        raw = registry.storage.read(key)
+    except FileNotFoundError:
+        return None
+    return records.parse(
+        records.RetentionPolicy,
+        raw,
+        f"The retention policy '{key}'",
+        fix="set it again (`nemotron-kit artifacts retention --set FILE`) or remove it "
+        "(`--clear`); gc deletes no version until then",
+    )
+
+
+@_storage_errors
+def write_policy(registry: ArtifactRegistry, policy: records.RetentionPolicy | None) -> None:
+    """Set (or, with None, remove) the registry's retention policy, atomically."""
+    key = layout.retention_policy()
+    if policy is None:
+        registry.storage.delete(key)
+    else:
+        registry.storage.replace(key, records.dumps(policy))
+
+
+def rule_for(policy: records.RetentionPolicy, project: str, name: str) -> records.RetentionRule:
+    """The first rule whose pattern matches ``name`` or ``project/name``; else the default."""
+    for pattern, rule in policy.names:
+        if fnmatchcase(name, pattern) or fnmatchcase(f"{project}/{name}", pattern):
+            return rule
+    return policy.default
+
+
+def keep_last_policy(keep_last: int, older_than_s: float = 0.0) -> records.RetentionPolicy:
+    """One rule for every name (``gc --keep-last N [--older-than AGE]``)."""
+    if keep_last < 1:
+        raise ArtifactError(f"keep_last must be at least 1 (got {keep_last}): the newest stays.")
+    return records.RetentionPolicy(
+        default=records.RetentionRule(keep_last=keep_last, older_than_s=older_than_s)
+    )
 
 
 def retention(
     registry: ArtifactRegistry,
+    policy: records.RetentionPolicy,
     *,
-    keep_last: int,
-    older_than_s: float = 0.0,
     project: str | None = None,
 ) -> RetentionPlan:
-    """Versions beyond the newest ``keep_last`` of each name, older than ``older_than_s``,
-    with no alias pointing at them and no live version made from them."""
-    if keep_last < 1:
-        raise ArtifactError(f"keep_last must be at least 1 (got {keep_last}): the newest stays.")
+    """Versions of each name that its rule lets go: beyond the newest ``keep_last``, created
+    more than ``older_than_s`` ago, not aliased (with ``keep_aliased``), and with no live
+    version made from them."""
     plan = RetentionPlan()
-    cutoff = time.time() - older_than_s
+    now = time.time()
     for entry in registry.list(project=project):
+        rule = rule_for(policy, entry.project, entry.name)
+        if rule.keep_last is None:
+            continue
         versions = registry.versions(entry.name, project=entry.project)
-        aliased = {
-            v for a, v in registry.aliases(entry.name, project=entry.project).items() if a != LATEST
-        }
-        for version in versions[: max(0, len(versions) - keep_last)]:
+        aliased = (
+            {
+                v
+                for a, v in registry.aliases(entry.name, project=entry.project).items()
+                if a != LATEST
+            }
+            if rule.keep_aliased
+            else set()
+        )
+        for version in versions[: max(0, len(versions) - rule.keep_last)]:
             created = datetime.fromisoformat(version.created_at).timestamp()
-            if version.version in aliased or created > cutoff:
+            if version.version in aliased or created > now - rule.older_than_s:
                 continue
             if live_downstream(registry, version):
                 plan.kept_for_downstream.append(version.uri)
             else:
                 plan.delete.append(version)
+                age = f" older than {format_age(rule.older_than_s)}" if rule.older_than_s else ""
+                plan.reasons[version.uri] = f"retention: keep the last {rule.keep_last}{age}"
     return plan

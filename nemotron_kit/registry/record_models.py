@@ -16,9 +16,11 @@ from pydantic import (
 
 from nemotron_kit.registry.records import (
     MAX_PATH,
+    RETENTION_FORMAT,
     RUN_FORMAT,
     VERSION_FORMAT,
     _digest,
+    _glob,
     _name,
     _uri,
     safe_relpath,
@@ -28,6 +30,7 @@ RelPath = Annotated[str, AfterValidator(safe_relpath)]
 Digest = Annotated[str, AfterValidator(_digest)]
 Name = Annotated[str, AfterValidator(_name)]
 URI = Annotated[str, AfterValidator(_uri)]
+Pattern = Annotated[str, AfterValidator(_glob)]
 
 
 class _Record(BaseModel):
@@ -80,6 +83,26 @@ class TombstoneRecord(_Record):
     deleted_at: str = Field(max_length=64)
     reason: str | None = Field(default=None, max_length=1000)
     forced: bool = False
+
+
+class RetentionRule(_Record):
+    """Which versions of a name ``gc`` may delete: those beyond the newest ``keep_last`` (None:
+    none), created more than ``older_than_s`` ago, and, with ``keep_aliased``, not aliased."""
+
+    keep_last: PositiveInt | None = None
+    older_than_s: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    keep_aliased: bool = True
+
+
+class RetentionPolicy(_Record):
+    """A registry's retention: the first rule whose glob matches a name (``NAME`` or
+    ``PROJECT/NAME``) applies, else ``default``. Kept in the registry, so every user's and
+    every scheduled ``gc`` applies the same one."""
+
+    format: Literal["nemotron-kit/retention/1"] = RETENTION_FORMAT
+    default: RetentionRule = RetentionRule()
+    names: list[tuple[Pattern, RetentionRule]] = Field(default_factory=list, max_length=1000)
+    updated_at: str = Field(default="", max_length=64)
 
 
 class ManifestFile(_Record):

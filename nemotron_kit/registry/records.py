@@ -27,6 +27,8 @@ if TYPE_CHECKING:
         ManifestFile,
         ManifestRecord,
         ManifestSummary,
+        RetentionPolicy,
+        RetentionRule,
         RunEndRecord,
         RunStartRecord,
         StorageInfo,
@@ -36,12 +38,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_PATH",
+    "RETENTION_FORMAT",
     "RUN_FORMAT",
     "VERSION_FORMAT",
     "AliasRecord",
     "ManifestFile",
     "ManifestRecord",
     "ManifestSummary",
+    "RetentionPolicy",
+    "RetentionRule",
     "RunEndRecord",
     "RunStartRecord",
     "StorageInfo",
@@ -55,6 +60,7 @@ _MODELS = frozenset(name for name in __all__ if name[0].isupper() and not name.i
 
 VERSION_FORMAT: Final = "nemotron-kit/version/1"
 RUN_FORMAT: Final = "nemotron-kit/run/1"
+RETENTION_FORMAT: Final = "nemotron-kit/retention/1"
 MAX_PATH = 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -99,6 +105,15 @@ def _name(value: str) -> str:
         raise ValueError(str(exc)) from None
 
 
+def _glob(value: str) -> str:
+    """A retention rule's pattern: a name or ``PROJECT/NAME``, with ``*``, ``?`` and ``[...]``."""
+    if not value or len(value) > 256:
+        raise ValueError("a name pattern must have 1 to 256 characters")
+    if _CONTROL.search(value) or value.count("/") > 1:
+        raise ValueError(f"'{value}' is not a name pattern such as '*-ckpt' or 'team/*'")
+    return value
+
+
 def _uri(value: str) -> str:
     from nemotron_kit.registry.uri import parse_uri
 
@@ -132,8 +147,14 @@ def dumps(data: Any) -> bytes:
     return text.encode()
 
 
-def parse(model: type[R], raw: bytes, where: str) -> R:
-    """``raw`` as a ``model``; one sentence naming ``where`` and the first problem otherwise."""
+def parse(
+    model: type[R],
+    raw: bytes,
+    where: str,
+    fix: str = "it was damaged or written by something else; restore it from a backup or remove it",
+) -> R:
+    """``raw`` as a ``model``; one sentence naming ``where``, the first problem and ``fix``
+    otherwise."""
     from pydantic import ValidationError
 
     try:
@@ -145,10 +166,7 @@ def parse(model: type[R], raw: bytes, where: str) -> R:
             detail = f"not valid JSON: {message}"
         else:
             detail = f"{'.'.join(str(p) for p in first['loc']) or 'the record'}: {message}"
-        raise CorruptRecordError(
-            f"{where} is corrupted ({detail}): it was damaged or written by something else; "
-            "restore it from a backup or remove it."
-        ) from None
+        raise CorruptRecordError(f"{where} is corrupted ({detail}): {fix}.") from None
 
 
 def __getattr__(name: str) -> Any:
