@@ -59,17 +59,32 @@ def test_ls_shows_names_latest_aliases_and_metrics(
 ) -> None:
     publish_models(registry, tmp_path)
     header, rows = parse_table(ok(run_artifacts(run_cli, root, "ls")))
-    assert header[:5] == ["name", "type", "latest", "aliases", "created"]
-    # One column per numeric metadata key of the latest versions; the bool is not a metric.
-    assert header[5:] == ["accuracy", "final_loss", "step"]
+    assert header == ["name", "type", "latest", "aliases", "created", "metrics"]
     by_name = {row["name"]: row for row in rows}
     assert set(by_name) == {"tiny-gpt", "eval-report"}
     gpt, report = by_name["tiny-gpt"], by_name["eval-report"]
     assert (gpt["type"], gpt["latest"], gpt["aliases"]) == ("model", "v3", "best:v2")
-    assert (gpt["step"], gpt["final_loss"], gpt["accuracy"]) == ("300", "1.5", "-")
+    # The latest version's numeric metadata, as recorded; the bool is not a metric.
+    assert gpt["metrics"] == "final_loss=1.5  step=300"
     assert (report["type"], report["latest"], report["aliases"]) == ("artifact", "v1", "")
-    assert (report["accuracy"], report["step"]) == ("0.625", "-")
+    assert report["metrics"] == "accuracy=0.625"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", gpt["created"])
+
+
+def test_ls_fits_a_narrow_terminal_without_cutting_names(
+    run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path
+) -> None:
+    publish_models(registry, tmp_path)
+    data = make_files(tmp_path / "blend", {"blend.json": b"{}"})
+    metrics = {f"a_rather_long_metric_name_{i}": i for i in range(12)}
+    registry.publish(Artifact(path=str(data), metadata=metrics), "pretrain-data-with-a-long-name")
+    out = ok(run_artifacts(run_cli, root, "ls", env={"COLUMNS": "100"}))
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 100
+    assert "…" not in out  # wrapped, not cut
+    assert "pretrain-data-with-a-long-name" in out
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", out)  # the time is whole too
+    flat = "".join(out.split())
+    assert all(f"a_rather_long_metric_name_{i}={i}" in flat for i in range(12))
 
 
 def test_ls_json(run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +30,13 @@ def tree(root: Path, files: dict[str, str]) -> Path:
 def registry(tmp_path: Path) -> ArtifactRegistry:
     reg = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
     one = tree(tmp_path / "one", {"a.txt": "A", "sub/b.txt": "B", "sub/c.txt": "C"})
-    reg.publish(Artifact(path=str(one), metadata={"loss": 2.5, "note": "first"}), name="d")
+    reg.publish(
+        Artifact(path=str(one), metadata={"loss": 2.5, "note": "first", "step": 10}), name="d"
+    )
     two = tree(tmp_path / "two", {"a.txt": "A", "sub/b.txt": "B2", "new.txt": "N"})
-    reg.publish(Artifact(path=str(two), metadata={"loss": 1.25, "note": "first"}), name="d")
+    reg.publish(
+        Artifact(path=str(two), metadata={"loss": 1.25, "note": "first", "step": 10}), name="d"
+    )
     return reg
 
 
@@ -98,7 +103,9 @@ def test_diff_names_files_and_metadata(registry: ArtifactRegistry, tmp_path: Pat
         ["sub/b.txt"],
         1,
     )
-    assert d.metadata == {"loss": (2.5, 1.25)} and d.metrics == {"loss": (2.5, 1.25)}
+    assert d.metadata == {"loss": (2.5, 1.25)}  # what differs
+    assert d.metrics == {"loss": (2.5, 1.25), "step": (10, 10)}  # every number, side by side
+    assert all(isinstance(n, int) for n in d.metrics["step"])  # as recorded
     same = diff(registry, "art://d:v1", "art://d:v1")
     assert same.same_content and not same.metadata
     result = cli(tmp_path, "diff", "art://d:v1", "art://d:v2", "--json")
@@ -108,6 +115,7 @@ def test_diff_names_files_and_metadata(registry: ArtifactRegistry, tmp_path: Pat
     table = cli(tmp_path, "diff", "art://d:v1", "art://d:v2")
     assert table.returncode == 0 and "content differs" in table.stdout
     assert "sub/c.txt" in table.stdout and "1.25" in table.stdout
+    assert re.search(r"^step\s+10\s+10\s*$", table.stdout, re.M), table.stdout  # not 10.0
 
 
 @pytest.mark.slow

@@ -327,13 +327,22 @@ def _console() -> Console:
     return Console(width=width, highlight=False)
 
 
-def _table(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> Table:
+def _table(
+    columns: Iterable[str], rows: Iterable[Iterable[str]], wrap_last_only: bool = False
+) -> Table:
+    """A plain table; ``wrap_last_only``: every other column keeps its width (names and times
+    are never cut) and the last takes what is left, wrapped."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in columns:
-        table.add_column(column)
+    names = list(columns)
+    for i, column in enumerate(names):
+        last = i == len(names) - 1
+        if wrap_last_only:  # a pair too long for what is left is folded, never cut
+            table.add_column(column, no_wrap=not last, overflow="fold" if last else "ellipsis")
+        else:
+            table.add_column(column)
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))  # Text: no markup in names or metadata
     return table
@@ -342,6 +351,12 @@ def _table(columns: Iterable[str], rows: Iterable[Iterable[str]]) -> Table:
 def _metric_columns(metrics: Iterable[dict[str, int | float]]) -> list[str]:
     """Every metric key found, sorted: one column each."""
     return sorted({key for m in metrics for key in m})
+
+
+def _metrics_cell(metrics: dict[str, int | float]) -> str:
+    """``key=value`` pairs, sorted: names of different types share few metrics, so one
+    column each would be mostly empty (and wider than any terminal)."""
+    return "  ".join(f"{key}={_format_number(metrics[key])}" for key in sorted(metrics)) or "-"
 
 
 # -- subcommands --------------------------------------------------------------------------
@@ -357,8 +372,6 @@ def cmd_ls(ns: argparse.Namespace) -> int:
         if not errors:
             print(f"No artifacts in project '{registry.project}' at {registry.root}.")
         return code
-    metrics = [views.version_metrics(e.latest) for e in entries]
-    keys = _metric_columns(metrics)
     rows = [
         [
             e.name,
@@ -366,12 +379,12 @@ def cmd_ls(ns: argparse.Namespace) -> int:
             f"v{e.latest.version}",
             _format_aliases(e.aliases),
             _format_time(e.latest.created_at),
-            *(_format_number(m[k]) if k in m else "-" for k in keys),
+            _metrics_cell(views.version_metrics(e.latest)),
         ]
-        for e, m in zip(entries, metrics, strict=True)
+        for e in entries
     ]
-    columns = ["name", "type", "latest", "aliases", "created", *keys]
-    _console().print(_table(columns, rows))
+    columns = ["name", "type", "latest", "aliases", "created", "metrics"]
+    _console().print(_table(columns, rows, wrap_last_only=True))
     return code
 
 
@@ -492,8 +505,9 @@ def cmd_diff(ns: argparse.Namespace) -> int:
     if keys:
 
         def shown(key: str, side: int) -> str:
-            if key in result.metrics and result.metrics[key][side] is not None:
-                return _format_number(result.metrics[key][side] or 0.0)
+            number = result.metrics.get(key, (None, None))[side]
+            if number is not None:
+                return _format_number(number)
             value = result.metadata.get(key, (None, None))[side]
             return "-" if value is None else json.dumps(views.jsonable(value), default=str)
 

@@ -93,8 +93,8 @@ class VersionDiff:
     unchanged: int = 0
     #: key -> (value in a, value in b), for keys whose values differ (None: absent)
     metadata: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    #: numeric metadata of both, side by side (also the equal ones)
-    metrics: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    #: numeric metadata of both, side by side (also the equal ones), as recorded (ints stay ints)
+    metrics: dict[str, tuple[int | float | None, int | float | None]] = field(default_factory=dict)
 
     @property
     def same_content(self) -> bool:
@@ -134,12 +134,12 @@ def diff(registry: ArtifactRegistry, a: str | ArtURI, b: str | ArtURI) -> Versio
         if va != vb:
             result.metadata[key] = (va, vb)
         if _number(va) or _number(vb):
-            result.metrics[key] = (_as_float(va), _as_float(vb))
+            result.metrics[key] = (_as_number(va), _as_number(vb))
     return result
 
 
-def _as_float(value: Any) -> float | None:
-    return float(value) if _number(value) else None
+def _as_number(value: Any) -> int | float | None:
+    return value if _number(value) else None
 
 
 def _number(value: Any) -> bool:
