@@ -28,11 +28,14 @@ case "${1:?start|stop|status}" in
   start)
     mkdir -p "$DIR"
     if ! running; then
+      # Something else answers there: it would get the tests' buckets, and `stop` would not
+      # stop it.
+      if up; then echo "port $PORT is taken by another server: set NK_S3_PORT" >&2; exit 1; fi
       setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$DIR/moto.log" 2>&1 </dev/null &
       echo $! >"$PIDFILE"
     fi
-    for _ in $(seq 100); do up && break; sleep 0.1; done
-    up || { echo "moto server did not come up; see $DIR/moto.log" >&2; exit 1; }
+    for _ in $(seq 100); do up && break; running || break; sleep 0.1; done
+    running && up || { echo "moto server did not come up; see $DIR/moto.log" >&2; exit 1; }
     echo "$ENDPOINT"
     ;;
   stop)
