@@ -201,7 +201,9 @@ def test_gc_applies_the_registrys_retention_policy_per_name(
         'keep_last: 2\nnames:\n  "*-ckpt": {keep_last: 1, keep_aliased: false}\n',
     )
     assert made.returncode == 0, made.stderr
-    assert "*-ckpt" in made.stdout and "keep the newest 1" in made.stdout
+    rules = [line.split()[0] for line in made.stdout.splitlines()[1:]]
+    assert rules == ["*-ckpt", "every"]  # in the order they apply
+    assert "keep the newest 1" in made.stdout
     shown = json.loads(cli(tmp_path, "retention", "--json").stdout)
     assert shown["keep_last"] == 2 and shown["names"]["*-ckpt"]["keep_aliased"] is False
     before = disk_bytes(tmp_path / "registry")

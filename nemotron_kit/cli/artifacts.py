@@ -635,7 +635,7 @@ def cmd_retention(ns: argparse.Namespace) -> int:
         return 0
     print(f"Retention policy of {registry.root} (set {policy.updated_at or 'at an unknown time'}):")
     rows = (
-        [("every other name", policy.default), *policy.names]
+        [*policy.names, ("every other name", policy.default)]  # in the order they apply
         if policy.names
         else [("every name", policy.default)]
     )
