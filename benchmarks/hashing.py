@@ -394,6 +394,8 @@ def main() -> None:
     scale = 16 if args.quick else 1
     repeat = args.repeat
 
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="nk-hashbench-", dir=args.dir))
     os.environ["NEMOTRON_KIT_HOME"] = str(work / "home")  # staging and caches stay in here
     try:
