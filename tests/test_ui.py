@@ -16,6 +16,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -295,6 +296,36 @@ def test_hostile_run_records_do_not_break_the_pages(tmp_path: Path) -> None:
     site.warm_up()
     report = export_site(site, tmp_path / "site")
     assert report.runs == 1
+
+
+@pytest.mark.parametrize("root", ["local", "memory"])
+def test_run_filters_over_many_runs_keep_the_order(root: str, tmp_path: Path) -> None:
+    """Object storage reads the run records several at once (memory:// takes that path, as
+    S3 does): the filtered list must still be newest first, and its total exact."""
+    registry = ArtifactRegistry(
+        tmp_path / "registry" if root == "local" else f"memory://ui-{uuid.uuid4().hex}",
+        hash_cache=False,
+    )
+    assert registry.storage.is_local == (root == "local")
+    made = []
+    for i in range(130):  # more than one batch of reads
+        run_id = f"20261130-{i:06d}"
+        recipe, status = ("pretrain" if i % 2 else "sft"), ("FAILED" if i % 3 == 0 else "COMPLETED")
+        registry.create_run(run_id, {"run_id": run_id, "recipe": recipe})
+        registry.finish_run(run_id, {"status": status})
+        made.append((run_id, recipe, status))
+    newest_first = made[::-1]
+    site = Site(registry)
+    failed = [r for r, _, s in newest_first if s == "FAILED"]
+    page = site.get("runs", {"status": "FAILED", "offset": "10", "limit": "20"})
+    assert page["total"] == len(failed) == 44
+    assert [line["run_id"] for line in page["runs"]] == failed[10:30]
+    both = site.get("runs", {"status": "FAILED", "recipe": "pretrain"})
+    assert [line["run_id"] for line in both["runs"]] == [
+        r for r, rec, s in newest_first if s == "FAILED" and rec == "pretrain"
+    ]
+    plain = site.get("runs", {"offset": "100"})
+    assert [line["run_id"] for line in plain["runs"]] == [r for r, _, _ in newest_first[100:]]
 
 
 # -- the command -------------------------------------------------------------------------------
