@@ -307,6 +307,7 @@ def test_gc_lists_then_removes_leftovers_and_keeps_referenced_data(
         "dry_run": True,
         "grace_seconds": 3600.0,
         "retired": [],
+        "retention": None,  # no policy set, no --keep-last
         "removed": expected,
         "errors": [],
         "home": None,  # the home's caches only with --cache-age

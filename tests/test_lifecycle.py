@@ -19,6 +19,7 @@ from nemotron_kit.artifacts import Artifact
 from nemotron_kit.errors import ArtifactError, NotFoundError
 from nemotron_kit.registry import ArtifactRegistry, lifecycle
 from nemotron_kit.registry.lifecycle import (
+    apply_retention,
     delete,
     keep_last_policy,
     policy_as_config,
@@ -149,7 +150,7 @@ def test_alias_rm_and_retention_keep_aliased_and_newest(
     assert "old" not in registry.aliases("m")
     before = disk_bytes(tmp_path / "registry")
     planned = cli(tmp_path, "gc", "--keep-last", "1", "--dry-run", "--json")
-    assert json.loads(planned.stdout)["retired"] == ["art://m:v2", "art://m:v3"]
+    assert json.loads(planned.stdout)["retired"] == ["art://m:v3", "art://m:v2"]  # newest first
     assert disk_bytes(tmp_path / "registry") == before  # a dry run changes nothing
     result = cli(tmp_path, "gc", "--keep-last", "1", "--grace", "0")
     assert result.returncode == 0, result.stderr
@@ -237,7 +238,7 @@ def test_retention_older_than_keeps_what_is_younger(
     assert retention(registry, policy).delete == []  # made a moment ago
     later = time.time() + 2 * 86400
     monkeypatch.setattr(lifecycle, "time", SimpleNamespace(time=lambda: later))
-    assert [v.version for v in retention(registry, policy).delete] == [1, 2]
+    assert [v.version for v in retention(registry, policy).delete] == [2, 1]
 
 
 def test_a_bad_policy_is_one_sentence_and_keeps_the_one_set(
@@ -248,12 +249,20 @@ def test_a_bad_policy_is_one_sentence_and_keeps_the_one_set(
     for text, said in (
         ("keep_last: 0\n", "keep_last must be a whole number >= 1"),
         ("keep_lst: 2\n", "unknown key 'keep_lst': the keys are keep_last, older_than"),
-        ("older_than: soon\n", "older_than 'soon' is not a duration"),
+        ("older_than: soon\n", 'older_than "soon" is not a duration'),
         ("keep_aliased: maybe\n", "keep_aliased must be true or false"),
         ("names: {a/b/c: {keep_last: 1}}\n", "'a/b/c' is not a name pattern"),
         ("names: {x: {keep_last: -1}}\n", "(rule 'x'): keep_last must be a whole number"),
         ("names: [1\n", "is not valid YAML at line 2"),
         ("- 1\n", "must be a mapping"),
+        ("", "is empty: give keep_last"),
+        ("keep_last: 2\nkeep_last: 3\n", "duplicate key 'keep_last'"),
+        ("older_than: []\n", "older_than [] is not a duration"),
+        ("keep_last: 2\nnames: []\n", "names must map name patterns to rules"),
+        ("keep_aliased: null\n", "keep_aliased must be true or false, not null"),
+        ("keep_last: 1\nolder_than: 1e300d\n", "is more than 100 years"),
+        ("names: {a b: {keep_last: 1}}\n", "'a b' is not a name pattern"),
+        ('names: {"x\\e[2J": {keep_last: 1}}\n', "a pattern is not a name pattern"),
     ):
         result = set_policy(tmp_path, text)
         assert result.returncode == 2, (text, result.stderr)
@@ -261,7 +270,25 @@ def test_a_bad_policy_is_one_sentence_and_keeps_the_one_set(
             text,
             result.stderr,
         )
+    binary = tmp_path / "policy.bin"
+    binary.write_bytes(b"\xff\xfe")
+    result = cli(tmp_path, "retention", "--set", str(binary))
+    assert result.returncode == 2 and "is not UTF-8 text" in result.stderr
     assert json.loads(cli(tmp_path, "retention", "--json").stdout)["keep_last"] == 3
+
+
+def test_the_documented_policy_is_accepted_as_written(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    import re
+
+    docs = (Path(__file__).parents[1] / "docs" / "registry.md").read_text()
+    (example,) = re.findall(r"```yaml\n(# retention.yaml\n.*?)```", docs, re.S)
+    registry.publish(Artifact(path=str(payload(tmp_path, "x", 10))), name="m")
+    made = set_policy(tmp_path, example)
+    assert made.returncode == 0, made.stderr
+    shown = json.loads(cli(tmp_path, "retention", "--json").stdout)
+    assert shown["older_than"] == "30d" and list(shown["names"]) == ["*-ckpt", "team/raw-*"]
 
 
 def test_a_damaged_policy_stops_retention_not_gc(
@@ -275,12 +302,102 @@ def test_a_damaged_policy_stops_retention_not_gc(
     result = cli(tmp_path, "gc", "--grace", "0")
     assert result.returncode != 0 and "retention policy" in result.stderr
     assert "--clear" in result.stderr  # the way out
+    crafted = {"default": {"keep_last": 1}, "updated_at": "\u001b[2J\u001b[31mPWNED"}
+    stored.write_text(json.dumps({"format": "nemotron-kit/retention/1", **crafted}))
+    shown = cli(tmp_path, "retention")
+    assert shown.returncode == 2 and "updated_at" in shown.stderr
+    assert "\x1b" not in shown.stderr + shown.stdout  # no escape sequence reaches a terminal
+    stored.write_text(json.dumps({"default": {"keep_last": 1}, "\u001b[2Jkey": 1}))
+    shown = cli(tmp_path, "gc")
+    assert shown.returncode == 2 and "\\x1b[2Jkey" in shown.stderr  # named, escaped
+    assert "\x1b" not in shown.stderr
     assert [v.version for v in registry.versions("m")] == [1, 2, 3]
     assert cli(tmp_path, "gc", "--no-retention", "--grace", "0").returncode == 0
     cleared = cli(tmp_path, "retention", "--clear")
     assert cleared.returncode == 0 and "no retention policy" in cleared.stdout
     assert not stored.exists()
     assert json.loads(cli(tmp_path, "gc", "--dry-run", "--json").stdout)["retired"] == []
+
+
+def test_retention_spans_projects_and_globs_mean_what_they_say(tmp_path: Path) -> None:
+    """A scheduled gc (default project) applies the policy to every project; a pattern
+    without '/' matches names only ('a*' is not 'alpha/model')."""
+    root = tmp_path / "registry"
+    for project in ("default", "alpha"):
+        in_project = ArtifactRegistry(root, project=project, hash_cache=False)
+        for i in range(3):
+            data = payload(tmp_path, f"{project}{i}", 10)
+            in_project.publish(Artifact(path=str(data)), name="model")
+    assert set_policy(tmp_path, 'keep_last: null\nnames: {"a*": {keep_last: 1}}\n').returncode == 0
+    planned = cli(tmp_path, "gc", "--dry-run", "--json")
+    assert json.loads(planned.stdout)["retired"] == []  # no name starts with a
+    assert (
+        set_policy(tmp_path, 'keep_last: null\nnames: {"alpha/*": {keep_last: 1}}\n').returncode
+        == 0
+    )
+    planned = cli(tmp_path, "gc", "--dry-run", "--json")
+    assert json.loads(planned.stdout)["retired"] == ["art://alpha/model:v2", "art://alpha/model:v1"]
+
+
+def test_retention_takes_an_input_along_with_what_was_made_from_it(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    """The dry run shows all that goes: a model the policy deletes no longer keeps the data it
+    was made from (which goes after it); a model that stays keeps its data."""
+    for i in range(2):
+        data = registry.publish(Artifact(path=str(payload(tmp_path, f"d{i}", 10))), name="data")
+        registry.add_consumer(data.uri, f"run-{i}")
+        registry.publish(
+            Artifact(path=str(payload(tmp_path, f"m{i}", 10))),
+            name="model",
+            producer=f"run-{i}",
+            inputs=[data.uri],
+        )
+    assert set_policy(tmp_path, "keep_last: 1\nnames: {model: {keep_last: 2}}\n").returncode == 0
+    kept = json.loads(cli(tmp_path, "gc", "--dry-run", "--json").stdout)
+    assert kept["retired"] == []
+    assert kept["retention"]["kept"] == [
+        {"uri": "art://data:v1", "why": "live versions were made from it"}
+    ]
+    assert set_policy(tmp_path, "keep_last: 1\n").returncode == 0
+    planned = cli(tmp_path, "gc", "--dry-run")
+    assert planned.stdout.splitlines()[:2] == [
+        "would delete art://model:v1 (retention: keep the last 1)",
+        "would delete art://data:v1 (retention: keep the last 1)",
+    ]
+    result = cli(tmp_path, "gc")
+    assert result.returncode == 0, result.stderr
+    assert [v.version for v in registry.versions("data")] == [2]
+    assert [v.version for v in registry.versions("model")] == [2]
+
+
+def test_retention_looks_again_before_each_delete(
+    registry: ArtifactRegistry, tmp_path: Path
+) -> None:
+    """A plan may be minutes old: a version aliased since stays, one another gc deleted is
+    skipped; with keep_aliased: false the aliases that go are said before."""
+    for i in range(4):
+        registry.publish(Artifact(path=str(payload(tmp_path, str(i), 10))), name="m")
+    registry.alias("art://m:v1", "old")
+    policy = policy_from_config({"keep_last": 1})
+    plan = retention(registry, policy)
+    assert [v.uri for v in plan.delete] == ["art://m:v3", "art://m:v2"]  # v1 is aliased
+    registry.alias("art://m:v3", "best")  # meanwhile, a user marks v3
+    delete(registry, "art://m:v2", reason="by hand")  # and another gc takes v2
+    said: list[str] = []
+    result = apply_retention(registry, plan, said.append)
+    assert result.deleted == said == []
+    assert result.kept == {"art://m:v3": "aliased since (best)", "art://m:v2": "already deleted"}
+    assert registry.aliases("m")["best"] == 3
+    loose = policy_from_config({"keep_last": 1, "keep_aliased": False})
+    shown = cli(tmp_path, "gc", "--dry-run", "--keep-last", "1")  # the flag keeps aliased ones
+    assert "would delete" not in shown.stdout
+    write_policy(registry, loose)
+    planned = cli(tmp_path, "gc", "--dry-run")
+    assert "would delete art://m:v3 (retention: keep the last 1; its aliases go: best)" in (
+        planned.stdout
+    )
+    assert "its aliases go: old" in planned.stdout
 
 
 @pytest.mark.parametrize("backend", ["local", "memory", pytest.param("s3", marks=needs("s3"))])
@@ -305,6 +422,7 @@ def test_the_policy_lives_in_the_registry_on_every_backend(
     assert rule_for(seen, "team", "x").older_than_s == 43200
     assert rule_for(seen, "team", "x").keep_last == 5  # what the rule omits comes from above
     assert rule_for(seen, "default", "x") == seen.default
+    assert rule_for(seen, "default", "team") == seen.default  # a '/' pattern needs the project
     assert policy_from_config(policy_as_config(seen)).names == seen.names
     write_policy(other, None)
     write_policy(other, None)  # clearing twice is no error

@@ -76,10 +76,11 @@ def run_subcommand(name: str, args: list[str]) -> int:
         from nemotron_kit.errors import NemotronKitError
 
         if isinstance(exc, NemotronKitError):
-            print(f"Error: {' '.join(str(exc).split())}", file=sys.stderr)
+            print(f"Error: {one_line(str(exc))}", file=sys.stderr)
             return exc.exit_code
         print(
-            f"Error: `nemotron-kit {name}` raised {type(exc).__name__}: {_first_line(exc)} "
+            f"Error: `nemotron-kit {name}` raised {type(exc).__name__}: "
+            f"{one_line(_first_line(exc))} "
             f"(set {FULL_ERROR_ENV}=1 to see the traceback).",
             file=sys.stderr,
         )
@@ -153,7 +154,7 @@ def run_reported(action: Callable[[], Any]) -> int:
             raise
         from nemotron_kit.errors import NemotronKitError
 
-        print(f"Error: {describe_error(exc)}", file=sys.stderr)
+        print(f"Error: {one_line(describe_error(exc))}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, NemotronKitError) else 1
     finally:
         sys.stderr = stderr
@@ -178,6 +179,15 @@ class _WithoutHydraJobError:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, its control characters escaped: a message may quote what a
+    registry holds, and an escape sequence from there must not drive the user's terminal."""
+    import re
+
+    flat = " ".join(text.split())
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", flat)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -8,7 +8,8 @@
     nemotron-kit artifacts rm URI [--reason TEXT] [--force]
     nemotron-kit artifacts export URI DIR
     nemotron-kit artifacts diff A B [--json]
-    nemotron-kit artifacts gc [--dry-run] [--grace SECONDS] [--keep-last N] [--json]
+    nemotron-kit artifacts gc [--dry-run] [--grace SECONDS] [--keep-last N [--older-than AGE]
+                              | --no-retention] [--cache-age AGE] [--json]
     nemotron-kit artifacts retention [--set FILE | --clear] [--json]
 
 Every subcommand takes ``--root``, ``--project`` and ``--endpoint-url``. Plain argparse, not
@@ -197,7 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="also remove $NEMOTRON_KIT_HOME's downloaded trees and code snapshots unused for "
         "AGE (e.g. 30d; snapshots this registry's runs name stay), and stale hash-cache rows",
     )
-    gc.add_argument(
+    once = gc.add_mutually_exclusive_group()
+    once.add_argument(
         "--keep-last",
         type=whole_number(1),
         metavar="N",
@@ -208,11 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument(
         "--older-than",
         type=_duration,
-        default=0.0,
+        default=None,
         metavar="AGE",
         help="retention: only versions older than AGE (3600, 12h, 30d)",
     )
-    gc.add_argument(
+    once.add_argument(
         "--no-retention",
         action="store_true",
         help="do not apply the registry's retention policy this time",
@@ -590,8 +592,8 @@ def _gc_policy(ns: argparse.Namespace, registry: ArtifactRegistry) -> RetentionP
     from nemotron_kit.registry.lifecycle import keep_last_policy, read_policy
 
     if ns.keep_last is not None:
-        return keep_last_policy(ns.keep_last, ns.older_than)
-    if ns.older_than:
+        return keep_last_policy(ns.keep_last, ns.older_than or 0.0)
+    if ns.older_than is not None:
         raise UsageError(
             f"{PROG} gc: --older-than applies to --keep-last; give both, or set older_than in "
             "the registry's policy (`retention --set FILE`)."
@@ -613,15 +615,22 @@ def cmd_retention(ns: argparse.Namespace) -> int:
 
         where = "stdin" if ns.set == "-" else f"'{ns.set}'"
         try:
-            text = sys.stdin.read() if ns.set == "-" else Path(ns.set).read_text()
-            data = yaml.safe_load(text)
+            raw = sys.stdin.buffer.read() if ns.set == "-" else Path(ns.set).read_bytes()
+            data = yaml.load(raw.decode("utf-8"), Loader=_unique_key_loader())  # safe: SafeLoader
         except OSError as exc:
             raise UsageError(f"{PROG} retention: cannot read {where} ({exc.strerror}).") from None
+        except UnicodeDecodeError:
+            raise UsageError(
+                f"{PROG} retention: {where} is not UTF-8 text: save it as UTF-8 YAML."
+            ) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or ""
+            because = f" ({problem})" if problem.startswith("duplicate key") else ""
             raise UsageError(
-                f"{PROG} retention: {where} is not valid YAML{at}: fix it and set it again."
+                f"{PROG} retention: {where} is not valid YAML{at}{because}: fix it and set it "
+                "again."
             ) from None
         write_policy(registry, policy_from_config(data, f"The retention policy in {where}"))
     elif ns.clear:
@@ -645,6 +654,26 @@ def cmd_retention(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _unique_key_loader() -> type:
+    """yaml's safe loader, refusing a key given twice in one mapping (yaml keeps the last
+    silently: a rule written twice would apply as written second)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, str) and key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{key}'", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return Loader
+
+
 def _describe_rule(rule: RetentionRule) -> str:
     if rule.keep_last is None:
         return "keep every version"
@@ -658,29 +687,50 @@ def _describe_rule(rule: RetentionRule) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
 
 
+def _gc_retention(ns: argparse.Namespace, registry: ArtifactRegistry) -> dict[str, Any] | None:
+    """Apply retention (or, with --dry-run, plan it), saying each version as it goes; what was
+    (or would be) deleted and kept, for --json. None without a policy."""
+    policy = _gc_policy(ns, registry)
+    if policy is None:
+        return None
+    from nemotron_kit.registry.lifecycle import apply_retention, retention
+
+    say: Callable[[str], None] = (lambda _: None) if ns.json else print  # --json: JSON alone
+    plan = retention(registry, policy)
+
+    def line(uri: str) -> str:
+        aliases = plan.aliases[uri]
+        also = f"; its aliases go: {', '.join(aliases)}" if aliases else ""
+        return f"{uri} ({plan.reasons[uri]}{also})"
+
+    kept = {uri: "live versions were made from it" for uri in plan.kept_for_downstream}
+    if ns.dry_run:
+        deleted = [v.uri for v in plan.delete]
+        for uri in deleted:
+            say(f"would delete {line(uri)}")
+    else:
+        result = apply_retention(registry, plan, lambda uri: say(f"deleted {line(uri)}"))
+        deleted = result.deleted
+        kept.update(result.kept)
+    for uri, why in kept.items():
+        say(f"kept {uri}: {why}")
+    if ns.dry_run and deleted:  # their data is still referenced until they go
+        say("(gc reclaims their data once they are deleted)")
+    return {
+        "deleted": [
+            {"uri": u, "reason": plan.reasons[u], "aliases": plan.aliases[u]} for u in deleted
+        ],
+        "kept": [{"uri": u, "why": why} for u, why in kept.items()],
+    }
+
+
 def cmd_gc(ns: argparse.Namespace) -> int:
     from nemotron_kit.paths import home
     from nemotron_kit.registry.home_cache import collect_home
 
     registry = open_registry(ns)
-    retired: list[str] = []
-    policy = _gc_policy(ns, registry)
-    if policy is not None:
-        from nemotron_kit.registry.lifecycle import delete, retention
-
-        plan = retention(registry, policy)
-        retired = [v.uri for v in plan.delete]
-        if not ns.dry_run:
-            for version in plan.delete:
-                delete(registry, version.uri, reason=plan.reasons[version.uri])
-        say = (lambda _: None) if ns.json else print  # --json: stdout is the JSON alone
-        verb = "would delete" if ns.dry_run else "deleted"
-        for uri in retired:
-            say(f"{verb} {uri} ({plan.reasons[uri]})")
-        for uri in plan.kept_for_downstream:
-            say(f"kept {uri}: live versions were made from it")
-        if ns.dry_run and retired:  # their data is still referenced until they go
-            say("(gc reclaims their data once they are deleted)")
+    retained = _gc_retention(ns, registry)
+    retired = [entry["uri"] for entry in retained["deleted"]] if retained else []
     report = registry.gc(dry_run=ns.dry_run, grace_seconds=ns.grace)
     code = _report_damage(report.errors)
     cache = (
@@ -700,6 +750,7 @@ def cmd_gc(ns: argparse.Namespace) -> int:
                 "dry_run": ns.dry_run,
                 "grace_seconds": ns.grace,
                 "retired": retired,
+                "retention": retained,
                 "removed": report.removed,
                 "errors": report.errors,
                 "home": dataclasses.asdict(cache) if cache is not None else None,

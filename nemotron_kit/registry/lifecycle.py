@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
@@ -89,12 +89,27 @@ def remove_alias(
 
 @dataclass
 class RetentionPlan:
-    """What a policy lets go (each with the rule's reason), and what it would but may not (a
-    live version depends on it)."""
+    """What a policy lets go, newest first (so a version goes before the versions it was made
+    from), each with its reason, its rule and the aliases that go with it; and what it would
+    but may not (live versions outside the plan were made from it)."""
 
     delete: list[ArtifactVersion] = field(default_factory=list)
     kept_for_downstream: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, list[str]] = field(default_factory=dict)
+    rules: dict[str, records.RetentionRule] = field(default_factory=dict)
+
+
+@dataclass
+class RetentionResult:
+    """What ``apply_retention`` deleted, and what it kept after all, with why."""
+
+    deleted: list[str] = field(default_factory=list)
+    kept: dict[str, str] = field(default_factory=dict)
+
+
+#: Longer than any artifact lives; a larger age is a typo (30000d for 30d).
+MAX_AGE_S = 100 * 365 * 86400.0
 
 
 def parse_duration(text: str | float) -> float:
@@ -117,6 +132,7 @@ def parse_duration(text: str | float) -> float:
 
 
 _RULE_KEYS = ("keep_last", "older_than", "keep_aliased")
+MAX_RULES = 1000
 
 
 def _rule(
@@ -135,20 +151,27 @@ def _rule(
     ):
         raise ArtifactError(
             f"{where}: keep_last must be a whole number >= 1 (the newest stays) or null (keep "
-            f"every version), not {keep_last!r}."
+            f"every version), not {_shown(keep_last)}."
         )
     keep_aliased = data.get("keep_aliased", inherit.keep_aliased)
     if not isinstance(keep_aliased, bool):
-        raise ArtifactError(f"{where}: keep_aliased must be true or false, not {keep_aliased!r}.")
+        raise ArtifactError(
+            f"{where}: keep_aliased must be true or false, not {_shown(keep_aliased)}."
+        )
     older_than = inherit.older_than_s
     if "older_than" in data:
         try:
-            older_than = parse_duration(data["older_than"] or 0)
+            older_than = 0.0 if data["older_than"] is None else parse_duration(data["older_than"])
         except (ValueError, TypeError):
             raise ArtifactError(
-                f"{where}: older_than '{data['older_than']}' is not a duration such as 3600, 12h "
-                "or 30d."
+                f"{where}: older_than {_shown(data['older_than'])} is not a duration such as "
+                "3600, 12h or 30d."
             ) from None
+        if older_than > MAX_AGE_S:
+            raise ArtifactError(
+                f"{where}: older_than {_shown(data['older_than'])} is more than 100 years: give "
+                "an age such as 30d."
+            )
     return records.RetentionRule(
         keep_last=keep_last, older_than_s=older_than, keep_aliased=keep_aliased
     )
@@ -167,11 +190,23 @@ def policy_from_config(data: Any, where: str = "The retention policy") -> record
     Anything else is one ArtifactError naming the culprit.
     """
     top = (*_RULE_KEYS, "names")
-    default = _rule({} if data is None else data, records.RetentionRule(), where, top)
-    names = (data or {}).get("names") or {}
+    if data is None or data == {}:
+        raise ArtifactError(
+            f"{where} is empty: give keep_last (and older_than, keep_aliased, names), or remove "
+            "the policy with --clear."
+        )
+    default = _rule(data, records.RetentionRule(), where, top)
+    names = data.get("names")
+    if names is None:
+        names = {}
     if not isinstance(names, Mapping):
         raise ArtifactError(
             f"{where}: names must map name patterns to rules, as in '*-ckpt: {{keep_last: 3}}'."
+        )
+    if len(names) > MAX_RULES:
+        raise ArtifactError(
+            f"{where} has {len(names)} rules, more than {MAX_RULES}: cover several names with "
+            "one pattern ('*-ckpt', 'team/*')."
         )
     rules = []
     for pattern, rule in names.items():
@@ -187,6 +222,13 @@ def policy_from_config(data: Any, where: str = "The retention policy") -> record
     except ValidationError as exc:  # a bad pattern
         message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
         raise ArtifactError(f"{where}: {message}.") from None
+
+
+def _shown(value: Any) -> str:
+    """A value from a YAML file as its author wrote it (``null``, ``"x"``), not as Python's repr."""
+    import json
+
+    return json.dumps(value, default=str)
 
 
 def policy_as_config(policy: records.RetentionPolicy) -> dict[str, Any]:
@@ -239,9 +281,10 @@ def write_policy(registry: ArtifactRegistry, policy: records.RetentionPolicy | N
 
 
 def rule_for(policy: records.RetentionPolicy, project: str, name: str) -> records.RetentionRule:
-    """The first rule whose pattern matches ``name`` or ``project/name``; else the default."""
+    """The first rule whose pattern matches: ``PROJECT/NAME`` for a pattern with a ``/``, the
+    name alone otherwise (``a*`` is not ``alpha/model``); else the default."""
     for pattern, rule in policy.names:
-        if fnmatchcase(name, pattern) or fnmatchcase(f"{project}/{name}", pattern):
+        if fnmatchcase(f"{project}/{name}" if "/" in pattern else name, pattern):
             return rule
     return policy.default
 
@@ -261,33 +304,76 @@ def retention(
     *,
     project: str | None = None,
 ) -> RetentionPlan:
-    """Versions of each name that its rule lets go: beyond the newest ``keep_last``, created
-    more than ``older_than_s`` ago, not aliased (with ``keep_aliased``), and with no live
-    version made from them."""
-    plan = RetentionPlan()
+    """Versions of each name (of every project, or of ``project``) that its rule lets go:
+    beyond the newest ``keep_last``, created more than ``older_than_s`` ago, not aliased (with
+    ``keep_aliased``), and every live version made from them going too."""
     now = time.time()
-    for entry in registry.list(project=project):
-        rule = rule_for(policy, entry.project, entry.name)
-        if rule.keep_last is None:
-            continue
-        versions = registry.versions(entry.name, project=entry.project)
-        aliased = (
-            {
-                v
-                for a, v in registry.aliases(entry.name, project=entry.project).items()
-                if a != LATEST
-            }
-            if rule.keep_aliased
-            else set()
-        )
-        for version in versions[: max(0, len(versions) - rule.keep_last)]:
-            created = datetime.fromisoformat(version.created_at).timestamp()
-            if version.version in aliased or created > now - rule.older_than_s:
+    found: dict[str, tuple[ArtifactVersion, records.RetentionRule, list[str]]] = {}
+    for project_ in [project] if project else registry.projects():
+        for entry in registry.list(project=project_):
+            rule = rule_for(policy, entry.project, entry.name)
+            if rule.keep_last is None:
                 continue
-            if live_downstream(registry, version):
-                plan.kept_for_downstream.append(version.uri)
-            else:
-                plan.delete.append(version)
-                age = f" older than {format_age(rule.older_than_s)}" if rule.older_than_s else ""
-                plan.reasons[version.uri] = f"retention: keep the last {rule.keep_last}{age}"
+            versions = registry.versions(entry.name, project=entry.project)
+            aliased: dict[int, list[str]] = {}
+            for alias, number in registry.aliases(entry.name, project=entry.project).items():
+                if alias != LATEST:
+                    aliased.setdefault(number, []).append(alias)
+            for version in versions[: max(0, len(versions) - rule.keep_last)]:
+                created = datetime.fromisoformat(version.created_at).timestamp()
+                if created > now - rule.older_than_s:
+                    continue
+                if rule.keep_aliased and version.version in aliased:
+                    continue
+                found[version.uri] = (version, rule, sorted(aliased.get(version.version, [])))
+    # A version goes if every live version made from it goes too: so a model the policy
+    # deletes does not keep the data it was trained on until the next gc.
+    downstream = {uri: set(live_downstream(registry, v)) for uri, (v, _, _) in found.items()}
+    going = {uri for uri, outputs in downstream.items() if not outputs}
+    while more := {u for u, outputs in downstream.items() if u not in going and outputs <= going}:
+        going |= more
+    plan = RetentionPlan(kept_for_downstream=sorted(set(found) - going))
+    # Newest first: what was made from a version was published after it, and goes before it.
+    for uri in sorted(going, key=lambda u: found[u][0].created_at, reverse=True):
+        version, rule, aliases = found[uri]
+        age = f" older than {format_age(rule.older_than_s)}" if rule.older_than_s else ""
+        plan.delete.append(version)
+        plan.reasons[uri] = f"retention: keep the last {rule.keep_last}{age}"
+        plan.rules[uri] = rule
+        plan.aliases[uri] = aliases
     return plan
+
+
+def apply_retention(
+    registry: ArtifactRegistry,
+    plan: RetentionPlan,
+    deleted: Callable[[str], None] | None = None,
+) -> RetentionResult:
+    """Delete what ``plan`` lets go, calling ``deleted(uri)`` after each. Each is looked at
+    again first, as the plan may be minutes old: one aliased since (under ``keep_aliased``)
+    or made an input of a live version since stays; one already deleted (by a gc running
+    beside this one) is skipped."""
+    result = RetentionResult()
+    for version in plan.delete:
+        uri = version.uri
+        try:
+            now_aliased = [
+                alias
+                for alias, number in registry.aliases(version.name, project=version.project).items()
+                if alias != LATEST and number == version.version
+            ]
+            if plan.rules[uri].keep_aliased and now_aliased:
+                result.kept[uri] = f"aliased since ({', '.join(now_aliased)})"
+                continue
+            downstream = live_downstream(registry, registry.resolve(uri))
+            if downstream:
+                result.kept[uri] = f"live versions were made from it since ({downstream[0]})"
+                continue
+            delete(registry, uri, reason=plan.reasons[uri])
+        except NotFoundError:  # a gc beside this one deleted it first
+            result.kept[uri] = "already deleted"
+            continue
+        result.deleted.append(uri)
+        if deleted is not None:
+            deleted(uri)
+    return result

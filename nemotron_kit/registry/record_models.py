@@ -22,6 +22,7 @@ from nemotron_kit.registry.records import (
     _digest,
     _glob,
     _name,
+    _printable,
     _uri,
     safe_relpath,
 )
@@ -31,6 +32,7 @@ Digest = Annotated[str, AfterValidator(_digest)]
 Name = Annotated[str, AfterValidator(_name)]
 URI = Annotated[str, AfterValidator(_uri)]
 Pattern = Annotated[str, AfterValidator(_glob)]
+Printable = Annotated[str, AfterValidator(_printable)]
 
 
 class _Record(BaseModel):
@@ -102,7 +104,7 @@ class RetentionPolicy(_Record):
     format: Literal["nemotron-kit/retention/1"] = RETENTION_FORMAT
     default: RetentionRule = RetentionRule()
     names: list[tuple[Pattern, RetentionRule]] = Field(default_factory=list, max_length=1000)
-    updated_at: str = Field(default="", max_length=64)
+    updated_at: Printable = Field(default="", max_length=64)
 
 
 class ManifestFile(_Record):

@@ -64,6 +64,7 @@ RETENTION_FORMAT: Final = "nemotron-kit/retention/1"
 MAX_PATH = 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_GLOB = re.compile(r"(?=.{1,256}$)[\w.*?\[\]!-]+(/[\w.*?\[\]!-]+)?", re.ASCII)
 
 R = TypeVar("R", bound="BaseModel")
 
@@ -106,11 +107,20 @@ def _name(value: str) -> str:
 
 
 def _glob(value: str) -> str:
-    """A retention rule's pattern: a name or ``PROJECT/NAME``, with ``*``, ``?`` and ``[...]``."""
-    if not value or len(value) > 256:
-        raise ValueError("a name pattern must have 1 to 256 characters")
-    if _CONTROL.search(value) or value.count("/") > 1:
-        raise ValueError(f"'{value}' is not a name pattern such as '*-ckpt' or 'team/*'")
+    """A retention rule's pattern: a name or ``PROJECT/NAME``, with ``*``, ``?`` and ``[...]``
+    (and only characters names have, so that it can match one)."""
+    if not _GLOB.fullmatch(value):
+        shown = f"'{value}'" if len(value) <= 64 and not _CONTROL.search(value) else "a pattern"
+        raise ValueError(
+            f"{shown} is not a name pattern such as '*-ckpt' or 'team/*' (letters, digits, "
+            "'.', '_', '-', the wildcards '*?[]!' and at most one '/'; up to 256 characters)"
+        )
+    return value
+
+
+def _printable(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("contains a control character or a backslash")
     return value
 
 
