@@ -181,6 +181,16 @@ def test_versions_lists_every_version(
     assert [e["uri"] for e in json.loads(newest)] == [published[-1].uri]
 
 
+def test_piped_tables_have_no_trailing_spaces(
+    run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path
+) -> None:
+    """Output read by grep, diff or a script: rich pads every line to the table's width."""
+    publish_models(registry, tmp_path)
+    for args in (("ls",), ("versions", "tiny-gpt"), ("show", "art://eval-report:v1")):
+        out = ok(run_artifacts(run_cli, root, *args))
+        assert out.strip() and all(line == line.rstrip() for line in out.splitlines()), args
+
+
 def test_show_reports_one_version(
     run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path
 ) -> None:

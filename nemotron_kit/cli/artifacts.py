@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import math
 import os
@@ -28,7 +29,7 @@ import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 from nemotron_kit import views
 from nemotron_kit.errors import NemotronKitError, NotFoundError, StorageError, URIError
@@ -324,9 +325,34 @@ def _print_json(data: Any) -> None:
 def _console() -> Console:
     from rich.console import Console
 
-    # Piped output has no terminal width; rich would assume 80 columns and wrap the cells.
-    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
-    return Console(width=width, highlight=False)
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    # Piped output has no terminal width; rich would assume 80 columns and wrap the cells. Its
+    # lines lose the spaces rich pads them with to the table's width: grep and diff read them.
+    width = None if os.environ.get("COLUMNS") else 200
+    trimmed = cast("IO[str]", _TrimmedLines(sys.stdout))  # a TextIOBase, which typing's IO is not
+    return Console(width=width, highlight=False, file=trimmed)
+
+
+class _TrimmedLines(io.TextIOBase):
+    """A text stream that writes to ``out`` each line without its trailing spaces."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out, self._pending = out, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._out.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._out.write(self._pending)
+        self._pending = ""
+        self._out.flush()
 
 
 def _table(
