@@ -65,7 +65,7 @@ def test_ls_shows_names_latest_aliases_and_metrics(
     gpt, report = by_name["tiny-gpt"], by_name["eval-report"]
     assert (gpt["type"], gpt["latest"], gpt["aliases"]) == ("model", "v3", "best:v2")
     # The latest version's numeric metadata, as recorded; the bool is not a metric.
-    assert gpt["metrics"] == "final_loss=1.5  step=300"
+    assert gpt["metrics"] == "final_loss=1.5 step=300"
     assert (report["type"], report["latest"], report["aliases"]) == ("artifact", "v1", "")
     assert report["metrics"] == "accuracy=0.625"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", gpt["created"])
@@ -78,13 +78,16 @@ def test_ls_fits_a_narrow_terminal_without_cutting_names(
     data = make_files(tmp_path / "blend", {"blend.json": b"{}"})
     metrics = {f"a_rather_long_metric_name_{i}": i for i in range(12)}
     registry.publish(Artifact(path=str(data), metadata=metrics), "pretrain-data-with-a-long-name")
-    out = ok(run_artifacts(run_cli, root, "ls", env={"COLUMNS": "100"}))
-    assert max(len(line.rstrip()) for line in out.splitlines()) <= 100
-    assert "…" not in out  # wrapped, not cut
-    assert "pretrain-data-with-a-long-name" in out
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", out)  # the time is whole too
-    flat = "".join(out.split())
-    assert all(f"a_rather_long_metric_name_{i}={i}" in flat for i in range(12))
+    for columns in (80, 100):
+        out = ok(run_artifacts(run_cli, root, "ls", env={"COLUMNS": str(columns)}))
+        lines = out.splitlines()
+        assert max(len(line) for line in lines) <= columns
+        assert lines[0].split() == ["name", "type", "latest", "aliases", "created", "metrics"]
+        assert "…" not in out  # folded, never cut
+        assert "pretrain-data-with-a-long-name" in out  # names are kept whole
+        start = lines[0].index("metrics")
+        column = "".join(line[start:].strip() for line in lines[1:])  # folded pieces joined
+        assert all(f"a_rather_long_metric_name_{i}={i}" in column for i in range(12)), out
 
 
 def test_ls_json(run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path) -> None:
@@ -189,6 +192,11 @@ def test_piped_tables_have_no_trailing_spaces(
     for args in (("ls",), ("versions", "tiny-gpt"), ("show", "art://eval-report:v1")):
         out = ok(run_artifacts(run_cli, root, *args))
         assert out.strip() and all(line == line.rstrip() for line in out.splitlines()), args
+    # A pipe that is not UTF-8 gets ASCII tree guides, as rich gives it when writing there itself.
+    tree = run_cli(
+        "lineage", "art://eval-report:v1", "--root", str(root), env={"PYTHONIOENCODING": "ascii"}
+    )
+    assert tree.returncode == 0 and "art://tiny-gpt:v2" in tree.stdout, tree.stderr
 
 
 def test_show_reports_one_version(

@@ -39,7 +39,7 @@ def _fspath(value: Any) -> Any:
 #: A local path or fsspec URL; ``str`` and ``os.PathLike`` (``pathlib.Path``) are accepted and
 #: stored as text, so records stay JSON and URLs like ``s3://b/k`` are never mangled by Path.
 if TYPE_CHECKING:
-    from typing import Self
+    from typing_extensions import Self  # typing.Self is 3.11+; this runs on 3.10
 
     class _PathField:
         """How type checkers see a ``PathStr`` field: it reads as ``str`` but the constructor

@@ -340,6 +340,10 @@ class _TrimmedLines(io.TextIOBase):
     def __init__(self, out: IO[str]) -> None:
         self._out, self._pending = out, ""
 
+    @property
+    def encoding(self) -> str | None:  # type: ignore[override]
+        return getattr(self._out, "encoding", None)  # rich picks ASCII guides by it
+
     def writable(self) -> bool:
         return True
 
@@ -356,21 +360,22 @@ class _TrimmedLines(io.TextIOBase):
 
 
 def _table(
-    columns: Iterable[str], rows: Iterable[Iterable[str]], wrap_last_only: bool = False
+    columns: Iterable[str], rows: Iterable[Iterable[str]], whole: Iterable[str] | None = None
 ) -> Table:
-    """A plain table; ``wrap_last_only``: every other column keeps its width (names and times
-    are never cut) and the last takes what is left, wrapped."""
+    """A plain table. With ``whole`` (column names), those columns are never cut or wrapped
+    and the others fold when the terminal is narrow: nothing is cut, and no column is dropped
+    (as rich does to the last when all the others keep their width)."""
     from rich.table import Table
     from rich.text import Text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     names = list(columns)
-    for i, column in enumerate(names):
-        last = i == len(names) - 1
-        if wrap_last_only:  # a pair too long for what is left is folded, never cut
-            table.add_column(column, no_wrap=not last, overflow="fold" if last else "ellipsis")
-        else:
+    kept = set(whole) if whole is not None else None
+    for column in names:
+        if kept is None:
             table.add_column(column)
+        else:
+            table.add_column(column, no_wrap=column in kept, overflow="fold")
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))  # Text: no markup in names or metadata
     return table
@@ -384,7 +389,7 @@ def _metric_columns(metrics: Iterable[dict[str, int | float]]) -> list[str]:
 def _metrics_cell(metrics: dict[str, int | float]) -> str:
     """``key=value`` pairs, sorted: names of different types share few metrics, so one
     column each would be mostly empty (and wider than any terminal)."""
-    return "  ".join(f"{key}={_format_number(metrics[key])}" for key in sorted(metrics)) or "-"
+    return " ".join(f"{key}={_format_number(metrics[key])}" for key in sorted(metrics)) or "-"
 
 
 # -- subcommands --------------------------------------------------------------------------
@@ -412,7 +417,7 @@ def cmd_ls(ns: argparse.Namespace) -> int:
         for e in entries
     ]
     columns = ["name", "type", "latest", "aliases", "created", "metrics"]
-    _console().print(_table(columns, rows, wrap_last_only=True))
+    _console().print(_table(columns, rows, whole=("name", "type", "latest")))
     return code
 
 
