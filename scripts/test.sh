@@ -16,12 +16,13 @@ stop_services() {
   [ "${NK_MADE_S3_DIR:-0}" = 1 ] && rm -rf "$NK_S3_DIR" || true
   [ "${NK_STARTED_SLURM:-0}" = 1 ] && bash scripts/local-slurm.sh stop || true
 }
-trap stop_services EXIT
 # A free port and a directory of this run's own: a server someone else started (on 5055, say)
-# is never taken for ours.
+# is never taken for ours. Chosen before the trap, which then stops only this run's server.
+NK_MADE_S3_DIR=0
 NK_S3_PORT=${NK_S3_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 [ -n "${NK_S3_DIR:-}" ] || { NK_S3_DIR=$(mktemp -d /tmp/nk-s3.XXXXXX); NK_MADE_S3_DIR=1; }
 export NK_S3_PORT NK_S3_DIR
+trap stop_services EXIT
 NK_TEST_S3_ENDPOINT=$(bash scripts/s3-server.sh start)
 export NK_TEST_S3_ENDPOINT
 # Azurite, the Azure Storage emulator, from npm (3.35 is the newest that runs on node 20); the

@@ -191,7 +191,9 @@ class Site:
 
         from nemotron_kit.registry.storage import PARALLEL_REQUESTS
 
-        batch = PARALLEL_REQUESTS * 4
+        # One read per thread in flight: at exit Python waits for what was queued, so a server
+        # stopped during the warm-up waits for one read, not for a batch of them.
+        batch = PARALLEL_REQUESTS
         with ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix="nk-ui-runs") as pool:
             for start in range(0, len(run_ids), batch):
                 yield from pool.map(self._summary, run_ids[start : start + batch])
