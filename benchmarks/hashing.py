@@ -196,7 +196,12 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
     # Copies, ours and cp -r in turn (the machine's state drifts: each pair sees the same),
     # each into a fresh directory and starting with no dirty pages waiting for the disk
     # (os.sync, untimed): otherwise the copy before decides how long the kernel throttles this
-    # one. The first copy-mode registry stays, for the load below.
+    # one. Both copies of a pair are removed after it, so that every pair starts from the same
+    # memory: on this VM a copy is fast into page-cache memory freed a moment ago and 2-3x
+    # slower into memory the host has taken back, so keeping one copy through the loop made the
+    # second seat of the second pair slow whatever ran there (`cp -r` in both seats: 0.32 s,
+    # and 0.73-1.03 s in that seat, in four runs) - and with the order alternating, that seat
+    # was always ours.
     copies: list[float] = []
     cps: list[float] = []
 
@@ -208,16 +213,16 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
 
     for i in range(repeat):
         in_turn(i, [(copy_mode, copies), (cp_r, cps)], before=os.sync)
-        if i:
-            remove(f"copy-{i}")
+        remove(f"copy-{i}")
         shutil.rmtree(scratch / f"cp-{i}")
     res["copy"], res["cp"] = min(copies), min(cps)
     res["copies"], res["cps"] = copies, cps
-    # First load: the version's tree is removed (untimed) before each, so each builds it.
-    uri = registry("copy-0").resolve("art://bench").uri
-    trees = scratch / "copy-0" / "trees"
+    # First load of a copy-mode version (published untimed): its tree is removed (untimed)
+    # before each, so each builds it.
+    uri = publish("load", "copy")
+    trees = scratch / "load" / "trees"
     res["load"] = best_time(
-        lambda i: registry("copy-0").load(uri),
+        lambda i: registry("load").load(uri),
         repeat,
         lambda i: shutil.rmtree(trees),
     )
