@@ -200,7 +200,7 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
     # memory: on this VM a copy is fast into page-cache memory freed a moment ago and 2-3x
     # slower into memory the host has taken back, so keeping one copy through the loop made the
     # second seat of the second pair slow whatever ran there (`cp -r` in both seats: 0.32 s,
-    # and 0.73-1.03 s in that seat, in four runs) - and with the order alternating, that seat
+    # and 0.73-1.03 s in that seat, in six runs) - and with the order alternating, that seat
     # was always ours.
     copies: list[float] = []
     cps: list[float] = []
