@@ -57,6 +57,14 @@ class NotFoundError(ArtifactError, LookupError):
     """An artifact name, version or alias does not exist in the registry."""
 
 
+class LiveDownstreamError(ArtifactError):
+    """A version cannot be deleted: live versions were made from it (``downstream``)."""
+
+    def __init__(self, downstream: list[str], message: str) -> None:
+        super().__init__(message)
+        self.downstream = downstream
+
+
 class CorruptRecordError(ArtifactError):
     """A registry record cannot be read back (truncated, edited or not ours)."""
 

@@ -398,6 +398,18 @@ def test_retention_looks_again_before_each_delete(
         planned.stdout
     )
     assert "its aliases go: old" in planned.stdout
+    plan = retention(registry, loose)
+    assert "art://m:v3" in [v.uri for v in plan.delete]
+    registry.add_consumer("art://m:v3", "run-late")  # meanwhile a run reads v3 and publishes
+    registry.publish(
+        Artifact(path=str(payload(tmp_path, "late", 10))),
+        name="late",
+        producer="run-late",
+        inputs=["art://m:v3"],
+    )
+    late = apply_retention(registry, plan)
+    assert late.kept["art://m:v3"] == "live versions were made from it since (art://late:v1)"
+    assert registry.resolve("art://m:v3").version == 3
 
 
 @pytest.mark.parametrize("backend", ["local", "memory", pytest.param("s3", marks=needs("s3"))])

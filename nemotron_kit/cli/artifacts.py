@@ -724,7 +724,7 @@ def _gc_retention(ns: argparse.Namespace, registry: ArtifactRegistry) -> dict[st
     policy = _gc_policy(ns, registry)
     if policy is None:
         return None
-    from nemotron_kit.registry.lifecycle import apply_retention, retention
+    from nemotron_kit.registry.lifecycle import apply_retention, retention, retention_reason
 
     say: Callable[[str], None] = (lambda _: None) if ns.json else print  # --json: JSON alone
     plan = retention(registry, policy)
@@ -732,7 +732,7 @@ def _gc_retention(ns: argparse.Namespace, registry: ArtifactRegistry) -> dict[st
     def line(uri: str) -> str:
         aliases = plan.aliases[uri]
         also = f"; its aliases go: {', '.join(aliases)}" if aliases else ""
-        return f"{uri} ({plan.reasons[uri]}{also})"
+        return f"{uri} ({retention_reason(plan.rules[uri])}{also})"
 
     kept = {uri: "live versions were made from it" for uri in plan.kept_for_downstream}
     if ns.dry_run:
@@ -749,7 +749,8 @@ def _gc_retention(ns: argparse.Namespace, registry: ArtifactRegistry) -> dict[st
         say("(gc reclaims their data once they are deleted)")
     return {
         "deleted": [
-            {"uri": u, "reason": plan.reasons[u], "aliases": plan.aliases[u]} for u in deleted
+            {"uri": u, "reason": retention_reason(plan.rules[u]), "aliases": plan.aliases[u]}
+            for u in deleted
         ],
         "kept": [{"uri": u, "why": why} for u, why in kept.items()],
     }

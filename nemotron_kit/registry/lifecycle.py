@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
-from nemotron_kit.errors import ArtifactError, NotFoundError, URIError
+from nemotron_kit.errors import ArtifactError, LiveDownstreamError, NotFoundError, URIError
 from nemotron_kit.registry import layout, records
 from nemotron_kit.registry.base import _storage_errors
 from nemotron_kit.registry.uri import LATEST, validate_alias
@@ -55,9 +55,10 @@ def delete(
     downstream = live_downstream(registry, version)
     if downstream and not force:
         shown = ", ".join(downstream[:5]) + (" ..." if len(downstream) > 5 else "")
-        raise ArtifactError(
+        raise LiveDownstreamError(
+            downstream,
             f"{version.uri} is an input of live versions ({shown}): delete those first, or "
-            "force it (--force), and they can no longer be re-made."
+            "force it (--force), and they can no longer be re-made.",
         )
     stone = records.TombstoneRecord(
         deleted_at=datetime.now(timezone.utc).isoformat(), reason=reason, forced=bool(downstream)
@@ -90,12 +91,11 @@ def remove_alias(
 @dataclass
 class RetentionPlan:
     """What a policy lets go, newest first (so a version goes before the versions it was made
-    from), each with its reason, its rule and the aliases that go with it; and what it would
+    from), each with its rule and the aliases that go with it; and what it would
     but may not (live versions outside the plan were made from it)."""
 
     delete: list[ArtifactVersion] = field(default_factory=list)
     kept_for_downstream: list[str] = field(default_factory=list)
-    reasons: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, list[str]] = field(default_factory=dict)
     rules: dict[str, records.RetentionRule] = field(default_factory=dict)
 
@@ -336,12 +336,16 @@ def retention(
     # Newest first: what was made from a version was published after it, and goes before it.
     for uri in sorted(going, key=lambda u: found[u][0].created_at, reverse=True):
         version, rule, aliases = found[uri]
-        age = f" older than {format_age(rule.older_than_s)}" if rule.older_than_s else ""
         plan.delete.append(version)
-        plan.reasons[uri] = f"retention: keep the last {rule.keep_last}{age}"
         plan.rules[uri] = rule
         plan.aliases[uri] = aliases
     return plan
+
+
+def retention_reason(rule: records.RetentionRule) -> str:
+    """Why ``rule`` deletes a version: the tombstone's reason, and what gc prints."""
+    age = f" older than {format_age(rule.older_than_s)}" if rule.older_than_s else ""
+    return f"retention: keep the last {rule.keep_last}{age}"
 
 
 def apply_retention(
@@ -365,11 +369,10 @@ def apply_retention(
             if plan.rules[uri].keep_aliased and now_aliased:
                 result.kept[uri] = f"aliased since ({', '.join(now_aliased)})"
                 continue
-            downstream = live_downstream(registry, registry.resolve(uri))
-            if downstream:
-                result.kept[uri] = f"live versions were made from it since ({downstream[0]})"
-                continue
-            delete(registry, uri, reason=plan.reasons[uri])
+            delete(registry, uri, reason=retention_reason(plan.rules[uri]))
+        except LiveDownstreamError as exc:  # delete looks again itself
+            result.kept[uri] = f"live versions were made from it since ({exc.downstream[0]})"
+            continue
         except NotFoundError:  # a gc beside this one deleted it first
             result.kept[uri] = "already deleted"
             continue
