@@ -457,6 +457,22 @@ def test_hash_cache_misses_when_any_stat_field_differs(tmp_path: Path, field: st
     assert cache.lookup([changed]) == {}
 
 
+@pytest.mark.parametrize("as_type", [str, Path])
+def test_root_and_hash_cache_may_be_given_as_str_or_path(
+    tmp_path: Path, home: Path, as_type: Callable[[Path], str | Path]
+) -> None:
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * 100})
+    cache = tmp_path / "cache" / "hashes.sqlite"
+    registry = ArtifactRegistry(as_type(tmp_path / "registry"), hash_cache=as_type(cache))
+    registry.publish(Artifact(path=data), name="d", mode="reference")
+    assert registry.root == str(tmp_path / "registry")
+    # The digest is cached where it was asked for, and nothing went to the home's cache.
+    assert hashing.HashCache(cache).lookup(hashing.scan(data)) == {
+        "a.bin": hashing.hash_bytes(b"a" * 100)
+    }
+    assert not (home / "cache" / "hashes.sqlite").exists()
+
+
 @pytest.mark.parametrize("mode", ["copy", "reference"])
 def test_a_file_edited_to_the_same_size_is_published_as_its_new_content(
     make_registry: Callable[[str], ArtifactRegistry],

@@ -15,8 +15,8 @@ from tests.conftest import needs
 
 
 class TestLocal(StorageSuite):
-    def make_root(self, tmp_path: Path) -> tuple[str, dict[str, Any]]:
-        return str(tmp_path / "registry"), {}
+    def make_root(self, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+        return tmp_path / "registry", {}  # a Path, as a local backend's suite would give
 
 
 class TestMemory(StorageSuite):

@@ -112,13 +112,13 @@ def _valid_name(name: str) -> bool:
 class RegistryBase:
     def __init__(
         self,
-        root: str | Path,
+        root: str | os.PathLike[str],
         *,
         project: str = "default",
         storage_options: dict[str, Any] | None = None,
-        hash_cache: Path | Literal[False] | None = None,
+        hash_cache: str | os.PathLike[str] | Literal[False] | None = None,
     ) -> None:
-        self.root = str(root)
+        self.root = os.fspath(root)
         self.project = validate_name(project, "project name")
         self.storage: Storage = open_storage(self.root, storage_options)
         if hash_cache is False:

@@ -581,7 +581,9 @@ def local_root(root: str) -> Path | None:
     return Path(root.removeprefix("file://")).expanduser().absolute()
 
 
-def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> Storage:
+def open_storage(
+    root: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
+) -> Storage:
     """The storage for a registry root, chosen by its protocol: a local path or ``file://``,
     ``memory://``, ``s3://``, ``az://`` (also ``abfs://``), ``gs://`` (also ``gcs://``), or one a
     package registers in the ``nemotron_kit.storage`` entry-point group.
@@ -593,6 +595,7 @@ def open_storage(root: str, storage_options: dict[str, Any] | None = None) -> St
     """
     from nemotron_kit.environment import REGISTRY_TIMEOUT_ENV
 
+    root = os.fspath(root)
     options = dict(storage_options or {})
     timeout = float(
         options.pop("timeout_s", None) or os.environ.get(REGISTRY_TIMEOUT_ENV) or DEFAULT_TIMEOUT_S

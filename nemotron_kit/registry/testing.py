@@ -68,9 +68,14 @@ class StorageSuite:
     writers: ClassVar[int] = 16
     each: ClassVar[int] = 20
 
-    def make_root(self, tmp_path: Path) -> tuple[str, dict[str, Any]]:
-        """A fresh, empty registry root on the backend and its storage options."""
+    def make_root(self, tmp_path: Path) -> tuple[str | os.PathLike[str], dict[str, Any]]:
+        """A fresh, empty registry root on the backend (a URL, or a local path) and its
+        storage options."""
         raise NotImplementedError
+
+    def _root(self, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+        root, options = self.make_root(tmp_path)
+        return os.fspath(root), dict(options)
 
     @pytest.fixture(autouse=True)
     def _private_home(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +84,7 @@ class StorageSuite:
 
     # -- helpers ------------------------------------------------------------------------------
     def storage(self, tmp_path: Path) -> Storage:
-        root, options = self.make_root(tmp_path)
+        root, options = self._root(tmp_path)
         return open_storage(root, dict(options))
 
     def registry(self, root: str, options: dict[str, Any]) -> Any:
@@ -228,7 +233,7 @@ class StorageSuite:
 
     # -- concurrency and crashes ----------------------------------------------------------------
     def test_one_of_sixteen_racing_creators_wins(self, tmp_path: Path) -> None:
-        root, options = self.make_root(tmp_path)
+        root, options = self._root(tmp_path)
         stores = [open_storage(root, dict(options)) for _ in range(16)]  # one client each
         for round_ in range(20):
             key = f"race/{round_}.json"
@@ -251,7 +256,7 @@ class StorageSuite:
     def test_concurrent_publishes_of_one_name_are_numbered_without_gaps(
         self, tmp_path: Path
     ) -> None:
-        root, options = self.make_root(tmp_path)
+        root, options = self._root(tmp_path)
         got, _ = self.publishers(
             root, options, tmp_path / "scratch", self.writers, self.each, "none"
         )
@@ -270,7 +275,7 @@ class StorageSuite:
     ) -> None:
         if not self.processes:
             pytest.skip("the backend lives in one process: a killed process takes it along")
-        root, options = self.make_root(tmp_path)
+        root, options = self._root(tmp_path)
         got, _ = self.publishers(root, options, tmp_path / "good", 1, 2, "none")
         assert got == [1, 2]
         _, codes = self.publishers(root, options, tmp_path / "killed", 1, 1, kill)
