@@ -15,7 +15,7 @@ from nemotron_kit import ArtifactInput, ArtifactOutput, recipe
 from nemotron_kit.artifacts import ModelArtifact
 from nemotron_kit.recipes import config as builtin_configs
 from nemotron_kit.recipes.api import RecipeDefinitionError, load_recipe
-from tests.conftest import REPO, RunCli, one_error_line, registry_of, run_test_conf
+from tests.conftest import REPO, RunCli, ok, one_error_line, registry_of, run_test_conf
 
 BUILTIN = ("data_prep", "pretrain", "sft_data", "sft", "eval")
 
@@ -216,6 +216,21 @@ def test_frozen_required_and_top_level_fields_compose_and_are_checked_before_any
     assert "edge: x 6.0" in done.stdout
 
 
+@pytest.mark.parametrize("executor", ["local", "torchrun"])
+def test_a_path_field_runs_and_is_recorded_as_a_string(
+    run_cli: RunCli, work: Path, nk_home: Path, executor: str
+) -> None:
+    """Hydra saves a ``Path`` with a Python tag in .hydra/config.yaml, which the job reads back
+    (to redact secrets): every run of such a recipe failed, blaming the YAML's syntax."""
+    args = ["+recipe=typed/paths", "data_dir=/srv/data", f"executor={executor}"]
+    done = run_test_conf(run_cli, work, *args)
+    assert done.returncode == 0, done.stderr
+    assert "paths: PosixPath /srv/data" in done.stdout
+    (run_id,) = registry_of(nk_home).run_ids()
+    shown = json.loads(ok(run_cli("runs", "show", run_id, "--json")))
+    assert shown["config"]["data_dir"] == "/srv/data"
+
+
 def test_bad_links_sub_paths_and_unknown_pydantic_keys_are_one_sentence(
     run_cli: RunCli, work: Path, nk_home: Path
 ) -> None:
@@ -257,3 +272,46 @@ def test_reproduce_recomposes_a_typed_recipe_on_its_config_class(
     again = run_cli("reproduce", "art://typed-note:v1", cwd=work, env={"PYTHONPATH": str(REPO)})
     assert again.returncode == 0, again.stderr
     assert "identical content" in again.stdout
+
+
+def test_the_recipe_helpers_take_str_paths_as_artifacts_give_them(tmp_path: Path) -> None:
+    """``Artifact.path`` is a ``str``: the helpers a recipe passes it to took only ``Path``."""
+    import torch
+
+    from nemotron_kit.recipes import checkpoint, data, metrics, model
+
+    where = str(tmp_path / "ckpt")
+    saved = checkpoint.save(where, 3, {"w": torch.ones(2)})
+    assert checkpoint.latest(where) == saved == Path(where, "step-00000003.pt")
+    assert checkpoint.load(str(saved))["step"] == 3
+
+    blend_dir = tmp_path / "blend"
+    blend_dir.mkdir()
+    shards = data.write_shards(str(blend_dir), "train", b"abcdef", 4)
+    assert [s["tokens"] for s in shards] == [4, 2]
+    data.write_blend(str(blend_dir), {"shards": shards})
+    assert data.read_blend(str(blend_dir))["shards"] == shards
+
+    jsonl = tmp_path / "docs.jsonl"
+    jsonl.write_text('{"text": "one"}\n{"text": "two"}\n')
+    assert list(data.read_documents(str(jsonl), "text")) == ["one", "two"]
+    assert [r["text"] for r in data.read_records(str(jsonl), "text")] == ["one", "two"]
+    assert data.source_files(jsonl) == [jsonl]  # and a Path where a str was assumed
+
+    config = model.GPTConfig(d_model=8, n_layers=1, n_heads=2, context=8)
+    weights = model.GPT(config).state_dict()
+    model.save_pretrained(weights, config, str(tmp_path / "model"))
+    assert model.load_pretrained(str(tmp_path / "model")).config == config
+
+    log = metrics.MetricLogger(str(tmp_path / "logs" / "metrics.jsonl"), every=1)
+    assert log.path == tmp_path / "logs" / "metrics.jsonl" and log.path.parent.is_dir()
+
+    from nemotron_kit.recipes.sft import PackedRows
+
+    packed = tmp_path / "sft"
+    packed.mkdir()
+    (packed / data.SFT_FILE).write_text('{"num_rows": 1, "pack_size": 4}')
+    (packed / "tokens.bin").write_bytes(b"abcd")
+    (packed / "loss_mask.bin").write_bytes(b"\x00\x01\x01\x01")
+    rows = PackedRows.load(str(packed))
+    assert rows.tokens.tolist() == [list(b"abcd")] and rows.mask.tolist() == [[0, 1, 1, 1]]

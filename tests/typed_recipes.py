@@ -69,3 +69,16 @@ class EdgeConfig:
 def edge(cfg: EdgeConfig, ctx: JobContext) -> dict[str, float]:
     print(f"edge: {cfg.label} {cfg.scale * cfg.shape.width}")
     return {"area": cfg.scale * cfg.shape.width}
+
+
+@dataclass
+class PathsConfig:
+    """A ``Path`` field: Hydra saves it in .hydra/config.yaml with a Python tag."""
+
+    data_dir: Path = Path("/tmp/nk-data")
+
+
+@recipe(name="typed/paths", config=PathsConfig)
+def paths(cfg: PathsConfig, ctx: JobContext) -> dict[str, str]:
+    print(f"paths: {type(cfg.data_dir).__name__} {cfg.data_dir}")
+    return {"data_dir": str(cfg.data_dir)}

@@ -158,12 +158,20 @@ def _plain_loader() -> Any:
     base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class Loader(base):  # type: ignore[misc]
-        """YAML as OmegaConf reads it (no timestamps), parsed in C when libyaml is there."""
+        """YAML as OmegaConf reads it (no timestamps, ``pathlib`` paths), parsed in C when
+        libyaml is there."""
 
     Loader.yaml_implicit_resolvers = {
         first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in base.yaml_implicit_resolvers.items()
     }
+    # OmegaConf writes a config's Path values with these tags (a recipe's ``Path`` field):
+    # read back as paths, as OmegaConf's own loader does, and nothing else of Python's.
+    for name in ("Path", "PosixPath", "WindowsPath"):
+        Loader.add_constructor(
+            f"tag:yaml.org,2002:python/object/apply:pathlib.{name}",
+            lambda loader, node: Path(*loader.construct_sequence(node)),
+        )
     return Loader
 
 

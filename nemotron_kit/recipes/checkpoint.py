@@ -21,12 +21,13 @@ import torch
 CHECKPOINT = re.compile(r"^step-(\d{8})\.pt$")
 
 
-def path_for(directory: Path, step: int) -> Path:
-    return directory / f"step-{step:08d}.pt"
+def path_for(directory: str | os.PathLike[str], step: int) -> Path:
+    return Path(directory) / f"step-{step:08d}.pt"
 
 
-def latest(directory: Path) -> Path | None:
+def latest(directory: str | os.PathLike[str]) -> Path | None:
     """The checkpoint with the highest step in ``directory`` (None if there is none)."""
+    directory = Path(directory)
     if not directory.is_dir():
         return None
     found = sorted(p for p in directory.iterdir() if CHECKPOINT.match(p.name))
@@ -51,8 +52,9 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def atomic_save(obj: Any, path: Path) -> None:
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
     """``torch.save`` to a temporary file in the same directory, fsync, then rename."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as f:
@@ -77,12 +79,15 @@ def canonical(obj: Any) -> Any:
     return obj
 
 
-def save(directory: Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
+def save(
+    directory: str | os.PathLike[str], step: int, state: dict[str, Any], keep: int = 2
+) -> Path:
     """Write the checkpoint of ``step``; keep the newest ``keep`` and delete older ones.
 
     Equal states give byte-identical files: a resumed run's checkpoints equal an uninterrupted
     run's.
     """
+    directory = Path(directory)
     path = path_for(directory, step)
     atomic_save(canonical({"step": step, **state}), path)
     older = sorted(p for p in directory.iterdir() if CHECKPOINT.match(p.name) and p != path)
@@ -91,6 +96,6 @@ def save(directory: Path, step: int, state: dict[str, Any], keep: int = 2) -> Pa
     return path
 
 
-def load(path: Path) -> dict[str, Any]:
+def load(path: str | os.PathLike[str]) -> dict[str, Any]:
     state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
     return state

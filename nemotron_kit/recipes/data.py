@@ -9,6 +9,7 @@ written as raw ``uint8`` shards that ``blend.json`` lists.
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -83,8 +84,9 @@ def random_sums(count: int, max_operand: int, seed: int, *, held_out: bool | Non
 
 
 # -- the user's own files -------------------------------------------------------------------
-def source_files(source: str) -> list[Path]:
+def source_files(source: str | os.PathLike[str]) -> list[Path]:
     """The files a ``data.source`` entry names: a file, a directory, or an ``art://`` URI."""
+    source = os.fspath(source)
     if source.startswith("art://"):
         from nemotron_kit.registry import get_registry
 
@@ -100,8 +102,9 @@ def source_files(source: str) -> list[Path]:
     return [path]
 
 
-def read_records(path: Path, *keys: str) -> Iterator[dict[str, Any]]:
+def read_records(path: str | os.PathLike[str], *keys: str) -> Iterator[dict[str, Any]]:
     """The JSON objects of a JSONL file, each checked to have ``keys``."""
+    path = Path(path)
     with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, 1):
             if not line.strip():
@@ -119,8 +122,9 @@ def read_records(path: Path, *keys: str) -> Iterator[dict[str, Any]]:
             yield record
 
 
-def read_documents(path: Path, text_key: str) -> Iterator[str]:
+def read_documents(path: str | os.PathLike[str], text_key: str) -> Iterator[str]:
     """A JSONL file's ``text_key`` fields, or a text file as one document."""
+    path = Path(path)
     if path.suffix in (".jsonl", ".json"):
         for record in read_records(path, text_key):
             yield str(record[text_key])
@@ -130,23 +134,23 @@ def read_documents(path: Path, text_key: str) -> Iterator[str]:
 
 # -- pretraining shards ---------------------------------------------------------------------
 def write_shards(
-    directory: Path, split: str, tokens: bytes, shard_tokens: int
+    directory: str | os.PathLike[str], split: str, tokens: bytes, shard_tokens: int
 ) -> list[dict[str, Any]]:
     """Split a token stream into ``SPLIT-NNNNN.bin`` files of at most ``shard_tokens`` bytes."""
     shards = []
     for number, start in enumerate(range(0, len(tokens), shard_tokens)):
         chunk = tokens[start : start + shard_tokens]
         name = f"{split}-{number:05d}.bin"
-        (directory / name).write_bytes(chunk)
+        Path(directory, name).write_bytes(chunk)
         shards.append({"file": name, "tokens": len(chunk)})
     return shards
 
 
-def write_blend(directory: Path, blend: dict[str, Any]) -> None:
-    (directory / BLEND_FILE).write_text(json.dumps(blend, indent=2, sort_keys=True) + "\n")
+def write_blend(directory: str | os.PathLike[str], blend: dict[str, Any]) -> None:
+    Path(directory, BLEND_FILE).write_text(json.dumps(blend, indent=2, sort_keys=True) + "\n")
 
 
-def read_blend(directory: str | Path) -> dict[str, Any]:
+def read_blend(directory: str | os.PathLike[str]) -> dict[str, Any]:
     blend: dict[str, Any] = json.loads((Path(directory) / BLEND_FILE).read_text())
     return blend
 

@@ -4,6 +4,7 @@ and a line on stdout plus ``metrics.jsonl`` every few steps."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,20 +16,20 @@ class MetricLogger:
 
     def __init__(
         self,
-        path: Path | None,
+        path: str | os.PathLike[str] | None,
         every: int,
         enabled: bool = True,
         sink: Callable[[dict[str, Any], int], None] | None = None,
     ) -> None:
-        self.path = path
+        self.path = Path(path) if path is not None else None
         self.sink = sink
         self._step_time = time.perf_counter()
         self.every = max(1, every)
         self.enabled = enabled
         self._last_time = time.perf_counter()
         self._last_step = 0
-        if enabled and path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if enabled and self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def info(self, message: str) -> None:
         if self.enabled:

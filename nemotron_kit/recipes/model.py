@@ -7,6 +7,7 @@ whatever else used the global RNG before.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -119,20 +120,21 @@ CONFIG_FILE = "config.json"
 
 
 def save_pretrained(
-    weights: Mapping[str, torch.Tensor], config: GPTConfig, directory: Path
+    weights: Mapping[str, torch.Tensor], config: GPTConfig, directory: str | os.PathLike[str]
 ) -> None:
     """``model.pt`` (a state_dict of CPU tensors) and ``config.json`` (the architecture).
 
     ``torch.save`` of the same tensors in the same order writes the same bytes, so equal
     weights publish as equal artifacts.
     """
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     torch.save(dict(weights), directory / WEIGHTS_FILE)
     info = {"architecture": config.to_dict(), "tokenizer": "bytes", "weights": WEIGHTS_FILE}
     (directory / CONFIG_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 
-def load_pretrained(directory: str | Path) -> GPT:
+def load_pretrained(directory: str | os.PathLike[str]) -> GPT:
     """The model a ``save_pretrained`` directory (a ModelArtifact's path) holds."""
     directory = Path(directory)
     info = json.loads((directory / CONFIG_FILE).read_text())

@@ -9,6 +9,7 @@ ModelArtifact keeps the base model's architecture, and its lineage names both in
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,8 +93,10 @@ class PackedRows:
     mask: torch.Tensor
 
     @classmethod
-    def load(cls, directory: Path) -> PackedRows:
+    def load(cls, directory: str | os.PathLike[str]) -> PackedRows:
         import torch
+
+        directory = Path(directory)
 
         meta = json.loads((directory / data.SFT_FILE).read_text())
         shape = (int(meta["num_rows"]), int(meta["pack_size"]))
