@@ -78,16 +78,43 @@ def test_ls_fits_a_narrow_terminal_without_cutting_names(
     data = make_files(tmp_path / "blend", {"blend.json": b"{}"})
     metrics = {f"a_rather_long_metric_name_{i}": i for i in range(12)}
     registry.publish(Artifact(path=str(data), metadata=metrics), "pretrain-data-with-a-long-name")
-    for columns in (80, 100):
+    names = ["tiny-gpt", "eval-report", "pretrain-data-with-a-long-name"]
+    pairs = [f"a_rather_long_metric_name_{i}={i}" for i in range(12)]
+    for columns in (120, 100, 60):
         out = ok(run_artifacts(run_cli, root, "ls", env={"COLUMNS": str(columns)}))
         lines = out.splitlines()
         assert max(len(line) for line in lines) <= columns
-        assert lines[0].split() == ["name", "type", "latest", "aliases", "created", "metrics"]
-        assert "…" not in out  # folded, never cut
-        assert "pretrain-data-with-a-long-name" in out  # names are kept whole
-        start = lines[0].index("metrics")
-        column = "".join(line[start:].strip() for line in lines[1:])  # folded pieces joined
-        assert all(f"a_rather_long_metric_name_{i}={i}" in column for i in range(12)), out
+        assert "…" not in out  # never cut
+        words = out.split()  # names and key=value pairs whole: folded between words only
+        assert all(name in words for name in names) and all(pair in words for pair in pairs)
+        if columns == 120:  # a table: whole names, types and versions, the metrics folded
+            assert lines[0].split() == ["name", "type", "latest", "aliases", "created", "metrics"]
+            start = lines[0].index("metrics")
+            assert len([line for line in lines if line[start:].strip()]) > 4
+        else:  # too narrow for that: one block per name, as psql's expanded display
+            assert set(names) <= set(lines)
+            assert [line.split()[0] for line in lines if line.startswith("  ")][:5] == [
+                "type",
+                "latest",
+                "aliases",
+                "created",
+                "metrics",
+            ]
+
+
+def test_versions_keep_digests_and_values_whole_at_80_columns(
+    run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path
+) -> None:
+    """Digests and metric values are what users copy: at 80 columns they were cut ("1234…")."""
+    for i in range(2):
+        weights = make_files(tmp_path / f"w{i}", {"weights.bin": bytes([i]) * 64})
+        metadata = {f"metric_number_{k}": 123456789 * (k + i + 1) for k in range(6)}
+        registry.publish(Artifact(path=str(weights), metadata=metadata), "a-model")
+    out = ok(run_artifacts(run_cli, root, "versions", "a-model", env={"COLUMNS": "80"}))
+    assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    words = out.split()
+    assert {v.digest[:12] for v in registry.version_page("a-model").versions} <= set(words)
+    assert "metric_number_5" in words and str(123456789 * 7) in words
 
 
 def test_ls_json(run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path) -> None:

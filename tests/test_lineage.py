@@ -399,6 +399,10 @@ def test_runs_ls_lists_every_run_with_status(run_cli: RunCli, chain: Chain) -> N
     assert listed[0]["run_id"] == chain.broken  # the last job run
     limited = json.loads(ok(run_cli("runs", "ls", "--json", "--limit", "2")))
     assert limited == listed[:2]
+    # At 80 columns the run ids, which users copy into `runs show`, were cut with an ellipsis.
+    narrow = ok(run_cli("runs", "ls", env={"COLUMNS": "80"}))
+    assert "…" not in narrow and max(len(line) for line in narrow.splitlines()) <= 80
+    assert set(status) <= set(narrow.split())
 
 
 def test_runs_show_failed_run(run_cli: RunCli, chain: Chain) -> None:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from nemotron_kit.tracking.console import ConsoleTail
-from tests.conftest import REPO, RunCli, one_error_line, registry_of, run_test_conf
+from tests.conftest import REPO, RunCli, ok, one_error_line, registry_of, run_test_conf
 
 
 def stage(
@@ -315,6 +315,10 @@ def test_runs_compare_shows_the_keys_that_differ_and_the_metrics(
     assert text.returncode == 0 and "stage.seed" in text.stdout
     every = json.loads(run_cli("runs", "compare", first, second, "--all", "--json").stdout)
     assert "stage.name" in every["config"] and len(every["config"]) > len(compared["config"])
+    # A narrow terminal folds long keys and values (paths, targets): it never cuts them.
+    narrow = ok(run_cli("runs", "compare", first, second, "--all", env={"COLUMNS": "60"}))
+    assert "…" not in narrow and max(len(line) for line in narrow.splitlines()) <= 60
+    assert first[:12] in narrow and "stage.seed" in narrow
     alone = run_cli("runs", "compare", first)
     assert alone.returncode == 2 and "give two or more run ids" in alone.stderr
 

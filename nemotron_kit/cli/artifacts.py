@@ -35,8 +35,8 @@ from nemotron_kit import views
 from nemotron_kit.errors import NemotronKitError, NotFoundError, StorageError, URIError
 
 if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.text import Text
 
     from nemotron_kit.registry.core import ArtifactRegistry
     from nemotron_kit.registry.home_cache import HomeReport
@@ -359,26 +359,89 @@ class _TrimmedLines(io.TextIOBase):
         self._out.flush()
 
 
-def _table(
-    columns: Iterable[str], rows: Iterable[Iterable[str]], whole: Iterable[str] | None = None
-) -> Table:
-    """A plain table. With ``whole`` (column names), those columns are never cut or wrapped
-    and the others fold when the terminal is narrow: nothing is cut, and no column is dropped
-    (as rich does to the last when all the others keep their width)."""
-    from rich.table import Table
-    from rich.text import Text
+class _Listing:
+    """Rows as a table when it fits the width it is drawn in, else one block per row (the
+    first cell as its title, then ``column  value`` lines, as psql's expanded display does).
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    names = list(columns)
-    kept = set(whole) if whole is not None else None
-    for column in names:
-        if kept is None:
-            table.add_column(column)
-        else:
-            table.add_column(column, no_wrap=column in kept, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(cell) for cell in row))  # Text: no markup in names or metadata
-    return table
+    Nothing is ever cut with an ellipsis, which is what rich does to a table too wide for the
+    terminal: run ids, names, digests and metric values are what users copy. Only the columns
+    named in ``fold`` may wrap, between words; every other column keeps its whole width. When
+    that does not fit, the rows go one block each (or, without ``blocks``, the folding
+    columns fold inside words too: for columns compared side by side).
+    """
+
+    def __init__(
+        self,
+        columns: Iterable[str],
+        rows: Iterable[Iterable[str | Text]],
+        fold: Iterable[str] = (),
+        blocks: bool = True,
+    ) -> None:
+        from rich.text import Text
+
+        self.columns = list(columns)
+        # Text, not markup: names and metadata are printed as they are.
+        self.rows = [[Text(c) if isinstance(c, str) else c for c in row] for row in rows]
+        self.fold = set(fold)
+        self.blocks = blocks
+
+    def widths(self, room: int) -> list[int] | None:
+        """Each column's width in a table ``room`` cells wide, or None if it does not fit.
+
+        A column keeps the whole of its widest cell; one that folds needs only its longest
+        word, and the room left makes whole the folding columns it can (the nearest first),
+        then widens the one that lacks the most. Set here, not by rich, which squeezes a
+        column below its longest word (splitting it) or crops one given a minimum width.
+        """
+        from rich.cells import cell_len
+
+        room -= 2 * (len(self.columns) - 1)  # two spaces between columns
+        natural, least = [], []
+        for i, column in enumerate(self.columns):
+            cells = [column, *(row[i].plain for row in self.rows)]
+            natural.append(max(cell_len(cell) for cell in cells))
+            words = (cell_len(word) for cell in cells for word in cell.split())
+            least.append(max(words, default=0) if column in self.fold else natural[-1])
+        spare = room - sum(least)
+        if spare < 0:
+            return None
+        widths = list(least)
+        short = sorted(
+            (natural[i] - least[i], i) for i in range(len(widths)) if least[i] < natural[i]
+        )
+        for gap, i in short:  # first whole columns, the narrowest gaps first
+            if gap <= spare:
+                widths[i], spare = natural[i], spare - gap
+        if spare and short:  # then what is left to the column that lacks the most
+            widths[short[-1][1]] += min(spare, natural[short[-1][1]] - widths[short[-1][1]])
+        return widths
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.table import Table
+        from rich.text import Text
+
+        widths = self.widths(options.max_width)
+        if widths is not None or not self.blocks:
+            table = Table(box=None, pad_edge=False, header_style="bold")
+            for i, column in enumerate(self.columns):
+                if widths is not None:
+                    table.add_column(column, width=widths[i], overflow="fold")
+                else:  # rich shares the width out, folding inside words too, never cutting
+                    table.add_column(column, no_wrap=column not in self.fold, overflow="fold")
+            for row in self.rows:
+                table.add_row(*row)
+            yield table
+            return
+        for n, (title, *cells) in enumerate(self.rows):
+            if n:
+                yield Text("")
+            yield Text.assemble(title, style="bold", overflow="fold")
+            grid = Table.grid(padding=(0, 2), pad_edge=False)
+            grid.add_column(no_wrap=True)
+            grid.add_column(overflow="fold")
+            for column, cell in zip(self.columns[1:], cells, strict=True):
+                grid.add_row(Text(f"  {column}"), cell)
+            yield grid
 
 
 def _metric_columns(metrics: Iterable[dict[str, int | float]]) -> list[str]:
@@ -417,7 +480,7 @@ def cmd_ls(ns: argparse.Namespace) -> int:
         for e in entries
     ]
     columns = ["name", "type", "latest", "aliases", "created", "metrics"]
-    _console().print(_table(columns, rows, whole=("name", "type", "latest")))
+    _console().print(_Listing(columns, rows, fold=("aliases", "created", "metrics")))
     return code
 
 
@@ -440,8 +503,8 @@ def cmd_show(ns: argparse.Namespace) -> int:
     from rich.text import Text
 
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")  # digests and paths whole, folded if need be: never cut
 
     def row(key: str, value: str) -> None:
         grid.add_row(Text(key), Text(value))
@@ -499,7 +562,8 @@ def cmd_versions(ns: argparse.Namespace) -> int:
         ]
         for v, m in zip(versions, metrics, strict=True)
     ]
-    _console().print(_table(["version", "created", "digest", *keys, "aliases"], rows))
+    columns = ["version", "created", "digest", *keys, "aliases"]
+    _console().print(_Listing(columns, rows, fold=("created", "aliases")))
     if len(versions) < page.total:
         print(f"the {len(versions)} newest of {page.total} versions (--limit)", file=sys.stderr)
     return 0
@@ -532,7 +596,7 @@ def cmd_diff(ns: argparse.Namespace) -> int:
         *(["~", rel] for rel in result.changed),
     ]
     if rows:
-        console.print(_table(["", "file"], rows))
+        console.print(_Listing(["", "file"], rows, fold=("file",)))
     console.print(f"{result.unchanged} file(s) unchanged", highlight=False)
     keys = sorted(set(result.metadata) | set(result.metrics))
     if keys:
@@ -547,7 +611,7 @@ def cmd_diff(ns: argparse.Namespace) -> int:
         table_rows = [
             [k, shown(k, 0), shown(k, 1), "" if k not in result.metadata else "*"] for k in keys
         ]
-        console.print(_table(["metadata", "A", "B", "differs"], table_rows))
+        console.print(_Listing(["metadata", "A", "B", "differs"], table_rows, fold=("A", "B")))
     return 0
 
 

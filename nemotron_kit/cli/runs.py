@@ -28,9 +28,9 @@ from nemotron_kit.cli.artifacts import (
     UsageError,
     _console,
     _format_time,
+    _Listing,
     _Parser,
     _print_json,
-    _table,
     add_registry_options,
     open_registry,
     whole_number,
@@ -155,7 +155,7 @@ def cmd_ls(ns: argparse.Namespace) -> int:
         for r in records
     ]
     columns = ["run", "recipe", "status", "started", "duration", "outputs"]
-    _console().print(_table(columns, rows))
+    _console().print(_Listing(columns, rows, fold=("started", "outputs")))
     return 0
 
 
@@ -186,8 +186,8 @@ def cmd_show(ns: argparse.Namespace) -> int:
     from rich.text import Text
 
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column()
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")  # ids and paths whole, folded if need be: never cut
 
     def row(key: str, value: str, style: str = "") -> None:
         grid.add_row(Text(key), Text(value, style=style))
@@ -265,24 +265,20 @@ def cmd_compare(ns: argparse.Namespace) -> int:
         _print_json(result)
         return 0
     config_rows, metric_rows = result["config"], result["metrics"]
-    from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("key")
-    for run_id in ns.run_ids:
-        table.add_column(run_id)
-    table.add_row(Text("status", style="bold"), *[str(s or "-") for s in result["status"]])
+    rows: list[list[str | Text]] = [
+        [Text("status", style="bold"), *[str(s or "-") for s in result["status"]]]
+    ]
     for key, values in config_rows.items():
         shown = [_cell(v) for v in values]
         style = "yellow" if len(set(shown)) > 1 else ""
-        table.add_row(key, *[Text(v, style=style) for v in shown])
+        rows.append([key, *[Text(v, style=style) for v in shown]])
     for name, values in metric_rows.items():
-        table.add_row(
-            Text(f"metric {name}", style="cyan"),
-            *["-" if v is None else f"{v:.6g}" for v in values],
-        )
-    _console().print(table)
+        shown = ["-" if v is None else f"{v:.6g}" for v in values]
+        rows.append([Text(f"metric {name}", style="cyan"), *shown])
+    columns = ["key", *ns.run_ids]  # side by side even when narrow: values fold, whole
+    _console().print(_Listing(columns, rows, fold=columns, blocks=False))
     if not config_rows:
         print("(the configs are the same)")
     return 0
