@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import RunCli, make_files
@@ -112,3 +113,15 @@ def test_load_run_profile_and_build_executor_from_python(tmp_path: Path) -> None
     )
     run = kit.RunConfig(executor="my-cluster", overrides={"time_min": 30}, config_dirs=[str(user)])
     assert run.build().parameters("x")["timeout_min"] == 30
+    # A section is given as a dict (merged into it) or by dotted keys, as on the command line.
+    for overrides in ({"container": {"image": "nvcr.io/x:1"}}, {"container.image": "nvcr.io/x:1"}):
+        built = kit.RunConfig("my-cluster", overrides, config_dirs=[user]).executor_config()
+        assert built.container.image == "nvcr.io/x:1" and built.container.squash is True
+        assert built.partition == "batch"
+    for bad, culprit in (
+        ({"partiton": "x"}, "partiton='x'"),
+        ({"time_min": "soon"}, "time_min='soon'"),
+    ):
+        with pytest.raises(kit.ConfigError, match=f"RunConfig override {culprit}") as raised:
+            kit.RunConfig("my-cluster", bad, config_dirs=[user]).executor_config()
+        assert "\n" not in str(raised.value)

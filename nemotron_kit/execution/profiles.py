@@ -16,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from nemotron_kit.environment import CONFIG_PATH_ENV
+from nemotron_kit.errors import ConfigError
 from nemotron_kit.paths import packaged_conf_dir
 
 
@@ -58,12 +59,24 @@ class RunConfig:
 
     executor: str = "local"
     overrides: dict[str, Any] = field(default_factory=dict)
-    config_dirs: list[str] = field(default_factory=list)
+    config_dirs: list[str | Path] = field(default_factory=list)
 
     def executor_config(self) -> DictConfig:
+        """The profile with ``overrides`` applied: a key may be dotted (``container.image``)
+        and a dict merges into the section it names, as ``key=value`` on the command line."""
+        from omegaconf import OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
+
         profile = load_run_profile(self.executor, self.config_dirs)
         for key, value in self.overrides.items():
-            profile[key] = value
+            try:
+                OmegaConf.update(profile, key, value, merge=True)
+            except OmegaConfBaseException as exc:
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise ConfigError(
+                    f"RunConfig override {key}={value!r} does not fit executor "
+                    f"'{self.executor}' ({reason}): fix the key or the value."
+                ) from None
         return profile
 
     def build(self) -> Any:
