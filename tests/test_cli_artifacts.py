@@ -117,6 +117,25 @@ def test_versions_keep_digests_and_values_whole_at_80_columns(
     assert "metric_number_5" in words and str(123456789 * 7) in words
 
 
+def test_listings_keep_long_keys_markup_and_escapes_harmless(
+    run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path
+) -> None:
+    """Metadata keys are the users' own: a long one, rich markup, an escape sequence."""
+    long_key = "validation_perplexity_on_held_out_set"
+    weights = make_files(tmp_path / "w", {"weights.bin": b"w"})
+    metadata = {long_key: 1234567, "loss[/x]": 2, "[bold]acc": 3, "evil\x1b[31m": 4}
+    version = registry.publish(Artifact(path=str(weights), metadata=metadata), "m")
+    for args in (["versions", "m"], ["ls"], ["show", "art://m:v1"]):
+        for columns in ("200", "50"):
+            out = ok(run_artifacts(run_cli, root, *args, env={"COLUMNS": columns}))
+            assert "\x1b" not in out and "evil\\x1b[31m" in out  # shown, escaped
+            assert "loss[/x]" in out and "[bold]acc" in out  # as written: not markup
+            assert "…" not in out and max(map(len, out.splitlines())) <= int(columns)
+            if args[0] == "versions":  # too narrow for the key beside its value: under it
+                assert long_key in out.split() and "1234567" in out.split()
+                assert version.digest[:12] in out.split()
+
+
 def test_ls_json(run_cli: RunCli, registry: ArtifactRegistry, root: Path, tmp_path: Path) -> None:
     publish_models(registry, tmp_path)
     entries = json.loads(ok(run_artifacts(run_cli, root, "ls", "--json")))

@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -359,6 +360,21 @@ class _TrimmedLines(io.TextIOBase):
         self._out.flush()
 
 
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with its control characters but newlines escaped (``\\x1b``): a cell may
+    show what a registry holds, and an escape sequence must not drive the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _cell_width(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(line) for line in text.splitlines()), default=0)
+
+
 class _Listing:
     """Rows as a table when it fits the width it is drawn in, else one block per row (the
     first cell as its title, then ``column  value`` lines, as psql's expanded display does).
@@ -379,10 +395,16 @@ class _Listing:
     ) -> None:
         from rich.text import Text
 
-        self.columns = list(columns)
-        # Text, not markup: names and metadata are printed as they are.
-        self.rows = [[Text(c) if isinstance(c, str) else c for c in row] for row in rows]
-        self.fold = set(fold)
+        # Text, not markup: names, metadata keys and values are printed as they are.
+        self.columns = [_printable(c) for c in columns]
+        self.rows = [
+            [
+                Text(_printable(c)) if isinstance(c, str) else Text(_printable(c.plain), c.style)
+                for c in row
+            ]
+            for row in rows
+        ]
+        self.fold = {_printable(c) for c in fold}
         self.blocks = blocks
 
     def widths(self, room: int) -> list[int] | None:
@@ -393,14 +415,12 @@ class _Listing:
         then widens the one that lacks the most. Set here, not by rich, which squeezes a
         column below its longest word (splitting it) or crops one given a minimum width.
         """
-        from rich.cells import cell_len
-
         room -= 2 * (len(self.columns) - 1)  # two spaces between columns
         natural, least = [], []
         for i, column in enumerate(self.columns):
             cells = [column, *(row[i].plain for row in self.rows)]
-            natural.append(max(cell_len(cell) for cell in cells))
-            words = (cell_len(word) for cell in cells for word in cell.split())
+            natural.append(max(_cell_width(cell) for cell in cells))
+            words = (_cell_width(word) for cell in cells for word in cell.split())
             least.append(max(words, default=0) if column in self.fold else natural[-1])
         spare = room - sum(least)
         if spare < 0:
@@ -425,22 +445,36 @@ class _Listing:
             table = Table(box=None, pad_edge=False, header_style="bold")
             for i, column in enumerate(self.columns):
                 if widths is not None:
-                    table.add_column(column, width=widths[i], overflow="fold")
+                    table.add_column(Text(column), width=widths[i], overflow="fold")
                 else:  # rich shares the width out, folding inside words too, never cutting
-                    table.add_column(column, no_wrap=column not in self.fold, overflow="fold")
+                    wraps = column in self.fold
+                    table.add_column(Text(column), no_wrap=not wraps, overflow="fold")
             for row in self.rows:
                 table.add_row(*row)
             yield table
             return
+        labels = [Text(f"  {column}", overflow="fold") for column in self.columns[1:]]
+        label = max((_cell_width(t.plain) for t in labels), default=0)
+        word = max(
+            (_cell_width(w) for row in self.rows for cell in row[1:] for w in cell.plain.split()),
+            default=0,
+        )
+        beside = label + 2 + word <= options.max_width  # else each value under its label
         for n, (title, *cells) in enumerate(self.rows):
             if n:
                 yield Text("")
             yield Text.assemble(title, style="bold", overflow="fold")
             grid = Table.grid(padding=(0, 2), pad_edge=False)
-            grid.add_column(no_wrap=True)
-            grid.add_column(overflow="fold")
-            for column, cell in zip(self.columns[1:], cells, strict=True):
-                grid.add_row(Text(f"  {column}"), cell)
+            if beside:
+                grid.add_column(no_wrap=True)
+                grid.add_column(overflow="fold")
+                for name, cell in zip(labels, cells, strict=True):
+                    grid.add_row(name, cell)
+            else:
+                grid.add_column(overflow="fold")
+                for name, cell in zip(labels, cells, strict=True):
+                    grid.add_row(name)
+                    grid.add_row(Text.assemble("    ", cell, overflow="fold"))
             yield grid
 
 
@@ -507,7 +541,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
     grid.add_column(overflow="fold")  # digests and paths whole, folded if need be: never cut
 
     def row(key: str, value: str) -> None:
-        grid.add_row(Text(key), Text(value))
+        grid.add_row(Text(_printable(key)), Text(_printable(value)))
 
     row("type", version.type)
     row("class", version.class_path)
@@ -596,7 +630,7 @@ def cmd_diff(ns: argparse.Namespace) -> int:
         *(["~", rel] for rel in result.changed),
     ]
     if rows:
-        console.print(_Listing(["", "file"], rows, fold=("file",)))
+        console.print(_Listing(["", "file"], rows, fold=("file",), blocks=False))
     console.print(f"{result.unchanged} file(s) unchanged", highlight=False)
     keys = sorted(set(result.metadata) | set(result.metrics))
     if keys:
@@ -611,7 +645,8 @@ def cmd_diff(ns: argparse.Namespace) -> int:
         table_rows = [
             [k, shown(k, 0), shown(k, 1), "" if k not in result.metadata else "*"] for k in keys
         ]
-        console.print(_Listing(["metadata", "A", "B", "differs"], table_rows, fold=("A", "B")))
+        columns = ["metadata", "A", "B", "differs"]  # side by side even when narrow
+        console.print(_Listing(columns, table_rows, fold=("metadata", "A", "B"), blocks=False))
     return 0
 
 
