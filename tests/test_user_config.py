@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -118,10 +119,18 @@ def test_load_run_profile_and_build_executor_from_python(tmp_path: Path) -> None
         built = kit.RunConfig("my-cluster", overrides, config_dirs=[user]).executor_config()
         assert built.container.image == "nvcr.io/x:1" and built.container.squash is True
         assert built.partition == "batch"
-    for bad, culprit in (
-        ({"partiton": "x"}, "partiton='x'"),
-        ({"time_min": "soon"}, "time_min='soon'"),
-    ):
+    # Free-form sections take new keys, by dict or dotted key; typed ones refuse a stray key.
+    free = {"env": {"HF_HOME": "/data/hf"}, "env.WANDB_DIR": "/tmp", "additional_parameters.x": 1}
+    built = kit.RunConfig("my-cluster", free, config_dirs=[user]).executor_config()
+    assert dict(built.env) == {"HF_HOME": "/data/hf", "WANDB_DIR": "/tmp"}
+    assert built.additional_parameters.x == 1
+    cases: list[tuple[dict[Any, Any], str]] = [
+        ({"partiton": "x"}, "'partiton'"),
+        ({"container.imagee": "x"}, "'container.imagee'"),
+        ({"time_min": "soon"}, "'time_min'"),
+        ({1: 2}, "key 1 is not a setting name"),  # from untyped callers
+    ]
+    for bad, culprit in cases:
         with pytest.raises(kit.ConfigError, match=f"RunConfig override {culprit}") as raised:
             kit.RunConfig("my-cluster", bad, config_dirs=[user]).executor_config()
         assert "\n" not in str(raised.value)

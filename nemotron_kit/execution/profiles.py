@@ -7,8 +7,11 @@ directories); loading it composes its defaults (``defaults: [slurm]``), exactly 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,19 +66,29 @@ class RunConfig:
 
     def executor_config(self) -> DictConfig:
         """The profile with ``overrides`` applied: a key may be dotted (``container.image``)
-        and a dict merges into the section it names, as ``key=value`` on the command line."""
+        and a dict merges into the section it names, as ``key=value`` on the command line.
+        Free-form sections (``env``, ``additional_parameters``) take new keys; a typed one
+        refuses a key it does not have."""
         from omegaconf import OmegaConf
         from omegaconf.errors import OmegaConfBaseException
 
+        from nemotron_kit.tracking._secrets import redact_text
+
         profile = load_run_profile(self.executor, self.config_dirs)
         for key, value in self.overrides.items():
-            try:
-                OmegaConf.update(profile, key, value, merge=True)
-            except OmegaConfBaseException as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if not isinstance(key, str) or not key:
                 raise ConfigError(
-                    f"RunConfig override {key}={value!r} does not fit executor "
-                    f"'{self.executor}' ({reason}): fix the key or the value."
+                    f"RunConfig override key {key!r} is not a setting name: give keys as "
+                    "strings, e.g. 'time_min' or 'container.image'."
+                )
+            try:
+                with _open_if_free_form(profile, key, value):
+                    OmegaConf.update(profile, key, value, merge=True)
+            except OmegaConfBaseException as exc:  # the value is left out: it may be a secret
+                reason = redact_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                raise ConfigError(
+                    f"RunConfig override '{key}' does not fit executor '{self.executor}' "
+                    f"({reason}): fix the key or the value."
                 ) from None
         return profile
 
@@ -83,3 +96,15 @@ class RunConfig:
         from nemotron_kit.execution.launch import build_executor
 
         return build_executor(self.executor_config())
+
+
+def _open_if_free_form(profile: DictConfig, key: str, value: Any) -> AbstractContextManager[Any]:
+    """Lets ``key`` add to the section it changes (the one it names, if ``value`` is a dict
+    merged into it; else its parent) when that section is a plain dict, not a typed one."""
+    from omegaconf import OmegaConf, open_dict
+
+    target = key if isinstance(value, Mapping) else key.rpartition(".")[0]
+    node = OmegaConf.select(profile, target) if target else profile
+    if isinstance(node, DictConfig) and not dataclasses.is_dataclass(OmegaConf.get_type(node)):
+        return open_dict(node)
+    return contextlib.nullcontext()
