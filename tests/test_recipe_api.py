@@ -229,6 +229,13 @@ def test_a_path_field_runs_and_is_recorded_as_a_string(
     (run_id,) = registry_of(nk_home).run_ids()
     shown = json.loads(ok(run_cli("runs", "show", run_id, "--json")))
     assert shown["config"]["data_dir"] == "/srv/data"
+    # A secret's value inside a Path is redacted in the saved config too, as in a string.
+    secret = "hf_path_secret_0123456789"
+    args[1] = f"data_dir=/srv/{secret}/data"
+    hidden = run_test_conf(run_cli, work, *args, env={"HF_TOKEN": secret})
+    assert hidden.returncode == 0, hidden.stderr
+    saved = [p.read_text() for p in work.rglob(".hydra/config.yaml")]
+    assert len(saved) == 2 and not any(secret in text for text in saved)
 
 
 def test_bad_links_sub_paths_and_unknown_pydantic_keys_are_one_sentence(
@@ -272,6 +279,20 @@ def test_reproduce_recomposes_a_typed_recipe_on_its_config_class(
     again = run_cli("reproduce", "art://typed-note:v1", cwd=work, env={"PYTHONPATH": str(REPO)})
     assert again.returncode == 0, again.stderr
     assert "identical content" in again.stdout
+
+
+def test_saved_configs_read_back_their_paths_and_no_other_python_object() -> None:
+    from omegaconf import OmegaConf
+
+    from nemotron_kit.execution.context import load_plain_yaml
+
+    saved = OmegaConf.to_yaml(OmegaConf.create({"data_dir": Path("/srv/data")}))
+    assert load_plain_yaml(saved) == {"data_dir": Path("/srv/data")}  # this Python's tag
+    for module in ("pathlib", "pathlib._local"):  # up to 3.12, and from 3.13
+        tagged = f"d: !!python/object/apply:{module}.PosixPath ['/srv', 'data']"
+        assert load_plain_yaml(tagged) == {"d": Path("/srv/data")}
+    with pytest.raises(yaml.constructor.ConstructorError):
+        load_plain_yaml("d: !!python/object/apply:os.system ['true']")
 
 
 def test_the_recipe_helpers_take_str_paths_as_artifacts_give_them(tmp_path: Path) -> None:

@@ -165,13 +165,15 @@ def _plain_loader() -> Any:
         first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in base.yaml_implicit_resolvers.items()
     }
-    # OmegaConf writes a config's Path values with these tags (a recipe's ``Path`` field):
-    # read back as paths, as OmegaConf's own loader does, and nothing else of Python's.
-    for name in ("Path", "PosixPath", "WindowsPath"):
-        Loader.add_constructor(
-            f"tag:yaml.org,2002:python/object/apply:pathlib.{name}",
-            lambda loader, node: Path(*loader.construct_sequence(node)),
-        )
+    # OmegaConf writes a config's Path values with these tags (a recipe's ``Path`` field;
+    # the class's module is ``pathlib._local`` from Python 3.13): read back as paths, as
+    # OmegaConf's own loader does, and nothing else of Python's.
+    for module in ("pathlib", "pathlib._local"):
+        for name in ("Path", "PosixPath", "WindowsPath"):
+            Loader.add_constructor(
+                f"tag:yaml.org,2002:python/object/apply:{module}.{name}",
+                lambda loader, node: Path(*loader.construct_sequence(node)),
+            )
     return Loader
 
 

@@ -20,6 +20,7 @@ import itertools
 import os
 import re
 import uuid
+from pathlib import PurePath
 from typing import Any
 
 from nemotron_kit.environment import SECRET_ENV_PREFIX
@@ -143,6 +144,9 @@ def redact(data: Any, secrets: list[str] | None = None) -> Any:
         return [redact(v, secrets) for v in data]
     if isinstance(data, str):
         return redact_text(data, secrets)
+    if isinstance(data, PurePath):  # a recipe's Path field, read back from Hydra's saved config
+        cleaned = redact_text(str(data), secrets)
+        return data if cleaned == str(data) else cleaned
     return data
 
 
