@@ -169,3 +169,30 @@ def test_readme_cluster_profile_block(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "partition: batch" in result.stdout and "account: my-team" in result.stdout
+
+
+def test_readme_python_blocks_run_as_written(tmp_path: Path) -> None:
+    """The README's Python (with the train.yaml it shows) runs in a fresh directory: its
+    artifact example pointed at /data/blend, and took the name the tiny pipeline uses."""
+    (tmp_path / "train.yaml").write_text(_readme_block("steps: 500"))
+    script = _readme_block("parse_config_and_overrides") + _readme_block("PretrainBlendsArtifact")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "NEMOTRON_KIT_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "art://my-blend:v1"
+    verify = _readme_block("artifacts verify").splitlines()[1].split("#")[0]
+    checked = subprocess.run(
+        [sys.executable, "-m", "nemotron_kit", *shlex.split(verify)[1:]],
+        cwd=tmp_path,
+        env={**os.environ, "NEMOTRON_KIT_HOME": str(tmp_path / "home")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0 and "all files match" in checked.stdout, checked.stderr

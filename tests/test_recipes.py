@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nemotron_kit.artifacts import ModelArtifact, PretrainBlendsArtifact, SFTDataArtifact
-from tests.conftest import RunCli, registry_of
+from tests.conftest import RunCli, make_files, one_error_line, registry_of
 
 DATA = ("data.num_documents=5000",)
 PRETRAIN = ("train.steps=150", "train.checkpoint_every=50")
@@ -97,6 +97,24 @@ def test_pretrain_handed_sft_data_fails_at_once_naming_the_type(
     assert "art://sft-data:v1" in errors[0]
     assert "SFTDataArtifact" in errors[0] and "PretrainBlendsArtifact" in errors[0]
     assert not (tmp_path / "x" / "checkpoints").exists()  # failed before training started
+
+
+def test_an_input_of_the_right_type_but_not_made_by_its_recipe_is_one_sentence(
+    run_cli: RunCli, nk_home: Path, tmp_path: Path
+) -> None:
+    """A blend saved by hand under the pipeline's name (as the README's tour once did) made
+    the next pretrain fail with a FileNotFoundError deep in a registry tree."""
+    made = make_files(tmp_path / "mine", {"notes.txt": "not a blend"})
+    registry_of(nk_home).publish(
+        PretrainBlendsArtifact(path=str(made), total_tokens=1, num_shards=1), "pretrain-data"
+    )
+    result = run_cli("+recipe=pretrain", f"hydra.run.dir={tmp_path / 'x'}")
+    assert one_error_line(result) == (
+        "Error: Input 'data' (art://pretrain-data:v1) has no blend.json, so it is not data "
+        "+recipe=data_prep prepared: pass one it did, as inputs.data=art://NAME:vN "
+        "(`nemotron-kit artifacts ls` lists them)."
+    )
+    assert not (tmp_path / "x" / "checkpoints").exists()
 
 
 @pytest.mark.slow

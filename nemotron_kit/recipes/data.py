@@ -150,6 +150,20 @@ def write_blend(directory: str | os.PathLike[str], blend: dict[str, Any]) -> Non
     Path(directory, BLEND_FILE).write_text(json.dumps(blend, indent=2, sort_keys=True) + "\n")
 
 
+def require_file(artifact: Any, key: str, name: str, made_by: str) -> Path:
+    """``name`` in the tree of input ``key`` (a loaded artifact), or one sentence: an input
+    of the right type that a recipe did not make (saved by hand under a pipeline's name)
+    fails before any work, naming it, not with a FileNotFoundError deep in training."""
+    path = Path(artifact.path, name)
+    if not path.is_file():
+        raise ArtifactError(
+            f"Input '{key}' ({artifact.uri or artifact.path}) has no {name}, so it is not "
+            f"data {made_by} prepared: pass one it did, as inputs.{key}=art://NAME:vN "
+            "(`nemotron-kit artifacts ls` lists them)."
+        )
+    return path
+
+
 def read_blend(directory: str | os.PathLike[str]) -> dict[str, Any]:
     blend: dict[str, Any] = json.loads((Path(directory) / BLEND_FILE).read_text())
     return blend

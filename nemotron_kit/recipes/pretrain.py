@@ -19,6 +19,7 @@ from nemotron_kit.errors import ConfigError
 from nemotron_kit.recipes import data
 from nemotron_kit.recipes.api import ArtifactInput, ArtifactOutput, recipe
 from nemotron_kit.recipes.config import PretrainConfig
+from nemotron_kit.recipes.data import BLEND_FILE, require_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -44,6 +45,7 @@ def main(
     from nemotron_kit.recipes.checkpoint import weights_digest
     from nemotron_kit.recipes.model import save_pretrained
 
+    require_file(data, "data", BLEND_FILE, "+recipe=data_prep")
     group = training.init_distributed(ctx.dist_backend)
     out = group.shared_path(ctx.output_dir)  # rank 0's: checkpoints are shared
     architecture = model_config(cfg)

@@ -19,6 +19,7 @@ from nemotron_kit.errors import ConfigError
 from nemotron_kit.recipes import data
 from nemotron_kit.recipes.api import ArtifactInput, ArtifactOutput, recipe
 from nemotron_kit.recipes.config import SFTConfig
+from nemotron_kit.recipes.data import SFT_FILE, require_file
 
 if TYPE_CHECKING:
     import torch
@@ -45,6 +46,7 @@ def main(
     from nemotron_kit.recipes.model import load_pretrained, save_pretrained
 
     base, sft_data = model, data
+    require_file(sft_data, "data", SFT_FILE, "+recipe=sft_data")
     settings = training.TrainSettings.from_cfg(asdict(cfg.train))
     gpt = load_pretrained(base.path)
     rows = PackedRows.load(Path(sft_data.path))
