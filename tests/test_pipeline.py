@@ -81,3 +81,25 @@ def test_a_failing_step_stops_the_pipeline(run_cli: RunCli, nk_home: Path, tmp_p
     assert len(errors) == 1 and "runs show" in errors[0]
     registry = registry_of(nk_home)
     assert [e.name for e in registry.list()] == ["p-one"]  # three never started
+    assert "Traceback" not in result.stderr  # the step's error is its one sentence
+
+
+def test_a_bad_value_in_any_step_is_refused_before_any_step_runs(
+    run_cli: RunCli, nk_home: Path, tmp_path: Path
+) -> None:
+    """A typo in step two was found only after step one had run (for hours, with real work)."""
+    bad = "pipeline.steps.1.overrides=['stage.name=two','output.name=p-two','stage.sed=1']"
+    result = pipeline(run_cli, tmp_path / "work", bad)
+    assert result.returncode == 1, result.stderr  # as `+recipe=stage stage.sed=1` exits
+    assert "Traceback" not in result.stderr and "running" not in result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if "Error" in line]
+    assert error.startswith("Error: Pipeline step 'two' cannot run, so no step was started: ")
+    assert "'stage.sed'" in error
+    # A range a typed recipe refuses: nemotron-kit's own check, exit 2 as for the recipe alone.
+    steps = "pipeline.steps.3.overrides=['train.steps=-5']"
+    tiny = run_cli("+pipeline=tiny", steps, cwd=tmp_path / "work")
+    assert tiny.returncode == 2 and "running" not in tiny.stderr, tiny.stderr
+    assert tiny.stderr.splitlines()[-1].startswith(
+        "Error: Pipeline step 'sft' cannot run, so no step was started: 'train.steps' is -5"
+    )
+    assert step_runs(registry_of(nk_home)) == []

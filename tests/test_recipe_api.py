@@ -261,6 +261,19 @@ def test_bad_links_sub_paths_and_unknown_pydantic_keys_are_one_sentence(
     )
 
 
+def test_an_unknown_recipe_lists_the_options_of_its_own_group_and_subgroups(
+    run_cli: RunCli, work: Path
+) -> None:
+    """Hydra lists the top group's options only: a typo in typed/note was offered stage."""
+    nested = one_error_line(run_test_conf(run_cli, work, "+recipe=typed/nte"), code=1)
+    assert nested.startswith(
+        "Error: Config group 'recipe/typed' has no option 'nte': choose one of echo, edge, "
+        "note, paths, typo, or add recipe/typed/nte.yaml"
+    )
+    top = one_error_line(run_test_conf(run_cli, work, "+recipe=stag"), code=1)
+    assert "choose one of " in top and all(o in top for o in ("stage,", "pretrain,", "typed/note,"))
+
+
 def test_reproduce_recomposes_a_typed_recipe_on_its_config_class(
     run_cli: RunCli, work: Path, nk_home: Path
 ) -> None:

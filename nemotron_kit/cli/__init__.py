@@ -11,10 +11,11 @@ Those modules are imported only then, so ``--help`` and ``--cfg job`` stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
@@ -133,24 +134,26 @@ def run_hydra_app() -> int:
 def run_reported(action: Callable[[], Any]) -> int:
     """Run ``action`` as the command line does: its errors as one sentence, the exit code.
 
-    Hydra is asked to raise rather than print its own report (HYDRA_FULL_ERROR=1 while it
-    runs); a user who set HYDRA_FULL_ERROR=1 gets the traceback as usual.
+    Hydra is made to raise a job's error rather than print its own report, as it does with
+    HYDRA_FULL_ERROR=1, but without setting that variable: commands started from here (a
+    pipeline's steps, a reproduction) inherit the user's environment and report their own
+    errors the same way. A user who set HYDRA_FULL_ERROR=1 gets the traceback as usual.
     """
-    user_value = os.environ.get(FULL_ERROR_ENV)
-    os.environ[FULL_ERROR_ENV] = "1"
+    user_asked = os.environ.get(FULL_ERROR_ENV) == "1"
     stderr = sys.stderr
-    if user_value != "1":
+    if not user_asked:
         # Hydra writes "Error executing job with overrides: [...]" before re-raising a failed
         # run's exception; the user gets our one sentence about it instead.
         sys.stderr = _WithoutHydraJobError(stderr)
     try:
-        action()
+        with _hydra_raises():
+            action()
         return 0
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
     except Exception as exc:
-        if user_value == "1":
+        if user_asked:
             raise
         from nemotron_kit.errors import NemotronKitError
 
@@ -158,10 +161,20 @@ def run_reported(action: Callable[[], Any]) -> int:
         return exc.exit_code if isinstance(exc, NemotronKitError) else 1
     finally:
         sys.stderr = stderr
-        if user_value is None:
-            os.environ.pop(FULL_ERROR_ENV, None)
-        else:
-            os.environ[FULL_ERROR_ENV] = user_value
+
+
+@contextlib.contextmanager
+def _hydra_raises() -> Iterator[None]:
+    """Hydra's ``run_and_report`` re-raises when ``_is_env_set("HYDRA_FULL_ERROR")``: it is
+    told so here, in this process only (hydra-core is pinned to 1.3.8, which has it)."""
+    from hydra._internal import utils
+
+    original = utils._is_env_set
+    utils._is_env_set = lambda name: name == FULL_ERROR_ENV or original(name)
+    try:
+        yield
+    finally:
+        utils._is_env_set = original
 
 
 class _WithoutHydraJobError:
@@ -237,6 +250,9 @@ def _describe_missing_config(exc: BaseException) -> str:
     missing: str = getattr(exc, "missing_cfg_file", "") or ""
     options: list[str] | None = getattr(exc, "options", None)
     group, _, option = missing.rpartition("/")
+    # Hydra lists the options of the top group only (``recipe``, for ``recipe/nano3/x``):
+    # those of the group asked for, with those of its subgroups (``nano3/train``), instead.
+    options = _group_options(group) or options
     dirs = "a config directory (--config-dir DIR or $NEMOTRON_KIT_CONFIG_PATH)"
     if options:
         choices = ", ".join(sorted(options))
@@ -250,6 +266,19 @@ def _describe_missing_config(exc: BaseException) -> str:
             f"or create {missing}.yaml in {dirs}."
         )
     return f"{_first_line(exc)}: check the config name, or add it to {dirs}."
+
+
+def _group_options(group: str) -> list[str]:
+    """The options of config group ``group`` and of its subgroups (``nano3/train``); empty
+    if they cannot be listed (the error sentence stands without them)."""
+    if not group:
+        return []
+    from nemotron_kit.execution.profiles import group_options
+
+    try:
+        return group_options(group)
+    except Exception:
+        return []
 
 
 _COULD_NOT_OVERRIDE = re.compile(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,34 @@ def compose_config(
     overrides: Sequence[str] = (), config_dirs: Sequence[str | Path] = ()
 ) -> DictConfig:
     """nemotron-kit's composed config, without running anything (Hydra's compose API)."""
-    from hydra import compose, initialize_config_dir
+    from hydra import compose
+
+    with _hydra(config_dirs):
+        return compose(config_name="config", overrides=list(overrides))
+
+
+def group_options(group: str, config_dirs: Sequence[str | Path] = ()) -> list[str]:
+    """The options of config group ``group`` (``recipe``) and of its subgroups, as
+    ``nano3/train``: what ``group=OPTION`` may name on the command line."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    with _hydra(config_dirs):
+        loader = GlobalHydra.instance().config_loader()
+        found: list[str] = []
+        pending = [""]
+        while pending:
+            sub = pending.pop()
+            where, prefix = (f"{group}/{sub}", f"{sub}/") if sub else (group, "")
+            found += [prefix + option for option in loader.get_group_options(where)]
+            pending += [prefix + child for child in loader.list_groups(where)]
+    return sorted(set(found))
+
+
+@contextlib.contextmanager
+def _hydra(config_dirs: Sequence[str | Path]) -> Iterator[None]:
+    """Hydra initialised on nemotron-kit's search path (the packaged configs, then
+    ``config_dirs`` and $NEMOTRON_KIT_CONFIG_PATH, then installed recipe packages)."""
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
     import nemotron_kit.app  # noqa: F401  (registers the resolvers the config uses)
@@ -40,7 +67,7 @@ def compose_config(
     try:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(packaged_conf_dir()), version_base="1.3"):
-            return compose(config_name="config", overrides=list(overrides))
+            yield
     finally:
         if previous is not None:  # called from inside a running app: give its state back
             GlobalHydra.instance().initialize(previous)

@@ -27,7 +27,7 @@ from typing import Any
 import blake3
 from omegaconf import DictConfig, OmegaConf
 
-from nemotron_kit.errors import ConfigError, NemotronKitError
+from nemotron_kit.errors import ConfigError, NemotronKitError, NotFoundError
 
 # Keys that say where or how a step runs, not what it computes.
 NON_SEMANTIC = ("hydra", "executor", "tracker", "pipeline")
@@ -132,6 +132,7 @@ def run_pipeline(cfg: DictConfig, ctx: Any = None) -> list[StepResult]:
     code = code_version()
     outputs: dict[str, list[str]] = {}
     results: dict[str, StepResult] = {}
+    _check_steps(steps, base)
     pending = list(steps)
     running: dict[str, _Running] = {}
     try:
@@ -196,15 +197,38 @@ def _final_line(name: str, results: list[StepResult]) -> str:
     return f"pipeline {name}: " + "; ".join(parts)
 
 
-def _step_overrides(step: Step, base: list[str], outputs: dict[str, list[str]]) -> list[str]:
+def _check_steps(steps: list[Step], base: list[str]) -> None:
+    """Every step's config composed and checked (keys, types, ranges, the packages it needs)
+    before any step runs: a typo in the last step fails the pipeline at once, not after the
+    first steps have run for hours. Inputs are wired later, when their producers end."""
+    from nemotron_kit.cli import describe_error
+    from nemotron_kit.config import check_job_config
+    from nemotron_kit.execution.profiles import compose_config
+
+    for step in steps:
+        try:
+            check_job_config(compose_config(_step_overrides(step, base, None)))
+        except Exception as exc:
+            error = PipelineError(
+                f"Pipeline step '{step.name}' cannot run, so no step was started: "
+                f"{describe_error(exc)}"
+            )
+            # As the step alone would exit: 2 for what nemotron-kit found, 1 for Hydra's.
+            error.exit_code = exc.exit_code if isinstance(exc, NemotronKitError) else 1
+            raise error from None
+
+
+def _step_overrides(step: Step, base: list[str], outputs: dict[str, list[str]] | None) -> list[str]:
+    """The step's command line; with ``outputs`` None, without its inputs (not made yet)."""
     wiring = []
-    for key, producer in step.inputs.items():
-        if not outputs.get(producer):
+    made = outputs if outputs is not None else {}
+    for key, producer in step.inputs.items() if outputs is not None else ():
+        if not made.get(producer):
             raise PipelineError(
                 f"Pipeline step '{step.name}' needs '{key}' from step '{producer}', which "
                 "published nothing: check that recipe's output."
             )
-        wiring.append(f"++inputs.{key}={outputs[producer][0]}")
+        wiring.append(f"++inputs.{key}={made[producer][0]}")
     executor = [f"executor={step.executor}"] if step.executor else []
     return [f"+recipe={step.recipe}", *base, *executor, *step.overrides, *wiring]
 
@@ -266,11 +290,17 @@ class _Running:
         self.pump.join()
         self.request.unlink(missing_ok=True)
         if self.proc.returncode != 0:
-            raise PipelineError(
+            try:  # a step refused before it started (a bad value) recorded no run
+                registry.read_run(self.run_id)
+                see = f"its output above and `nemotron-kit runs show {self.run_id}`"
+            except NotFoundError:
+                see = "its error above"
+            error = PipelineError(
                 f"Pipeline step '{self.step.name}' failed (exit {self.proc.returncode}): see "
-                f"its output above and `nemotron-kit runs show {self.run_id}`; finished steps "
-                "stay cached."
+                f"{see}; finished steps stay cached."
             )
+            error.exit_code = self.proc.returncode if self.proc.returncode > 0 else 1
+            raise error
         made: list[str] = registry.run_outputs(self.run_id)
         registry.put_cache_entry(
             self.key, {"step": self.step.name, "outputs": made, "run_id": self.run_id}
