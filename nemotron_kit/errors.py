@@ -84,3 +84,7 @@ class LineageQueryError(NemotronKitError):
 
 class MissingDependencyError(ConfigError):
     """An option needs an optional package that is not installed (an extra to install)."""
+
+
+class RankFailedError(NemotronKitError):
+    """Another rank of a distributed job failed: the job (and its run) failed with it."""

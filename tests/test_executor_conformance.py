@@ -28,12 +28,14 @@ class TestTorchrun(ExecutorSuite):
         "executor=torchrun",
         "executor.nproc_per_node=2",
     )
+    two_ranks = ()  # every job is two ranks already
 
 
 @needs("slurm")
 class TestSlurm(ExecutorSuite):
     overrides = ("executor=slurm",)
     parallel_jobs = 2
+    two_ranks = ("executor.tasks_per_node=2",)
 
     def assert_nothing_left(self, probe: Probe, hold_dir: Path) -> None:
         super().assert_nothing_left(probe, hold_dir)

@@ -13,13 +13,15 @@ import contextlib
 import dataclasses
 import functools
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
-from nemotron_kit.execution.job import JobSpec
+from nemotron_kit.errors import RankFailedError
+from nemotron_kit.execution.job import JobSpec, peer_results
 from nemotron_kit.execution.torchrun import rank
 from nemotron_kit.tracking import run as runs
 
@@ -38,6 +40,9 @@ class JobContext:
     registry: ArtifactRegistry
     run: ActiveRun | None = None
     inputs: list[str] = field(default_factory=list)
+    # On rank 0 of a distributed job: where the other ranks leave their verdicts, read
+    # before the run ends (a run is COMPLETED only if every rank completed).
+    peers: list[tuple[int, Path]] = field(default_factory=list)
 
     @property
     def run_id(self) -> str | None:
@@ -113,19 +118,65 @@ class JobContext:
             registry.run_context = RunContext(
                 run.run_id, list(inputs), [run.notify_output], metrics=run.log_metrics
             )
-        return cls(spec=spec, config=cfg, registry=registry, run=run, inputs=inputs)
+        peers = []
+        if rank() == 0 and hydra_cfg is not None and hydra_cfg.get("sweep") is not None:
+            peers = peer_results(str(hydra_cfg.sweep.dir), spec)
+        return cls(spec=spec, config=cfg, registry=registry, run=run, inputs=inputs, peers=peers)
 
     def close(self, status: str, error: str | None = None, result: Any = None) -> None:
-        """End the run; a tracker that could not record the end makes this raise."""
+        """End the run; a tracker that could not record the end makes this raise, and so
+        does another rank of the job that failed (the run then ends FAILED with its error)."""
         self.registry.run_context = None
-        if self.run is None:
-            return
-        runs.end_run(self.run, status, error, result)
-        if self.run.tracker_errors:
-            raise runs.LineageError(
-                f"The job {status.lower()}, but its lineage could not be fully recorded "
-                f"({self.run.tracker_errors[0]}): see the error above."
-            )
+        peer = self.failed_peer() if status == "COMPLETED" else None
+        if peer is not None:
+            status, error = "FAILED", peer
+        if self.run is not None:
+            runs.end_run(self.run, status, error, result)
+            if self.run.tracker_errors:
+                raise runs.LineageError(
+                    f"The job {status.lower()}, but its lineage could not be fully recorded "
+                    f"({self.run.tracker_errors[0]}): see the error above."
+                )
+        if peer is not None:
+            raise RankFailedError(f"The job failed on another rank: {peer}")
+
+    def failed_peer(self, patience_s: float = 600.0) -> str | None:
+        """Wait for the other ranks' verdicts: the error of the first that failed, or None.
+
+        They end when the work does (its last collective); a rank that died without one is
+        stopped with the others by torchrun or Slurm, this one included. One that has not
+        ended ``patience_s`` after this one is left out, and said to be.
+        """
+        import time
+
+        from nemotron_kit.execution.job import load_result
+
+        start = time.monotonic()
+        waiting, told = dict(self.peers), False
+        while waiting:
+            for peer, path in list(waiting.items()):
+                result = load_result(path)
+                if result is None:
+                    continue
+                del waiting[peer]
+                if result.get("status") == "FAILED":
+                    return f"rank {peer} failed: {result.get('error')}"
+            waited = time.monotonic() - start
+            if waiting and waited > patience_s:
+                left = ", ".join(map(str, sorted(waiting)))
+                print(
+                    f"rank 0 recorded the run without the verdict of rank {left}, which had "
+                    f"not ended {patience_s:.0f} s after it",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return None
+            if waiting and waited > 10 and not told:
+                print("rank 0 waits for the other ranks to end", file=sys.stderr, flush=True)
+                told = True
+            if waiting:
+                time.sleep(0.05)
+        return None
 
     def outputs(self) -> list[str]:
         """What the job's run published so far."""

@@ -273,13 +273,59 @@ def load_result(path: Path) -> dict[str, Any] | None:
 
 def for_rank(job: Any, spec: JobSpec, rank: int) -> tuple[Any, JobSpec]:
     """The job as rank ``rank`` runs it: ranks other than 0 run the same job without writing
-    Hydra's files or the job's result (rank 0's is the job's)."""
-    if rank == 0:
-        return job, spec
+    Hydra's files, and leave their result (their verdict) in a directory of their own, where
+    rank 0 reads it before it ends the run (``peer_results``) and the launcher after."""
     import dataclasses
 
+    world = os.environ.get("WORLD_SIZE") or "1"
+    spec = dataclasses.replace(spec, options={**spec.options, "world_size": world})
+    if rank == 0:
+        return job, spec
     spec = dataclasses.replace(spec, overrides=(*spec.overrides, "hydra.output_subdir=null"))
-    job = dataclasses.replace(
-        job, sweep_dir=str(Path(job.sweep_dir) / ".nemotron_kit" / f"rank{rank}")
-    )
+    job = dataclasses.replace(job, sweep_dir=str(rank_dir(job.sweep_dir, rank)))
     return job, spec
+
+
+def rank_dir(sweep_dir: str | Path, rank: int, attempt: str | None = None) -> Path:
+    """Rank ``rank``'s directory in this attempt of the job (a restarted torchrun or a
+    requeued Slurm job starts a new one: an old verdict is never taken for a new one)."""
+    if attempt is None:
+        attempt = (
+            os.environ.get("TORCHELASTIC_RESTART_COUNT")
+            or os.environ.get("SLURM_RESTART_COUNT")
+            or "0"
+        )
+    return Path(sweep_dir) / ".nemotron_kit" / f"rank{rank}-attempt{attempt}"
+
+
+def peer_results(sweep_dir: str | Path, spec: JobSpec) -> list[tuple[int, Path]]:
+    """Where the other ranks of rank 0's distributed job leave their results (none for a
+    job of one process)."""
+    world = int(spec.options.get("world_size", "1") or 1)
+    return [(r, result_path(rank_dir(sweep_dir, r), spec.num)) for r in range(1, world)]
+
+
+def failed_rank(sweep_dir: str | Path, num: int) -> tuple[int, str] | None:
+    """The first rank (other than 0) of job ``num`` whose last attempt left a failed result,
+    and its error; its result files are removed (the launcher has read them)."""
+    found: dict[int, tuple[int, Path]] = {}
+    for path in (Path(sweep_dir) / ".nemotron_kit").glob(
+        f"rank*-attempt*/.nemotron_kit/job-{num}.pkl"
+    ):
+        name = path.parent.parent.name  # rankR-attemptA
+        try:
+            rank, attempt = (int(x) for x in name.removeprefix("rank").split("-attempt"))
+        except ValueError:
+            continue
+        if rank not in found or attempt > found[rank][0]:
+            found[rank] = (attempt, path)
+    failure = None
+    for rank in sorted(found):
+        result = load_result(found[rank][1])
+        if failure is None and result is not None and result.get("status") == "FAILED":
+            failure = (rank, str(result.get("error")))
+    for path in (Path(sweep_dir) / ".nemotron_kit").glob(
+        f"rank*-attempt*/.nemotron_kit/job-{num}.pkl"
+    ):
+        path.unlink(missing_ok=True)
+    return failure

@@ -23,7 +23,7 @@ from typing import Any
 
 from nemotron_kit.errors import ConfigError
 from nemotron_kit.execution.base import DoneHandle, Executor, JobHandle, JobOutcome, JobStatus
-from nemotron_kit.execution.job import JobSpec, for_rank
+from nemotron_kit.execution.job import JobSpec, failed_rank, for_rank
 from nemotron_kit.execution.local import outcome_from_result
 
 
@@ -387,10 +387,15 @@ class SlurmExecutor(Executor):
     def _outcome(self, spec: JobSpec, job: Any, sweep_dir: Path) -> JobOutcome:
         from submitit.core.utils import FailedJobError, UncompletedJobError
 
+        peer = failed_rank(sweep_dir, spec.num)  # another task's own error, if one failed
         try:
             ret = job.results()[0]  # task 0 (rank 0) holds the job's result
         except FailedJobError:
-            return outcome_from_result(spec, sweep_dir, self._reason(job), job.job_id)
+            reason = self._reason(job)
+            outcome = outcome_from_result(spec, sweep_dir, reason, job.job_id)
+            if peer is not None and outcome.reason == reason:  # rank 0 left no result
+                outcome.reason = f"rank {peer[0]} failed: {peer[1]}"
+            return outcome
         except UncompletedJobError:
             outcome = outcome_from_result(spec, sweep_dir, self._reason(job), job.job_id)
             if outcome.status == JobStatus.COMPLETED:  # finished, then lost: trust Slurm

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pytest
+
 from nemotron_kit.environment import HOME_ENV
 
 PROBE_RECIPE = """\
@@ -42,7 +44,7 @@ recipe:
   name: nk_probe
   _target_: nemotron_kit.execution.testing.probe
 probe:
-  mode: ok        # ok | raise | exit | kill | hold
+  mode: ok        # ok | raise | exit | kill | hold | late_rank
   tag: a
   score: 1.0
   hold_dir: null  # hold: write <hold_dir>/<tag>.pid, then wait to be stopped
@@ -93,6 +95,12 @@ def probe(cfg: Any) -> dict[str, float]:
         raise TimeoutError("the probe was never stopped")
     score = float(settings.score)
     if not is_rank_zero():
+        if mode == "late_rank":  # fail once rank 0 is done: it may not see it coming
+            done = Path(str(settings.hold_dir), f"{settings.tag}.rank0-done")
+            deadline = time.monotonic() + 600
+            while not done.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            raise ValueError(f"probe {settings.tag} failed on rank {os.environ.get('RANK')}")
         return {"score": score}
     inputs = {str(k): str(v) for k, v in (cfg.get("inputs") or {}).items()}
     with tempfile.TemporaryDirectory(prefix="nk-probe-") as tmp:
@@ -100,6 +108,8 @@ def probe(cfg: Any) -> dict[str, float]:
         path.write_text(json.dumps({"tag": str(settings.tag), "score": score, "inputs": inputs}))
         artifact = DataBlendsArtifact(path=tmp, metadata={"score": score})
         artifact.save(name=str(cfg.output.name), mode="copy")
+    if mode == "late_rank":
+        Path(str(settings.hold_dir), f"{settings.tag}.rank0-done").write_text("done")
     return {"score": score}
 
 
@@ -161,6 +171,8 @@ class ExecutorSuite:
     overrides: ClassVar[tuple[str, ...]] = ()
     #: Jobs of a sweep that run at the same time (the Ctrl-C test waits for this many).
     parallel_jobs: ClassVar[int] = 1
+    #: Overrides that run a job as two ranks (None: the executor runs one process a job).
+    two_ranks: ClassVar[tuple[str, ...] | None] = None
 
     def probe(self, tmp_path: Path) -> Probe:
         conf = tmp_path / "conf"
@@ -195,6 +207,27 @@ class ExecutorSuite:
         # What the job printed is kept with its run, wherever it ran.
         console = registry.read_run_text(version.producer or "", "console") or ""
         assert "probe single starts in mode ok" in console, console[-2000:]
+
+    def test_a_rank_that_fails_fails_the_job_and_its_run(self, tmp_path: Path) -> None:
+        """A job is COMPLETED only if every rank is: rank 1 fails after rank 0 published
+        and returned; the run ends FAILED with rank 1's own error, which the command says."""
+        if self.two_ranks is None:
+            pytest.skip("the executor runs one process a job")
+        probe = self.probe(tmp_path)
+        hold_dir = tmp_path / "hold"
+        hold_dir.mkdir()
+        args = ["probe.mode=late_rank", "probe.tag=late", f"probe.hold_dir={hold_dir}"]
+        result = probe.run("+recipe=nk_probe", *args, *self.two_ranks)
+        said = "rank 1 failed: ValueError: probe late failed on rank 1"
+        assert result.returncode == 1, result.stderr[-3000:]
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("Error: ") and said in last, result.stderr[-3000:]
+        registry = probe.registry()
+        (run_id,) = registry.run_ids()
+        record = registry.read_run(run_id)
+        assert record["status"] == "FAILED" and said in record["error"], record
+        left = [p for p in probe.work.rglob("*.pkl") if ".nemotron_kit" in p.parts]
+        assert not left, left  # every rank's result was read and removed
 
     def test_a_sweep_reports_every_job_and_hides_none(self, tmp_path: Path) -> None:
         probe = self.probe(tmp_path)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nemotron_kit.execution.base import Executor, JobHandle, JobOutcome, JobStatus
-from nemotron_kit.execution.job import JobSpec
+from nemotron_kit.execution.job import JobSpec, failed_rank
 from nemotron_kit.execution.local import describe_exit, outcome_from_result
 
 
@@ -107,7 +107,14 @@ class _TorchrunHandle(JobHandle):
         code = self.proc.returncode
         reason = describe_exit(code) if code else "finished without a result"
         outcome = outcome_from_result(self.spec, self.queue.sweep_dir, f"torchrun {reason}")
-        if code and outcome.status == JobStatus.COMPLETED:  # rank 0 finished, another failed
+        # Another rank's own error says more than torchrun's exit: rank 0 ended without a
+        # result (stopped with the others), or finished before that rank failed.
+        peer = failed_rank(self.queue.sweep_dir, self.spec.num)
+        rank0_said = outcome.status == JobStatus.FAILED and outcome.reason != f"torchrun {reason}"
+        if peer is not None and not rank0_said:
+            outcome.status = JobStatus.FAILED
+            outcome.reason = f"rank {peer[0]} failed: {peer[1]}"
+        elif code and outcome.status == JobStatus.COMPLETED:
             outcome.status = JobStatus.FAILED
             outcome.reason = f"a rank failed: torchrun {describe_exit(code)}"
         self.result = outcome
@@ -152,7 +159,7 @@ class TorchrunExecutor(Executor):
         return [
             sys.executable,
             "-m",
-            "torch.distributed.run",
+            "nemotron_kit.execution._torchrun",  # torchrun, without its failure traceback
             "--standalone",
             f"--nproc_per_node={self.nproc_per_node}",
             f"--max_restarts={self.max_restarts}",
