@@ -62,3 +62,24 @@ def test_bad_arguments_name_the_target() -> None:
 def test_hydra_target_policy_is_reported_not_bypassed() -> None:
     with pytest.raises(InstantiationError, match="subprocess"):
         instantiate({"_target_": "subprocess.run", "args": ["true"]})
+
+
+def test_refused_target_is_one_whole_sentence_with_a_way_out() -> None:
+    with pytest.raises(InstantiationError) as info:
+        instantiate({"_target_": "subprocess.run", "args": ["true"]})
+    said = str(info.value)
+    assert "\n" not in said
+    # Hydra's whole reason, not its first wrapped line.
+    assert "execution-capable target family" in said
+    assert "HYDRA_INSTANTIATE_ALLOWLIST_OVERRIDE" in said
+    # No setting lets it through, so do not send the user to its arguments.
+    assert "check its arguments" not in said
+    assert "Python code" in said
+
+
+def test_overridable_blocklist_names_the_override() -> None:
+    with pytest.raises(InstantiationError) as info:
+        instantiate({"_target_": "shutil.rmtree", "path": "x"})
+    said = str(info.value)
+    assert "\n" not in said and "check its arguments" not in said
+    assert "HYDRA_INSTANTIATE_ALLOWLIST_OVERRIDE=shutil.rmtree" in said

@@ -44,10 +44,31 @@ def _explain(config: Any, exc: Exception) -> InstantiationError:
             "path and that its package is installed."
         )
     cause = _root_cause(exc)
-    reason = f"{type(cause).__name__}: {_first_line(cause)}" if cause is not exc else first
+    if cause is exc:
+        # Nothing raised underneath: Hydra itself refused the target, in a message wrapped over
+        # several lines that only makes sense whole.
+        return _refused(where, target, lines)
     return InstantiationError(
-        f"Cannot build {where} from _target_ '{target}' ({reason}): check its arguments in the "
-        "config."
+        f"Cannot build {where} from _target_ '{target}' ({type(cause).__name__}: "
+        f"{_first_line(cause)}): check its arguments in the config."
+    )
+
+
+def _refused(where: str, target: str, lines: list[str]) -> InstantiationError:
+    """One sentence for a target Hydra refuses by policy, with the way out it allows."""
+    text = " ".join(ln.strip() for ln in lines if not ln.startswith("full_key:"))
+    reason = re.sub(r"\.\s+(\w)", lambda m: "; " + m.group(1).lower(), text.strip().rstrip("."))
+    if "to bypass" in reason:  # blocklisted, but an allowlist override is accepted
+        advice = (
+            f"build it in Python code instead, or, only if you trust this config, set "
+            f"HYDRA_INSTANTIATE_ALLOWLIST_OVERRIDE={target}"
+        )
+    elif "HYDRA_INSTANTIATE_ALLOWLIST_OVERRIDE" in reason or "blocklisted" in reason:
+        advice = "build it in Python code instead, since no setting allows it in a config"
+    else:
+        advice = "check the target and its arguments in the config"
+    return InstantiationError(
+        f"Hydra refuses _target_ '{target}' for {where} ({reason}): {advice}."
     )
 
 
