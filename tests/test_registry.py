@@ -585,6 +585,7 @@ def test_bad_input_is_one_sentence_and_writes_nothing(
     # Values no type checker saw (read from a file, say) are caught at run time: the calls go
     # through type[Artifact], whose constructor takes any keyword; the class is ModelArtifact.
     unchecked_model: type[Artifact] = ModelArtifact
+    unchecked_info: Any = InputDatasetInfo
     cases: list[tuple[Callable[[], Any], type[Exception], str]] = [
         (
             lambda: registry.publish(Artifact(path=str(data)), name="../escape"),
@@ -632,6 +633,13 @@ def test_bad_input_is_one_sentence_and_writes_nothing(
         (lambda: unchecked_model(path=str(data), step="many"), MetadataError, "ModelArtifact.step"),
         (lambda: unchecked_model(path=str(data), stepz=1), MetadataError, "'stepz'"),
         (lambda: PretrainBlendsArtifact(path="x", total_tokens=-1), MetadataError, "total_tokens"),
+        (
+            lambda: InputDatasetInfo(uri="u", name="n", weight=-1),
+            MetadataError,
+            "InputDatasetInfo.weight",
+        ),
+        (lambda: unchecked_info(uri="u", subset="s"), MetadataError, "'subset'"),
+        (lambda: unchecked_info(name="n"), MetadataError, "'uri'"),
     ]
     for action, error, fragment in cases:
         with pytest.raises(error) as info:

@@ -62,7 +62,18 @@ else:
     PathStr = Annotated[str, BeforeValidator(_fspath)]
 
 
-class InputDatasetInfo(BaseModel):
+class _OneSentenceModel(BaseModel):
+    """A model users build by hand: a bad field is one sentence naming it, not pydantic's
+    multi-line report."""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise MetadataError(describe_validation_error(type(self), exc)) from None
+
+
+class InputDatasetInfo(_OneSentenceModel):
     """A source dataset that went into an artifact: where from, which split, how much."""
 
     model_config = ConfigDict(extra="forbid")
@@ -75,7 +86,7 @@ class InputDatasetInfo(BaseModel):
     num_tokens: NonNegativeInt | None = None
 
 
-class Artifact(BaseModel):
+class Artifact(_OneSentenceModel):
     """A path (local or fsspec URL) plus typed metadata, publishable as ``art://NAME:vN``.
 
     Subclass it for your own types: declare typed fields, set ``type``; a published version loads
@@ -103,11 +114,9 @@ class Artifact(BaseModel):
             cls.artifact_type = cls.__name__.removesuffix("Artifact").lower() or "artifact"
 
     def __init__(self, **values: Any) -> None:
-        # A bad field becomes one sentence naming it, not pydantic's multi-line report.
-        try:
-            super().__init__(**values)
-        except ValidationError as exc:
-            raise MetadataError(describe_validation_error(type(self), exc)) from None
+        # Declared here, not only inherited, so type checkers let ``type[Artifact]`` take any
+        # subclass's fields instead of the signature they synthesise from Artifact's own.
+        super().__init__(**values)
 
     def model_post_init(self, context: Any, /) -> None:
         if not self.type:
@@ -191,6 +200,9 @@ def describe_validation_error(cls: type[BaseModel], exc: ValidationError) -> str
     if first["type"] == "missing":
         return f"{cls.__name__} needs a value for '{field}': pass {field}=..."
     if first["type"] == "extra_forbidden":
+        if "metadata" not in cls.model_fields:
+            fields = ", ".join(cls.model_fields)
+            return f"'{field}' is not a field of {cls.__name__}: use one of {fields}."
         return (
             f"'{field}' is not a field of {cls.__name__}: fix the spelling, or put free-form "
             "values in metadata={...}."
