@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -355,6 +356,19 @@ def test_output_png(run_cli: RunCli, chain: Chain, tmp_path: Path) -> None:
     svg = tmp_path / "lineage.svg"
     assert render(lineage(chain.registry, "art://data:v1", direction="downstream"), svg) == svg
     assert "<svg" in svg.read_text() and "art://other:v1" in svg.read_text()
+
+
+@needs("graphviz")
+def test_rendered_files_are_as_readable_as_text_ones(
+    run_cli: RunCli, chain: Chain, tmp_path: Path
+) -> None:
+    old = os.umask(0o022)
+    try:
+        for name in ("lineage.png", "lineage.svg", "lineage.dot"):
+            ok(run_cli("lineage", "art://eval:v1", "--output", str(tmp_path / name)))
+            assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name
+    finally:
+        os.umask(old)
 
 
 def test_render_without_graphviz_is_one_sentence(

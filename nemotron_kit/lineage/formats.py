@@ -137,8 +137,12 @@ def render(graph: LineageGraph, path: str | Path) -> Path:
         )
     picture = _pipe(to_dot(graph, dpi=PNG_DPI if fmt == "png" else None), fmt, target.name)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f".{fmt}", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         with os.fdopen(fd, "wb") as out:
+            # mkstemp makes the file private; a picture is as readable as the text formats.
+            os.fchmod(out.fileno(), 0o666 & ~umask)
             out.write(picture)
         os.replace(tmp, target)
     finally:
