@@ -371,6 +371,18 @@ def test_rendered_files_are_as_readable_as_text_ones(
         os.umask(old)
 
 
+def test_output_with_an_unknown_suffix_lists_every_accepted_one(
+    run_cli: RunCli, chain: Chain, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    said = one_error_line(run_cli("lineage", "art://eval:v1", "--output", str(out / "x.pdf")))
+    assert "x.pdf" in said
+    for suffix in (".png", ".svg", ".dot", ".gv", ".mmd", ".json"):
+        assert suffix in said, suffix
+    assert list(out.iterdir()) == []
+
+
 def test_render_without_graphviz_is_one_sentence(
     chain: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

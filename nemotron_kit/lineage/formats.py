@@ -179,8 +179,16 @@ def _pipe(source: str, fmt: str, name: str) -> bytes:
 def write(graph: LineageGraph, path: str | Path) -> Path:
     """Write the graph to ``path``: .png/.svg drawn, .dot/.gv/.mmd/.json as text."""
     target = Path(path)
-    text_format = TEXT_FORMATS.get(target.suffix.lower())
+    suffix = target.suffix.lower()
+    text_format = TEXT_FORMATS.get(suffix)
     if text_format is None:
+        if suffix.lstrip(".") not in RENDER_FORMATS:
+            # render() alone would name only the drawn formats, not the text ones.
+            accepted = [f".{fmt}" for fmt in RENDER_FORMATS] + list(TEXT_FORMATS)
+            raise LineageQueryError(
+                f"Cannot write lineage to '{target}': the file name must end in "
+                f"{', '.join(accepted[:-1])} or {accepted[-1]}."
+            )
         return render(graph, target)
     if text_format == "json":
         text = json.dumps(graph.to_json(), indent=2) + "\n"
