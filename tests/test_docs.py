@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import yaml
 
 from tests.conftest import REPO
@@ -29,3 +32,24 @@ def test_readme_names_the_two_setup_commands() -> None:
     assert "bash scripts/main.sh" in readme and "bash scripts/test.sh" in readme
     ci = (REPO / ".ci" / "run").read_text()
     assert "scripts/test.sh" in ci
+
+
+def test_recipes_page_shows_every_file_the_scaffold_writes(tmp_path: Path) -> None:
+    from nemotron_kit.cli.new import scaffold_recipes
+
+    page = (REPO / "docs" / "recipes.md").read_text()
+    (tree,) = re.findall(r"This writes `nano3-recipes/`:\n\n((?:    .*\n)+)", page)
+    shown: set[str] = set()
+    dirs: list[tuple[int, str]] = []  # (indent, path) of the folders open above the line
+    for line in tree.splitlines()[1:]:
+        entry = line.split("#")[0].rstrip()
+        indent = len(entry) - len(entry.lstrip())
+        dirs = [(i, d) for i, d in dirs if i < indent]
+        path = "/".join([d for _, d in dirs] + [entry.strip().rstrip("/")])
+        if entry.endswith("/"):
+            dirs.append((indent, path))
+        else:
+            shown.add(path)
+    package = scaffold_recipes("nano3", tmp_path / "nano3-recipes")
+    written = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
+    assert shown == written
