@@ -554,6 +554,30 @@ def test_a_query_reads_only_the_records_on_its_path(tmp_path: Path) -> None:
     assert downstream.records_read <= 20 and downstream.keys_listed <= 10
 
 
+SCRIPT = """
+from pathlib import Path
+
+from nemotron_kit import Artifact
+from nemotron_kit.tracking.script import set_lineage_tracker
+from nemotron_kit.tracking.trackers import FileTracker
+
+set_lineage_tracker(FileTracker())
+Path("d").mkdir()
+(Path("d") / "f").write_text("x")
+print(Artifact(path="d").save("scripted"))
+"""
+
+
+def test_a_version_published_by_a_script_names_the_script(run_cli: RunCli, tmp_path: Path) -> None:
+    script = tmp_path / "publish_it.py"
+    script.write_text(SCRIPT)
+    assert ok(run_cli(module=[str(script)])) == "art://scripted:v1\n"
+    tree = ok(run_cli("lineage", "art://scripted:v1"))
+    assert "produced by script publish_it.py run " in tree and "?" not in tree
+    mermaid = ok(run_cli("lineage", "art://scripted:v1", "--format", "mermaid"))
+    assert "script publish_it.py<br/>" in mermaid
+
+
 def test_unknown_producer_is_a_leaf_and_a_run_without_record_is_unknown(tmp_path: Path) -> None:
     registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
     src = tmp_path / "src"
@@ -563,7 +587,7 @@ def test_unknown_producer_is_a_leaf_and_a_run_without_record_is_unknown(tmp_path
     made = registry.publish(Artifact(path=str(src)), "made", producer="by-hand", inputs=[raw.uri])
     graph = lineage(registry, made.uri)
     run = graph.nodes["run:by-hand"]
-    assert isinstance(run, RunNode) and run.status == "UNKNOWN"
+    assert isinstance(run, RunNode) and run.status == "UNKNOWN" and run.title == "unrecorded"
     assert graph.inputs("run:by-hand") == ["art://raw:v1"]  # from the version's own record
     assert graph.producers("art://raw:v1") == []  # a leaf
     assert set(graph.nodes) == {"art://made:v1", "run:by-hand", "art://raw:v1"}

@@ -33,7 +33,7 @@ def label_lines(node: Node) -> list[str]:
     """What a box shows: a version's URI and type; a run's recipe, id and status."""
     if isinstance(node, ArtifactNode):
         return [node.id, "missing" if node.missing else str(node.type)]
-    recipe = str(node.recipe or "run")
+    recipe = node.title
     if node.package:
         recipe += f" ({node.package})"
     return [recipe, node.run_id, str(node.status)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal, get_args
 
@@ -67,6 +68,17 @@ class RunNode:
     error: str | None
     # ``nano3-recipes 0.2.0`` for a recipe from an installed recipe package; None if built in.
     package: str | None = None
+    # The script a run without a recipe came from (``set_lineage_tracker`` in a plain script).
+    script: str | None = None
+
+    @property
+    def title(self) -> str:
+        """What made the run, for a label: its recipe, else its script, else why neither."""
+        if self.recipe:
+            return str(self.recipe)
+        if self.script:
+            return f"script {PurePath(str(self.script)).name}"
+        return "unrecorded" if self.status == UNKNOWN else "unnamed"
 
     def to_dict(self) -> dict[str, Any]:
         """The node as ``to_json`` prints it: ``package`` only when there is one."""
@@ -82,6 +94,8 @@ class RunNode:
         }
         if self.package:
             data["package"] = self.package
+        if self.script:
+            data["script"] = self.script
         return data
 
 

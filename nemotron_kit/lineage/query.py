@@ -208,6 +208,8 @@ def run_node(run_id: str, record: dict[str, Any] | None) -> RunNode:
     """The node of a run; ``None``: no record (a producer named by hand, or damaged)."""
     record = record or {}
     package = record.get("recipe_package")
+    config = record.get("config")
+    script = config.get("script") if isinstance(config, dict) else None
     return RunNode(
         id=RUN_PREFIX + run_id,
         run_id=run_id,
@@ -217,6 +219,7 @@ def run_node(run_id: str, record: dict[str, Any] | None) -> RunNode:
         duration_s=record.get("duration_s"),
         error=record.get("error"),
         package=package if isinstance(package, str) and package else None,
+        script=script if isinstance(script, str) and script and not record.get("recipe") else None,
     )
 
 

@@ -77,7 +77,7 @@ def _label(graph: LineageGraph, node_id: str, relation: str | None, *, seen: boo
         status = str(node.status)
         color = {"COMPLETED": "green", "FAILED": "red"}.get(status, "yellow")
         text.append(f"{relation} " if relation else "", style="dim")
-        text.append(f"{node.recipe or '?'} ", style="bold")
+        text.append(f"{node.title} ", style="bold")
         if node.package:
             text.append(f"({node.package}) ", style="dim")
         text.append(f"run {node.run_id}", style="magenta")
