@@ -398,6 +398,10 @@ def test_gc_lists_then_removes_leftovers_and_keeps_referenced_data(
         (["show", "not-a-uri"], ["'not-a-uri'", "art://NAME"]),
         (["show", "art://nope"], ["'nope'", "tiny-gpt"]),
         (["versions", "nope"], ["'nope'", "known names"]),
+        (  # an empty project of a registry that has others: not "no artifacts yet"
+            ["versions", "tiny-gpt", "--project", "other"],
+            ["project 'other'", "this project has no artifacts", "projects: default"],
+        ),
         (["versions", "art://tiny-gpt:v1"], ["give the name alone"]),
         (["versions", "tiny-gpt", "--limit", "0"], ["--limit", "'0'"]),
         (["show", "art://tiny-gpt:prod"], ["no alias 'prod'", "best"]),

@@ -160,11 +160,13 @@ class VersionLayer(RegistryBase):
     def _unknown_name_message(self, project: str, name: str) -> str:
         self.storage.check_root()
         known = self.storage.list(layout.project(project))
-        hint = (
-            f"known names: {', '.join(known[:10])}"
-            if known
-            else "the registry has no artifacts yet"
-        )
+        others = [] if known else [p for p in self.projects() if p != project]
+        if known:
+            hint = f"known names: {', '.join(known[:10])}"
+        elif others:  # the names are in another project: --project, or PROJECT/NAME in URIs
+            hint = f"this project has no artifacts; the registry's projects: {', '.join(others)}"
+        else:
+            hint = "the registry has no artifacts yet"
         return f"No artifact named '{name}' in project '{project}' at {self.root} ({hint})."
 
     def _read_alias(self, project: str, name: str, alias: str) -> int | None:
