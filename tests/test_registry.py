@@ -473,6 +473,13 @@ def test_root_and_hash_cache_may_be_given_as_str_or_path(
     assert not (home / "cache" / "hashes.sqlite").exists()
 
 
+def test_a_hash_cache_under_home_is_expanded_like_a_root(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert hashing.HashCache("~/h.sqlite").path == tmp_path / "user" / "h.sqlite"
+
+
 @pytest.mark.parametrize("mode", ["copy", "reference"])
 def test_a_file_edited_to_the_same_size_is_published_as_its_new_content(
     make_registry: Callable[[str], ArtifactRegistry],
