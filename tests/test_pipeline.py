@@ -103,3 +103,14 @@ def test_a_bad_value_in_any_step_is_refused_before_any_step_runs(
         "Error: Pipeline step 'sft' cannot run, so no step was started: 'train.steps' is -5"
     )
     assert step_runs(registry_of(nk_home)) == []
+
+
+def test_a_step_that_requires_its_input_passes_the_check_and_runs(
+    run_cli: RunCli, nk_home: Path, tmp_path: Path
+) -> None:
+    """A step whose input is ``???`` until its producer ends was refused by the check."""
+    needs = "pipeline.steps.1.overrides=['stage.name=two','output.name=p-two','++inputs.data=???']"
+    result = pipeline(run_cli, tmp_path / "work", needs)
+    assert result.returncode == 0, result.stderr
+    registry = registry_of(nk_home)
+    assert registry.resolve("art://p-two").record["inputs"] == ["art://p-one:v1"]

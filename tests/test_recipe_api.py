@@ -268,10 +268,13 @@ def test_an_unknown_recipe_lists_the_options_of_its_own_group_and_subgroups(
     nested = one_error_line(run_test_conf(run_cli, work, "+recipe=typed/nte"), code=1)
     assert nested.startswith(
         "Error: Config group 'recipe/typed' has no option 'nte': choose one of echo, edge, "
-        "note, paths, typo, or add recipe/typed/nte.yaml"
+        "note, paths, ranks, typo, or add recipe/typed/nte.yaml"
     )
     top = one_error_line(run_test_conf(run_cli, work, "+recipe=stag"), code=1)
     assert "choose one of " in top and all(o in top for o in ("stage,", "pretrain,", "typed/note,"))
+    lost = one_error_line(run_test_conf(run_cli, work, "+recipe=typd/note"), code=1)
+    assert lost.startswith("Error: Config group 'recipe/typd' does not exist (asked for ")
+    assert "typed/note, " in lost and " for recipe, or add recipe/typd/note.yaml" in lost
 
 
 def test_reproduce_recomposes_a_typed_recipe_on_its_config_class(

@@ -47,3 +47,21 @@ def test_two_ranks_see_the_same_inputs_and_rank_zero_alone_publishes(
     assert registry.consumers("art://data:v2") == [run_id]
     # The run ends like a local one: the last line names what it published.
     assert result.stderr.strip().splitlines()[-1] == "published art://dist:v1 (torchrun job)"
+
+
+def test_a_recipe_output_is_not_published_when_another_rank_failed(
+    run_cli: RunCli, nk_home: Path, tmp_path: Path
+) -> None:
+    """Rank 0 published what its recipe returned, then the run ended FAILED for rank 1."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    result = run_test_conf(
+        run_cli, work, "+recipe=typed/ranks", "executor=torchrun", "executor.nproc_per_node=2"
+    )
+    assert result.returncode == 1, result.stderr
+    said = "rank 1 failed: ValueError: rank 1 failed after rank 0 returned"
+    assert said in result.stderr.strip().splitlines()[-1], result.stderr
+    registry = registry_of(nk_home)
+    assert [e.name for e in registry.list()] == []  # nothing published
+    (run_id,) = registry.run_ids()
+    assert registry.read_run(run_id)["status"] == "FAILED"

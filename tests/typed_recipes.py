@@ -82,3 +82,22 @@ class PathsConfig:
 def paths(cfg: PathsConfig, ctx: JobContext) -> dict[str, str]:
     print(f"paths: {type(cfg.data_dir).__name__} {cfg.data_dir}")
     return {"data_dir": str(cfg.data_dir)}
+
+
+@recipe(name="typed/ranks", output=ArtifactOutput(Artifact, "typed-ranks"))
+def ranks(cfg: object, ctx: JobContext) -> Artifact:
+    """Under torchrun: rank 0 returns its artifact; rank 1 fails once rank 0 has returned."""
+    import os
+    import time
+
+    done = ctx.output_dir.parent / f"{ctx.output_dir.name}.rank0-returned"
+    if ctx.rank == 0:
+        out = ctx.output_dir / "made"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "x.txt").write_text("x")
+        done.write_text("returned")
+        return Artifact(path=str(out))
+    deadline = time.monotonic() + 600
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    raise ValueError(f"rank {os.environ['RANK']} failed after rank 0 returned")

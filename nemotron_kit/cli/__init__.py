@@ -250,10 +250,17 @@ def _describe_missing_config(exc: BaseException) -> str:
     missing: str = getattr(exc, "missing_cfg_file", "") or ""
     options: list[str] | None = getattr(exc, "options", None)
     group, _, option = missing.rpartition("/")
+    dirs = "a config directory (--config-dir DIR or $NEMOTRON_KIT_CONFIG_PATH)"
     # Hydra lists the options of the top group only (``recipe``, for ``recipe/nano3/x``):
     # those of the group asked for, with those of its subgroups (``nano3/train``), instead.
-    options = _group_options(group) or options
-    dirs = "a config directory (--config-dir DIR or $NEMOTRON_KIT_CONFIG_PATH)"
+    listed = _group_options(group)
+    top = group.partition("/")[0]
+    if not listed and top != group and (everything := _group_options(top)):
+        return (
+            f"Config group '{group}' does not exist (asked for '{missing}'): choose one of "
+            f"{', '.join(everything)} for {top}, or add {missing}.yaml to {dirs}."
+        )
+    options = listed or options
     if options:
         choices = ", ".join(sorted(options))
         return (

@@ -120,14 +120,16 @@ class JobContext:
             )
         peers = []
         if rank() == 0 and hydra_cfg is not None and hydra_cfg.get("sweep") is not None:
-            peers = peer_results(str(hydra_cfg.sweep.dir), spec)
+            # Against the command's directory: Hydra may have moved into the job's by now.
+            sweep = Path(str(hydra_cfg.runtime.cwd), str(hydra_cfg.sweep.dir))
+            peers = peer_results(sweep, spec)
         return cls(spec=spec, config=cfg, registry=registry, run=run, inputs=inputs, peers=peers)
 
     def close(self, status: str, error: str | None = None, result: Any = None) -> None:
         """End the run; a tracker that could not record the end makes this raise, and so
         does another rank of the job that failed (the run then ends FAILED with its error)."""
         self.registry.run_context = None
-        peer = self.failed_peer() if status == "COMPLETED" else None
+        peer = self.failed_peer() if status == "COMPLETED" and self.peers else None
         if peer is not None:
             status, error = "FAILED", peer
         if self.run is not None:
@@ -153,9 +155,10 @@ class JobContext:
 
         start = time.monotonic()
         waiting, told = dict(self.peers), False
+        self.peers = []  # asked once: the answer stands (publish, then the run's end)
         while waiting:
             for peer, path in list(waiting.items()):
-                result = load_result(path)
+                result = load_result(path) if path.exists() else None
                 if result is None:
                     continue
                 del waiting[peer]
@@ -175,7 +178,7 @@ class JobContext:
                 print("rank 0 waits for the other ranks to end", file=sys.stderr, flush=True)
                 told = True
             if waiting:
-                time.sleep(0.05)
+                time.sleep(0.05 if waited < 2 else 0.5)
         return None
 
     def outputs(self) -> list[str]:

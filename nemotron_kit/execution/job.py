@@ -18,6 +18,7 @@ import dataclasses
 import json
 import os
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,50 +283,55 @@ def for_rank(job: Any, spec: JobSpec, rank: int) -> tuple[Any, JobSpec]:
     if rank == 0:
         return job, spec
     spec = dataclasses.replace(spec, overrides=(*spec.overrides, "hydra.output_subdir=null"))
-    job = dataclasses.replace(job, sweep_dir=str(rank_dir(job.sweep_dir, rank)))
+    job = dataclasses.replace(job, sweep_dir=str(rank_dir(job.sweep_dir, rank, spec)))
     return job, spec
 
 
-def rank_dir(sweep_dir: str | Path, rank: int, attempt: str | None = None) -> Path:
-    """Rank ``rank``'s directory in this attempt of the job (a restarted torchrun or a
-    requeued Slurm job starts a new one: an old verdict is never taken for a new one)."""
+def rank_dir(sweep_dir: str | Path, rank: int, spec: JobSpec, attempt: str | None = None) -> Path:
+    """Rank ``rank``'s directory in this run and attempt of job ``spec`` (a restarted
+    torchrun, a requeued Slurm job or a sweep directory used again never reads an old
+    verdict as a new one)."""
     if attempt is None:
         attempt = (
             os.environ.get("TORCHELASTIC_RESTART_COUNT")
             or os.environ.get("SLURM_RESTART_COUNT")
             or "0"
         )
-    return Path(sweep_dir) / ".nemotron_kit" / f"rank{rank}-attempt{attempt}"
+    return Path(sweep_dir) / ".nemotron_kit" / f"rank{rank}-{_run_part(spec)}-attempt{attempt}"
+
+
+def _run_part(spec: JobSpec) -> str:
+    return spec.run_id or f"job{spec.num}"
 
 
 def peer_results(sweep_dir: str | Path, spec: JobSpec) -> list[tuple[int, Path]]:
     """Where the other ranks of rank 0's distributed job leave their results (none for a
     job of one process)."""
     world = int(spec.options.get("world_size", "1") or 1)
-    return [(r, result_path(rank_dir(sweep_dir, r), spec.num)) for r in range(1, world)]
+    return [(r, result_path(rank_dir(sweep_dir, r, spec), spec.num)) for r in range(1, world)]
 
 
-def failed_rank(sweep_dir: str | Path, num: int) -> tuple[int, str] | None:
-    """The first rank (other than 0) of job ``num`` whose last attempt left a failed result,
-    and its error; its result files are removed (the launcher has read them)."""
-    found: dict[int, tuple[int, Path]] = {}
-    for path in (Path(sweep_dir) / ".nemotron_kit").glob(
-        f"rank*-attempt*/.nemotron_kit/job-{num}.pkl"
-    ):
-        name = path.parent.parent.name  # rankR-attemptA
-        try:
-            rank, attempt = (int(x) for x in name.removeprefix("rank").split("-attempt"))
-        except ValueError:
+_RANK_DIR = re.compile(r"^rank(\d+)-.*-attempt(\d+)$")
+
+
+def failed_rank(sweep_dir: str | Path, spec: JobSpec) -> tuple[int, str] | None:
+    """The first rank (other than 0) of job ``spec`` whose last attempt left a failed
+    result, and its error; the ranks' result files are removed (the launcher has read them)."""
+    pattern = f"rank*-{_run_part(spec)}-attempt*/.nemotron_kit/job-{spec.num}.pkl"
+    paths = list((Path(sweep_dir) / ".nemotron_kit").glob(pattern))
+    latest: dict[int, tuple[int, Path]] = {}
+    for path in paths:
+        match = _RANK_DIR.match(path.parent.parent.name)
+        if match is None:
             continue
-        if rank not in found or attempt > found[rank][0]:
-            found[rank] = (attempt, path)
+        rank, attempt = int(match.group(1)), int(match.group(2))
+        if rank not in latest or attempt > latest[rank][0]:
+            latest[rank] = (attempt, path)
     failure = None
-    for rank in sorted(found):
-        result = load_result(found[rank][1])
+    for rank in sorted(latest):
+        result = load_result(latest[rank][1])
         if failure is None and result is not None and result.get("status") == "FAILED":
             failure = (rank, str(result.get("error")))
-    for path in (Path(sweep_dir) / ".nemotron_kit").glob(
-        f"rank*-attempt*/.nemotron_kit/job-{num}.pkl"
-    ):
+    for path in paths:
         path.unlink(missing_ok=True)
     return failure

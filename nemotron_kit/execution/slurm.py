@@ -232,6 +232,10 @@ class SlurmExecutor(Executor):
                 params[f"slurm_{key}"] = value
         if self.exclusive:
             params["slurm_exclusive"] = True
+        if int(self.nodes) * int(self.tasks_per_node) > 1:
+            # A task that dies stops the others, as torchrun does: rank 0 would otherwise wait
+            # for a verdict the dead one never leaves (Slurm's default is to let them run).
+            params["slurm_srun_args"] = ["--kill-on-bad-exit=1"]
         return params
 
     def describe(self, specs: list[JobSpec], sweep_dir: Path) -> dict[str, Any]:
@@ -387,51 +391,58 @@ class SlurmExecutor(Executor):
     def _outcome(self, spec: JobSpec, job: Any, sweep_dir: Path) -> JobOutcome:
         from submitit.core.utils import FailedJobError, UncompletedJobError
 
-        peer = failed_rank(sweep_dir, spec.num)  # another task's own error, if one failed
+        peer = failed_rank(sweep_dir, spec)  # another task's own error, if one failed
         try:
             ret = job.results()[0]  # task 0 (rank 0) holds the job's result
         except FailedJobError:
-            reason = self._reason(job)
+            reason = _slurm_reason(job)
             outcome = outcome_from_result(spec, sweep_dir, reason, job.job_id)
-            if peer is not None and outcome.reason == reason:  # rank 0 left no result
-                outcome.reason = f"rank {peer[0]} failed: {peer[1]}"
+            # Rank 0 left no result, or ended before another task failed: that task says why.
+            if peer is not None and outcome.reason in (reason, None):
+                outcome.status, outcome.reason = (
+                    JobStatus.FAILED,
+                    f"rank {peer[0]} failed: {peer[1]}",
+                )
+            elif outcome.status == JobStatus.COMPLETED:
+                outcome.status, outcome.reason = JobStatus.FAILED, reason
             return outcome
         except UncompletedJobError:
-            outcome = outcome_from_result(spec, sweep_dir, self._reason(job), job.job_id)
+            outcome = outcome_from_result(spec, sweep_dir, _slurm_reason(job), job.job_id)
             if outcome.status == JobStatus.COMPLETED:  # finished, then lost: trust Slurm
-                outcome.status, outcome.reason = JobStatus.FAILED, self._reason(job)
+                outcome.status, outcome.reason = JobStatus.FAILED, _slurm_reason(job)
             return outcome
         outcome = outcome_from_result(spec, sweep_dir, "finished without a result", job.job_id)
         if outcome.status == JobStatus.COMPLETED and outcome.return_value is None:
             outcome.return_value = getattr(ret, "_return_value", None)
         return outcome
 
-    def _reason(self, job: Any) -> str:
-        """Slurm's account of a job that ended without a result: state and exit code."""
-        try:
-            out = (
-                subprocess.run(
-                    [
-                        "sacct",
-                        "-j",
-                        str(job.job_id),
-                        "-X",
-                        "-n",
-                        "-P",
-                        "-o",
-                        "State,ExitCode,Elapsed",
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=30,
-                    check=False,
-                )
-                .stdout.strip()
-                .splitlines()
+
+def _slurm_reason(job: Any) -> str:
+    """Slurm's account of a job that ended without a result: state and exit code."""
+    try:
+        out = (
+            subprocess.run(
+                [
+                    "sacct",
+                    "-j",
+                    str(job.job_id),
+                    "-X",
+                    "-n",
+                    "-P",
+                    "-o",
+                    "State,ExitCode,Elapsed",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
             )
-        except (OSError, subprocess.TimeoutExpired):
-            out = []
-        if out:
-            state, exit_code, elapsed = [*out[-1].split("|"), "", "", ""][:3]
-            return f"Slurm job {job.job_id} ended {state} (exit code {exit_code}, after {elapsed})"
-        return f"Slurm job {job.job_id} ended {job.state} without a result"
+            .stdout.strip()
+            .splitlines()
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        out = []
+    if out:
+        state, exit_code, elapsed = [*out[-1].split("|"), "", "", ""][:3]
+        return f"Slurm job {job.job_id} ended {state} (exit code {exit_code}, after {elapsed})"
+    return f"Slurm job {job.job_id} ended {job.state} without a result"

@@ -109,7 +109,7 @@ class _TorchrunHandle(JobHandle):
         outcome = outcome_from_result(self.spec, self.queue.sweep_dir, f"torchrun {reason}")
         # Another rank's own error says more than torchrun's exit: rank 0 ended without a
         # result (stopped with the others), or finished before that rank failed.
-        peer = failed_rank(self.queue.sweep_dir, self.spec.num)
+        peer = failed_rank(self.queue.sweep_dir, self.spec)
         rank0_said = outcome.status == JobStatus.FAILED and outcome.reason != f"torchrun {reason}"
         if peer is not None and not rank0_said:
             outcome.status = JobStatus.FAILED

@@ -33,6 +33,10 @@ from nemotron_kit.errors import ConfigError, NemotronKitError, NotFoundError
 NON_SEMANTIC = ("hydra", "executor", "tracker", "pipeline")
 
 
+# What a step's input from another step is while the steps are checked, before any ran.
+PENDING_INPUT = "art://nk-pipeline-input-not-made-yet:v1"
+
+
 class PipelineError(NemotronKitError):
     """A pipeline step failed or the pipeline is malformed."""
 
@@ -200,14 +204,19 @@ def _final_line(name: str, results: list[StepResult]) -> str:
 def _check_steps(steps: list[Step], base: list[str]) -> None:
     """Every step's config composed and checked (keys, types, ranges, the packages it needs)
     before any step runs: a typo in the last step fails the pipeline at once, not after the
-    first steps have run for hours. Inputs are wired later, when their producers end."""
+    first steps have run for hours."""
     from nemotron_kit.cli import describe_error
     from nemotron_kit.config import check_job_config
     from nemotron_kit.execution.profiles import compose_config
 
     for step in steps:
+        # An input from another step stands in as a version of a name no registry has: a
+        # plain string, never resolved here, so `inputs: {data: ???}` is not taken for a gap.
+        pending = {producer: [PENDING_INPUT] for producer in step.inputs.values()}
         try:
-            check_job_config(compose_config(_step_overrides(step, base, None)))
+            check_job_config(compose_config(_step_overrides(step, base, pending)))
+        except NotFoundError:  # an ${art:...} of a version an earlier step has yet to make
+            continue
         except Exception as exc:
             error = PipelineError(
                 f"Pipeline step '{step.name}' cannot run, so no step was started: "
@@ -218,17 +227,15 @@ def _check_steps(steps: list[Step], base: list[str]) -> None:
             raise error from None
 
 
-def _step_overrides(step: Step, base: list[str], outputs: dict[str, list[str]] | None) -> list[str]:
-    """The step's command line; with ``outputs`` None, without its inputs (not made yet)."""
+def _step_overrides(step: Step, base: list[str], outputs: dict[str, list[str]]) -> list[str]:
     wiring = []
-    made = outputs if outputs is not None else {}
-    for key, producer in step.inputs.items() if outputs is not None else ():
-        if not made.get(producer):
+    for key, producer in step.inputs.items():
+        if not outputs.get(producer):
             raise PipelineError(
                 f"Pipeline step '{step.name}' needs '{key}' from step '{producer}', which "
                 "published nothing: check that recipe's output."
             )
-        wiring.append(f"++inputs.{key}={made[producer][0]}")
+        wiring.append(f"++inputs.{key}={outputs[producer][0]}")
     executor = [f"executor={step.executor}"] if step.executor else []
     return [f"+recipe={step.recipe}", *base, *executor, *step.overrides, *wiring]
 

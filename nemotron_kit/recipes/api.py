@@ -44,7 +44,13 @@ from typing import TYPE_CHECKING, Any, Optional, TypeVar, cast
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
 from nemotron_kit.config.schemas import RECIPE_GROUP
-from nemotron_kit.errors import ArtifactError, ConfigError, ConfigValidationError, URIError
+from nemotron_kit.errors import (
+    ArtifactError,
+    ConfigError,
+    ConfigValidationError,
+    RankFailedError,
+    URIError,
+)
 
 if TYPE_CHECKING:
     from nemotron_kit.artifacts import Artifact
@@ -247,6 +253,9 @@ class Recipe:
             for name, spec in self.inputs.items()
         }
         result = self.fn(self.typed_config(cfg), ctx, **loaded)
+        peer = ctx.failed_peer() if ctx.peers else None  # every rank done, before publishing
+        if peer is not None:
+            raise RankFailedError(f"The job failed on another rank: {peer}")
         return self.publish(cfg, result)
 
     def publish(self, cfg: DictConfig, result: Any) -> Any:
