@@ -435,14 +435,8 @@ class PublishLayer(TreeLayer):
                 local = self.storage.local_path(layout.object_temp(token))
                 assert local is not None
                 tmp = local
-                makedirs(tmp.parent)
-            # Like hash_files: BLAKE3's threads inside a large file, one thread per other file
-            # (several are copied at once).
-            threads = 0 if f.size >= hashing.LARGE_FILE else 1
             try:
-                digest, size = hashing.copy_and_hash(
-                    f.path, tmp, None if remote else advance, threads
-                )
+                digest, size = _copy_in(f, tmp, None if remote else advance)
                 if objects.sound(digest):
                     tmp.unlink()
                 else:
@@ -454,3 +448,20 @@ class PublishLayer(TreeLayer):
         if remote and advance is not None:
             advance(f.size)
         return hashing.ManifestEntry(f.rel, size, digest)
+
+
+def _copy_in(
+    f: hashing.FileStat, tmp: Path, advance: Callable[[int], None] | None
+) -> tuple[str, int]:
+    """``copy_and_hash`` of ``f`` to ``tmp``, whose directory (an object shard) is made when
+    the copy finds it missing, not looked for before every file: a publish of many files
+    paid a stat walk each. Like hash_files: BLAKE3's threads inside a large file, one thread
+    per other file (several are copied at once)."""
+    threads = 0 if f.size >= hashing.LARGE_FILE else 1
+    try:
+        return hashing.copy_and_hash(f.path, tmp, advance, threads)
+    except FileNotFoundError:
+        if tmp.parent.exists():  # the source went missing
+            raise
+    makedirs(tmp.parent)
+    return hashing.copy_and_hash(f.path, tmp, advance, threads)
