@@ -114,3 +114,14 @@ def test_a_step_that_requires_its_input_passes_the_check_and_runs(
     assert result.returncode == 0, result.stderr
     registry = registry_of(nk_home)
     assert registry.resolve("art://p-two").record["inputs"] == ["art://p-one:v1"]
+
+
+def test_the_hydra_this_is_pinned_to_has_the_hook_errors_rely_on() -> None:
+    """``run_reported`` tells Hydra to raise through ``_is_env_set`` (no variable a step
+    would inherit); a Hydra without it falls back to the variable, and steps would print
+    tracebacks again: a version bump must fail here first."""
+    import inspect
+
+    from hydra._internal import utils
+
+    assert '_is_env_set("HYDRA_FULL_ERROR")' in inspect.getsource(utils.run_and_report)

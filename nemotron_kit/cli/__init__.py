@@ -166,10 +166,22 @@ def run_reported(action: Callable[[], Any]) -> int:
 @contextlib.contextmanager
 def _hydra_raises() -> Iterator[None]:
     """Hydra's ``run_and_report`` re-raises when ``_is_env_set("HYDRA_FULL_ERROR")``: it is
-    told so here, in this process only (hydra-core is pinned to 1.3.8, which has it)."""
+    told so here, in this process only. A Hydra without that function gets the variable
+    itself, for this process and (unavoidably) the commands it starts."""
     from hydra._internal import utils
 
-    original = utils._is_env_set
+    original = getattr(utils, "_is_env_set", None)
+    if original is None:
+        saved = os.environ.get(FULL_ERROR_ENV)
+        os.environ[FULL_ERROR_ENV] = "1"
+        try:
+            yield
+        finally:
+            if saved is None:
+                os.environ.pop(FULL_ERROR_ENV, None)
+            else:
+                os.environ[FULL_ERROR_ENV] = saved
+        return
     utils._is_env_set = lambda name: name == FULL_ERROR_ENV or original(name)
     try:
         yield
