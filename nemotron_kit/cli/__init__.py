@@ -207,12 +207,18 @@ class _WithoutHydraJobError:
 
 
 def one_line(text: str) -> str:
-    """``text`` on one line, its control characters escaped: a message may quote what a
-    registry holds, and an escape sequence from there must not drive the user's terminal."""
-    import re
+    """``text`` on one line, its control characters escaped (``printable``)."""
+    return printable(" ".join(text.split()))
 
-    flat = " ".join(text.split())
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", flat)
+
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters but newlines escaped (``\\x1b``): a message or
+    a table may show what a registry holds, and an escape sequence from there must not drive
+    the user's terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def describe_error(exc: BaseException) -> str:

@@ -25,7 +25,6 @@ import io
 import json
 import math
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 
 from nemotron_kit import views
+from nemotron_kit.cli import printable
 from nemotron_kit.errors import NemotronKitError, NotFoundError, StorageError, URIError
 
 if TYPE_CHECKING:
@@ -360,15 +360,6 @@ class _TrimmedLines(io.TextIOBase):
         self._out.flush()
 
 
-_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
-
-
-def _printable(text: str) -> str:
-    """``text`` with its control characters but newlines escaped (``\\x1b``): a cell may
-    show what a registry holds, and an escape sequence must not drive the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 def _cell_width(text: str) -> int:
     from rich.cells import cell_len
 
@@ -396,15 +387,15 @@ class _Listing:
         from rich.text import Text
 
         # Text, not markup: names, metadata keys and values are printed as they are.
-        self.columns = [_printable(c) for c in columns]
+        self.columns = [printable(c) for c in columns]
         self.rows = [
             [
-                Text(_printable(c)) if isinstance(c, str) else Text(_printable(c.plain), c.style)
+                Text(printable(c)) if isinstance(c, str) else Text(printable(c.plain), c.style)
                 for c in row
             ]
             for row in rows
         ]
-        self.fold = {_printable(c) for c in fold}
+        self.fold = {printable(c) for c in fold}
         self.blocks = blocks
 
     def widths(self, room: int) -> list[int] | None:
@@ -541,7 +532,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
     grid.add_column(overflow="fold")  # digests and paths whole, folded if need be: never cut
 
     def row(key: str, value: str) -> None:
-        grid.add_row(Text(_printable(key)), Text(_printable(value)))
+        grid.add_row(Text(printable(key)), Text(printable(value)))
 
     row("type", version.type)
     row("class", version.class_path)

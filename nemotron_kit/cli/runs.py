@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nemotron_kit import views
+from nemotron_kit.cli import printable
 from nemotron_kit.cli.artifacts import (
     UsageError,
     _console,
@@ -31,7 +32,6 @@ from nemotron_kit.cli.artifacts import (
     _Listing,
     _Parser,
     _print_json,
-    _printable,
     add_registry_options,
     open_registry,
     whole_number,
@@ -191,7 +191,7 @@ def cmd_show(ns: argparse.Namespace) -> int:
     grid.add_column(overflow="fold")  # ids and paths whole, folded if need be: never cut
 
     def row(key: str, value: str, style: str = "") -> None:
-        grid.add_row(Text(_printable(key)), Text(_printable(value), style=style))
+        grid.add_row(Text(printable(key)), Text(printable(value), style=style))
 
     status = str(record.get("status") or "-")
     color = {"COMPLETED": "green", "FAILED": "bold red"}.get(status, "yellow")
