@@ -427,6 +427,34 @@ def test_a_copy_that_fails_leaves_no_temporary_file(
     assert list(root.rglob(".tmp-*")) == []
 
 
+def test_a_shard_made_by_another_copy_meanwhile_does_not_fail_the_publish(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies run on several threads and make an object shard when they find it missing: one
+    that finds it missing and then made by another thread copies on (the benchmark once
+    failed here as if the source had gone)."""
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(root, hash_cache=False)
+    data = make_files(tmp_path / "d", {f"{i}.bin": bytes([i]) * 5000 for i in range(8)})
+    real = hashing.copy_and_hash
+    raced: list[Path] = []
+
+    def another_thread_makes_the_shard(src: str, dst: Path, *args: Any) -> tuple[str, int]:
+        try:
+            return real(src, dst, *args)
+        except FileNotFoundError:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            raced.append(dst.parent)
+            raise
+
+    monkeypatch.setattr(hashing, "copy_and_hash", another_thread_makes_the_shard)
+    version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
+    monkeypatch.undo()
+    assert raced, "no copy found its shard missing: the test did not race"
+    assert registry.verify(version.uri).ok
+    assert list(root.rglob(".tmp-*")) == []
+
+
 @needs("s3")
 def test_republishing_held_content_to_s3_costs_a_few_requests_not_some_per_object(
     make_registry: Callable[[str], ArtifactRegistry], tmp_path: Path

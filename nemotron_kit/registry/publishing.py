@@ -456,12 +456,15 @@ def _copy_in(
     """``copy_and_hash`` of ``f`` to ``tmp``, whose directory (an object shard) is made when
     the copy finds it missing, not looked for before every file: a publish of many files
     paid a stat walk each. Like hash_files: BLAKE3's threads inside a large file, one thread
-    per other file (several are copied at once)."""
+    per other file (several are copied at once).
+
+    Whatever was missing, the copy is tried once more after making the shard: another
+    thread may have made it since, so finding it there now says nothing about the source
+    (which, if it is what went missing, fails the second try the same way)."""
     threads = 0 if f.size >= hashing.LARGE_FILE else 1
     try:
         return hashing.copy_and_hash(f.path, tmp, advance, threads)
     except FileNotFoundError:
-        if tmp.parent.exists():  # the source went missing
-            raise
+        pass
     makedirs(tmp.parent)
     return hashing.copy_and_hash(f.path, tmp, advance, threads)
