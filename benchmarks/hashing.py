@@ -10,7 +10,10 @@ For each, measured in this process (child processes only for the shell tools):
 - again: re-publishing unchanged data (warm stat cache; the bytes it read show no file was
   re-read);  copy: a copy-mode publish into a fresh registry;
 - load: the first load of that copy-mode version (its tree laid out from the objects).
-Copies (ours and cp -r) start with no dirty pages waiting for the disk (os.sync, untimed).
+Copies (ours and cp -r) start with no dirty pages waiting for the disk (os.sync, untimed);
+nothing is deleted until every dataset is measured (about 15 GiB of disk; see measure: on ext4
+without a journal, creates within a minute of mass deletes are slow), so leave a minute
+between two runs.
 Each figure is the best of --repeat runs (the machine may be shared: the best run is the least
 disturbed one); the load average is printed with them. Peak memory is the peak RSS (VmHWM) of
 a fresh child that publishes the single 1 GiB file. The import figure is measured inside a
@@ -176,10 +179,6 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
     def publish(name: str, mode: Literal["copy", "reference"]) -> str:
         return registry(name).publish(Artifact(path=str(data)), name="bench", mode=mode).uri
 
-    def remove(name: str) -> None:
-        shutil.rmtree(scratch / name)
-        (scratch / name).with_suffix(".sqlite").unlink(missing_ok=True)
-
     res: dict[str, Any] = {
         "ours": best_time(lambda i: publish(f"ref-{i}", "reference"), repeat),
         "md5": best_time(lambda i: md5_tree(data), repeat),
@@ -192,16 +191,17 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
         lambda i: warm.publish(Artifact(path=str(data)), name="bench", mode="reference"), repeat
     )
     res["again_read"] = (bytes_read() - before) / repeat
-    # Copies: a fresh registry (or directory) each time, deleted after each pair of runs.
     # Copies, ours and cp -r in turn (the machine's state drifts: each pair sees the same),
     # each into a fresh directory and starting with no dirty pages waiting for the disk
     # (os.sync, untimed): otherwise the copy before decides how long the kernel throttles this
-    # one. Both copies of a pair are removed after it, so that every pair starts from the same
-    # memory: on this VM a copy is fast into page-cache memory freed a moment ago and 2-3x
-    # slower into memory the host has taken back, so keeping one copy through the loop made the
-    # second seat of the second pair slow whatever ran there (`cp -r` in both seats: 0.32 s,
-    # and 0.73-1.03 s in that seat, in six runs) - and with the order alternating, that seat
-    # was always ours.
+    # one. Nothing is deleted until every dataset is measured: this machine's ext4 has no
+    # journal, and without one ext4 does not reuse an inode freed in the last minute or so
+    # (longer while its inode table block is unwritten), and every create checks each such
+    # inode again (recently_deleted() in fs/ext4/ialloc.c: `perf record` put half of a slow
+    # `cp -r` there, all system time). Removing the copies after each pair made the creates
+    # after it slow: `cp -r` of B took 7.2-10.2 s within a minute of removing 20,000 files
+    # and 0.71 s 65 s later, and which seat paid more depended on where its directories
+    # landed. (So leave a minute between two runs of this benchmark.)
     copies: list[float] = []
     cps: list[float] = []
 
@@ -213,12 +213,10 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
 
     for i in range(repeat):
         in_turn(i, [(copy_mode, copies), (cp_r, cps)], before=os.sync)
-        remove(f"copy-{i}")
-        shutil.rmtree(scratch / f"cp-{i}")
     res["copy"], res["cp"] = min(copies), min(cps)
     res["copies"], res["cps"] = copies, cps
     # First load of a copy-mode version (published untimed): its tree is removed (untimed)
-    # before each, so each builds it.
+    # before each, so each builds it (hard links: removing them frees no file's inode).
     uri = publish("load", "copy")
     trees = scratch / "load" / "trees"
     res["load"] = best_time(
@@ -226,8 +224,7 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
         repeat,
         lambda i: shutil.rmtree(trees),
     )
-    shutil.rmtree(scratch)
-    return res
+    return res  # the registries and copies go with the work directory, after every dataset
 
 
 def peak_rss_mib(source: Path, work: Path, mode: str) -> float:
