@@ -316,6 +316,49 @@ def test_gc_removes_only_what_no_version_needs(registry: ArtifactRegistry, tmp_p
     assert registry.gc(grace_seconds=0).removed == []
 
 
+def test_gc_prunes_the_directories_it_empties_and_old_ones_not_a_writers_new_one(
+    tmp_path: Path, home: Path
+) -> None:
+    """A shard a writer has just made is empty until its first file lands: gc leaves it."""
+    registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+    root = tmp_path / "registry"
+    registry.storage.replace("objects/ff/" + "f" * 64, b"orphan")
+    hour_ago = time.time() - 7200
+    os.utime(root / "objects" / "ff" / ("f" * 64), (hour_ago, hour_ago))
+    old, new = root / "objects" / "aa", root / "objects" / "bb"
+    old.mkdir()
+    new.mkdir()
+    os.utime(old, (hour_ago, hour_ago))
+
+    assert registry.gc().removed == ["objects/ff/" + "f" * 64]
+    assert sorted(p.name for p in (root / "objects").iterdir()) == ["bb"]
+
+
+def test_a_write_whose_new_directory_a_gc_pruned_makes_it_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record written into an existing, empty directory that a concurrent gc removes as
+    the write begins (gc prunes the directories it empties)."""
+    from nemotron_kit.registry import storage as storage_module
+
+    local = storage_module.LocalStorage(tmp_path / "registry")
+    shard = tmp_path / "registry" / "manifests" / "ab"
+    shard.mkdir(parents=True)
+    real = storage_module._write
+    pruned: list[Path] = []
+
+    def gc_prunes_first(path: Path, data: bytes, sync: bool = False) -> None:
+        if not pruned:
+            path.parent.rmdir()
+            pruned.append(path.parent)
+        real(path, data, sync)
+
+    monkeypatch.setattr(storage_module, "_write", gc_prunes_first)
+    assert local.create("manifests/ab/" + "a" * 64 + ".json", b"{}")
+    assert pruned == [shard]
+    assert local.read("manifests/ab/" + "a" * 64 + ".json") == b"{}"
+
+
 class Killed(BaseException):
     """Stands for the process dying at that point (nothing inside publish catches it)."""
 

@@ -72,7 +72,7 @@ class MaintenanceLayer(RunLayer):
                 self.storage.delete(key)
             for path in local_staging:
                 _remove_tree(path)
-            self._prune_empty_dirs()
+            self._prune_empty_dirs(cutoff, doomed)
         return report
 
     def _referenced(self, errors: builtins.list[str]) -> tuple[set[str], set[str]]:
@@ -130,15 +130,23 @@ class MaintenanceLayer(RunLayer):
                         found.append(entry)
         return sorted(found)
 
-    def _prune_empty_dirs(self) -> None:
+    def _prune_empty_dirs(self, cutoff: float, removed: builtins.list[str]) -> None:
+        """Remove empty directories that this gc emptied or that were last changed before
+        ``cutoff``. Not a young one that was empty already: it may be a shard or a tree's
+        directory that a writer has just made and is about to fill (and one that goes anyway,
+        emptied here as a writer looked, is made again: see storage.retry_in_dir)."""
         local = self.storage.local_path("")
         if local is None:
             return
+        emptied = {os.path.dirname(str(self.storage.local_path(key))) for key in removed}
         for sub in layout.COLLECTABLE:
-            base = local / sub
-            if not base.exists():
+            base = str(local / sub)
+            if not os.path.isdir(base):
                 continue
             for dirpath, _, _ in sorted(os.walk(base), key=lambda t: -len(t[0])):
+                if dirpath == base:
+                    continue
                 with contextlib.suppress(OSError):
-                    if dirpath != str(base):
+                    if dirpath in emptied or os.stat(dirpath).st_mtime <= cutoff:
                         os.rmdir(dirpath)
+                        emptied.add(os.path.dirname(dirpath))

@@ -28,7 +28,7 @@ from nemotron_kit.registry.base import (
     _now,
     _storage_errors,
 )
-from nemotron_kit.registry.storage import PARALLEL_REQUESTS, makedirs
+from nemotron_kit.registry.storage import PARALLEL_REQUESTS, retry_in_dir
 from nemotron_kit.registry.trees import TreeLayer, _remove_tree
 from nemotron_kit.registry.uri import LATEST, validate_alias, validate_name
 from nemotron_kit.registry.versions import ArtifactVersion
@@ -453,18 +453,8 @@ class PublishLayer(TreeLayer):
 def _copy_in(
     f: hashing.FileStat, tmp: Path, advance: Callable[[int], None] | None
 ) -> tuple[str, int]:
-    """``copy_and_hash`` of ``f`` to ``tmp``, whose directory (an object shard) is made when
-    the copy finds it missing, not looked for before every file: a publish of many files
-    paid a stat walk each. Like hash_files: BLAKE3's threads inside a large file, one thread
-    per other file (several are copied at once).
-
-    Whatever was missing, the copy is tried once more after making the shard: another
-    thread may have made it since, so finding it there now says nothing about the source
-    (which, if it is what went missing, fails the second try the same way)."""
+    """``copy_and_hash`` of ``f`` to ``tmp``, in an object shard made when the copy finds it
+    missing (see storage.retry_in_dir). Like hash_files: BLAKE3's threads inside a large
+    file, one thread per other file (several are copied at once)."""
     threads = 0 if f.size >= hashing.LARGE_FILE else 1
-    try:
-        return hashing.copy_and_hash(f.path, tmp, advance, threads)
-    except FileNotFoundError:
-        pass
-    makedirs(tmp.parent)
-    return hashing.copy_and_hash(f.path, tmp, advance, threads)
+    return retry_in_dir(tmp.parent, lambda: hashing.copy_and_hash(f.path, tmp, advance, threads))

@@ -18,7 +18,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from nemotron_kit.errors import StorageError
 
@@ -145,6 +145,23 @@ def makedirs(path: Path) -> None:
             os.chmod(directory, 0o755)
 
 
+T = TypeVar("T")
+
+
+def retry_in_dir(directory: str | Path, make: Callable[[], T]) -> T:
+    """``make()``, which creates an entry in ``directory``; if that finds something missing,
+    make the directory and call it once more. Directories are made only when a write finds
+    them missing (no stat walk before each), and gc prunes an empty one it emptied or that is
+    old, which may be just as a writer looked: the writer's own, new one stays (young). What
+    else may be missing (a source file) fails the second call the same way."""
+    try:
+        return make()
+    except FileNotFoundError:
+        pass
+    makedirs(Path(directory))
+    return make()
+
+
 def _write(path: Path, data: bytes, sync: bool = False) -> None:
     """A new file with mode 0644 (not 0666 minus the umask), fully written."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -189,7 +206,6 @@ class LocalStorage(Storage):
         return True
 
     def _temp_for(self, path: Path) -> Path:
-        makedirs(path.parent)
         return path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
 
     def read(self, key: str) -> bytes:
@@ -202,7 +218,7 @@ class LocalStorage(Storage):
         path = self._path(key)
         tmp = self._temp_for(path)
         try:
-            _write(tmp, data, sync=True)
+            retry_in_dir(path.parent, lambda: _write(tmp, data, sync=True))
             try:
                 os.link(tmp, path)  # atomic, fails if the name exists; content already complete
             except FileExistsError:
@@ -216,7 +232,7 @@ class LocalStorage(Storage):
         path = self._path(key)
         tmp = self._temp_for(path)
         try:
-            _write(tmp, data)
+            retry_in_dir(path.parent, lambda: _write(tmp, data))
             os.replace(tmp, path)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -226,7 +242,7 @@ class LocalStorage(Storage):
         path = self._path(key)
         tmp = self._temp_for(path)
         try:
-            shutil.copyfile(local, tmp)
+            retry_in_dir(path.parent, lambda: shutil.copyfile(local, tmp))
             os.chmod(tmp, 0o444)  # published content is never written again
             os.replace(tmp, path)
         finally:
@@ -235,15 +251,10 @@ class LocalStorage(Storage):
 
     def adopt(self, local: Path, key: str) -> None:
         """Move a temp file written inside the registry into place (same filesystem)."""
-        # Called once per file a publish copies: a plain string path, and the directory made
-        # only when the rename finds it missing.
+        # Called once per file a publish copies: a plain string path.
         path = self._file(key)
         os.chmod(local, 0o444)  # published content is never written again
-        try:
-            os.replace(local, path)
-        except FileNotFoundError:
-            makedirs(Path(path).parent)
-            os.replace(local, path)
+        retry_in_dir(os.path.dirname(path), lambda: os.replace(local, path))
 
     def touch(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
