@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -252,8 +253,8 @@ def test_verify_finds_a_size_its_manifest_got_wrong(
     data = make_files(tmp_path / "d", {"a.bin": b"a" * 100, "b.bin": b"b" * 100})
     real = hashing.copy_and_hash
 
-    def one_byte_more(src: str, dst: Path, *args: Any) -> tuple[str, int]:
-        digest, size = real(src, dst, *args)
+    def one_byte_more(src: str, dst: Path, *args: Any, **kw: Any) -> tuple[str, int]:
+        digest, size = real(src, dst, *args, **kw)
         return digest, size + (src.endswith("a.bin"))
 
     monkeypatch.setattr(hashing, "copy_and_hash", one_byte_more)
@@ -332,6 +333,90 @@ def test_gc_prunes_the_directories_it_empties_and_old_ones_not_a_writers_new_one
 
     assert registry.gc().removed == ["objects/ff/" + "f" * 64]
     assert sorted(p.name for p in (root / "objects").iterdir()) == ["bb"]
+
+
+def _age(root: Path, seconds: float = 7200) -> None:
+    """Every file under ``root`` as if written ``seconds`` ago (yesterday's objects)."""
+    then = time.time() - seconds
+    for path in root.rglob("*"):
+        if path.is_file():
+            os.utime(path, (then, then))
+
+
+def test_gc_beside_a_load_leaves_the_tree_it_lays_out_whole(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tree's files are hard links with their objects' old times: gc (default grace) in
+    the middle of a load took them from the tree being laid out, and the load then returned
+    a tree missing files, for good."""
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(root, hash_cache=False)
+    data = make_files(tmp_path / "d", {"a/1.txt": b"one", "b/2.txt": b"two", "b/3.txt": b"3"})
+    version = registry.publish(Artifact(path=str(data)), name="m", mode="copy")
+    _age(root / "objects")
+    real = registry._link_object
+    removed: list[str] = []
+
+    def link_then_gc(digest: str, dst: Path) -> None:
+        real(digest, dst)
+        if not removed:
+            removed.extend(registry.gc().removed or ["(nothing)"])
+
+    monkeypatch.setattr(registry, "_link_object", link_then_gc)
+    tree = Path(registry.load(version.uri).path)
+    assert removed == ["(nothing)"]
+    assert sorted(str(p.relative_to(tree)) for p in tree.rglob("*.txt")) == [
+        "a/1.txt",
+        "b/2.txt",
+        "b/3.txt",
+    ]
+    assert registry.verify(version.uri).ok
+
+
+def test_gc_collects_the_tree_a_killed_load_left(tmp_path: Path, home: Path) -> None:
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(root, hash_cache=False)
+    data = make_files(tmp_path / "d", {"a/1.txt": b"one"})
+    registry.publish(Artifact(path=str(data)), name="m", mode="copy")
+    dead = root / "trees" / ".tmp-0123" / "a"
+    dead.mkdir(parents=True)
+    (dead / "1.txt").write_bytes(b"one")
+    _age(root)
+    for directory in (dead, dead.parent):
+        os.utime(directory, (time.time() - 7200,) * 2)
+
+    assert registry.gc().removed == ["trees/.tmp-0123/a/1.txt"]
+    assert not dead.parent.exists()
+
+
+def test_a_load_whose_tree_vanishes_as_it_is_laid_out_says_so(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a path that does not exist, nor an object 'missing' that is there."""
+    from nemotron_kit.registry.trees import TreeLayer
+
+    registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+    data = make_files(tmp_path / "d", {"a/1.txt": b"one", "a/2.txt": b"two"})
+    version = registry.publish(Artifact(path=str(data)), name="m", mode="copy")
+    real = TreeLayer._place_files
+
+    def removed_after_placing(self: TreeLayer, v: Any, m: Any, tmp: Path, *rest: Any) -> None:
+        real(self, v, m, tmp, *rest)
+        shutil.rmtree(tmp)
+
+    monkeypatch.setattr(TreeLayer, "_place_files", removed_after_placing)
+    with pytest.raises(StorageError, match=r"vanished as they were laid out .*: load it again"):
+        registry.load(version.uri)
+    monkeypatch.undo()
+    real_link = registry._link_object
+
+    def tree_dir_gone(digest: str, dst: Path) -> None:
+        shutil.rmtree(dst.parent)
+        real_link(digest, dst)
+
+    monkeypatch.setattr(registry, "_link_object", tree_dir_gone)
+    with pytest.raises(StorageError, match=r"The tree being laid out at .* vanished"):
+        registry.load(version.uri)
 
 
 def test_a_write_whose_new_directory_a_gc_pruned_makes_it_again(
@@ -460,14 +545,40 @@ def test_a_copy_that_fails_leaves_no_temporary_file(
     data = make_files(tmp_path / "d", {"a.bin": b"a" * 1000, "b.bin": b"b" * 1000})
     real = hashing.copy_and_hash
 
-    def disk_full(src: str, dst: Path, *args: Any) -> tuple[str, int]:
-        real(src, dst, *args)
+    def disk_full(src: str, dst: Path, *args: Any, **kw: Any) -> tuple[str, int]:
+        real(src, dst, *args, **kw)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(hashing, "copy_and_hash", disk_full)
     with pytest.raises(StorageError, match="No space left"):
         registry.publish(Artifact(path=str(data)), name="d", mode="copy")
     assert list(root.rglob(".tmp-*")) == []
+
+
+def test_a_copy_being_hashed_is_the_owners_alone_even_under_umask_000(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between its hash and its rename into place read-only, a world-writable copy could be
+    changed by another user: the object would no longer match its digest."""
+    registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * 5000, "b.bin": b"b" * 5000})
+    real = hashing.copy_and_hash
+    modes: list[int] = []
+
+    def look(src: str, dst: Path, *args: Any, **kw: Any) -> tuple[str, int]:
+        result = real(src, dst, *args, **kw)
+        modes.append(dst.stat().st_mode & 0o777)
+        return result
+
+    monkeypatch.setattr(hashing, "copy_and_hash", look)
+    old = os.umask(0)
+    try:
+        version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
+    finally:
+        os.umask(old)
+    assert modes == [0o600, 0o600]
+    tree = Path(registry.load(version.uri).path)
+    assert {p.stat().st_mode & 0o777 for p in tree.iterdir()} == {0o444}
 
 
 def test_a_shard_made_by_another_copy_meanwhile_does_not_fail_the_publish(
@@ -482,9 +593,11 @@ def test_a_shard_made_by_another_copy_meanwhile_does_not_fail_the_publish(
     real = hashing.copy_and_hash
     raced: list[Path] = []
 
-    def another_thread_makes_the_shard(src: str, dst: Path, *args: Any) -> tuple[str, int]:
+    def another_thread_makes_the_shard(
+        src: str, dst: Path, *args: Any, **kw: Any
+    ) -> tuple[str, int]:
         try:
-            return real(src, dst, *args)
+            return real(src, dst, *args, **kw)
         except FileNotFoundError:
             dst.parent.mkdir(parents=True, exist_ok=True)
             raced.append(dst.parent)

@@ -207,6 +207,11 @@ class RegistryBase:
         try:
             os.link(src, dst)
         except FileNotFoundError:
+            if os.path.exists(src):  # the tree's directory went, not the object
+                raise StorageError(
+                    f"The tree being laid out at {dst.parent} vanished (removed by hand, or "
+                    "by a gc with a grace period of 0?): load it again."
+                ) from None
             raise IntegrityError(
                 f"The object {digest[:16]}... is missing from {self.root}: run `nemotron-kit "
                 "artifacts verify` on the versions that use it, and re-publish them."

@@ -160,11 +160,16 @@ def _hash_small(path: str) -> tuple[str, int]:
 
 
 def copy_and_hash(
-    src: str | Path, dst: Path, progress: Callable[[int], None] | None = None, threads: int = 0
+    src: str | Path,
+    dst: Path,
+    progress: Callable[[int], None] | None = None,
+    threads: int = 0,
+    mode: int = 0o666,
 ) -> tuple[str, int]:
-    """Copy ``src`` to a new file ``dst`` and hash the copy (with ``threads`` BLAKE3 threads;
-    0: as many as it likes): the digest and size of what was stored, even if ``src`` changes
-    meanwhile (its size as scanned may be stale by then).
+    """Copy ``src`` to a new file ``dst`` (created with ``mode``, less the umask) and hash the
+    copy (with ``threads`` BLAKE3 threads; 0: as many as it likes): the digest and size of
+    what was stored, even if ``src`` changes meanwhile (its size as scanned may be stale by
+    then).
 
     The copy is made in the kernel (``copy_file_range``: no trip through our buffers, a
     reflink where the filesystem has them) and read back from the page cache. That costs
@@ -180,7 +185,7 @@ def copy_and_hash(
         if not stat.S_ISREG(st.st_mode):
             raise ArtifactError(f"'{src}' is not a regular file: only files can be copied.")
         size = st.st_size
-        fout = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        fout = os.open(dst, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         try:
             if size <= SMALL_FILE:
                 stored = _copy_small(fin, fout, hasher, progress)

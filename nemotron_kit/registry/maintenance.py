@@ -59,9 +59,8 @@ class MaintenanceLayer(RunLayer):
             # writes (or touches) before it checks them a last time and commits.
             again_manifests, again_objects = self._referenced([])
             again_objects |= self._in_flight_objects(cutoff, again_manifests)
-            doomed = [
-                k for k in doomed if layout.digest_of(k) not in (again_objects | again_manifests)
-            ]
+            kept = again_objects | again_manifests | self._trees_being_built(cutoff)
+            doomed = [k for k in doomed if layout.digest_of(k) not in kept]
         doomed += stale(layout.STAGING, lambda k: False)
         doomed += stale(layout.ARTIFACTS, lambda k: not layout.is_temporary(k))
         report.removed = sorted(doomed)
@@ -97,6 +96,23 @@ class MaintenanceLayer(RunLayer):
                     except CorruptRecordError as exc:
                         errors.append(str(exc))
         return manifests, objects
+
+    def _trees_being_built(self, cutoff: float) -> set[str]:
+        """The temporary names of trees a load is laying out (or did within the grace
+        period). Their files are hard links that carry their objects' old times, so only the
+        directories, which each new link touches, tell a build in progress from a dead one."""
+        local = self.storage.local_path(layout.TREES)
+        found: set[str] = set()
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            for entry in os.scandir(local or ""):
+                if not (layout.is_temporary(entry.name) and entry.is_dir(follow_symlinks=False)):
+                    continue
+                for dirpath, _, _ in os.walk(entry.path):
+                    with contextlib.suppress(FileNotFoundError):
+                        if os.stat(dirpath).st_mtime > cutoff:
+                            found.add(entry.name)
+                            break
+        return found
 
     def _in_flight_objects(self, cutoff: float, committed: set[str]) -> set[str]:
         """Objects named by manifests younger than the grace period that no version uses yet

@@ -62,6 +62,9 @@ def _record_fields(artifact: Artifact) -> dict[str, Any]:
     return fields
 
 
+_UNLISTED = "\0unlisted"  # no fingerprint: ObjectCheck has not looked the key up
+
+
 class ObjectCheck:
     """Which stored objects a publish may reuse: those whose content hashes to their name.
 
@@ -96,9 +99,10 @@ class ObjectCheck:
         key = self.registry._object_key(digest)
         if key in self.written:
             return True
-        if key not in self.listed:
-            self.listed[key] = self.registry.storage.fingerprint(key)
-        fingerprint = self.listed[key]
+        # One lookup: a copy thread storing the same content may pop the key meanwhile.
+        fingerprint = self.listed.get(key, _UNLISTED)
+        if fingerprint is _UNLISTED:
+            fingerprint = self.listed[key] = self.registry.storage.fingerprint(key)
         if fingerprint is None:
             return False
         url = self.registry._object_url(key)
@@ -455,6 +459,10 @@ def _copy_in(
 ) -> tuple[str, int]:
     """``copy_and_hash`` of ``f`` to ``tmp``, in an object shard made when the copy finds it
     missing (see storage.retry_in_dir). Like hash_files: BLAKE3's threads inside a large
-    file, one thread per other file (several are copied at once)."""
+    file, one thread per other file (several are copied at once). The copy is the owner's
+    alone until it is stored read-only: under umask 000 another user could otherwise change
+    it after it was hashed."""
     threads = 0 if f.size >= hashing.LARGE_FILE else 1
-    return retry_in_dir(tmp.parent, lambda: hashing.copy_and_hash(f.path, tmp, advance, threads))
+    return retry_in_dir(
+        tmp.parent, lambda: hashing.copy_and_hash(f.path, tmp, advance, threads, mode=0o600)
+    )

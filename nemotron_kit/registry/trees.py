@@ -19,6 +19,7 @@ from nemotron_kit.errors import (
     IntegrityError,
     MetadataError,
     NotFoundError,
+    StorageError,
 )
 from nemotron_kit.registry import hashing, home_cache, layout, records, remote_ref
 from nemotron_kit.registry.base import (
@@ -279,6 +280,11 @@ class TreeLayer(VersionLayer):
                 self._place_files(version, manifest, tmp, root, place, advance)
             with contextlib.suppress(OSError):  # another reader built it first: same content
                 os.rename(tmp, target)
+            if not target.is_dir():
+                raise StorageError(
+                    f"The files of {version.uri} vanished as they were laid out at {target} "
+                    "(removed by hand, or by a gc with a grace period of 0?): load it again."
+                )
         finally:
             if tmp.exists():
                 _remove_tree(tmp)
