@@ -419,6 +419,25 @@ def test_a_load_whose_tree_vanishes_as_it_is_laid_out_says_so(
         registry.load(version.uri)
 
 
+def test_a_pending_output_of_a_run_counts_only_if_its_version_names_the_run(
+    tmp_path: Path, home: Path
+) -> None:
+    """A run's index of outputs is marked before each commit (a kill after the commit must
+    not drop the version from lineage); the marks of publishes that lost the number or died
+    before committing count for nothing."""
+    from nemotron_kit.registry import layout
+
+    registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+    data = make_files(tmp_path / "d", {"a.bin": b"a"})
+    registry.publish(Artifact(path=str(data)), name="m", mode="copy", producer="run-a")
+    assert [k for k, _ in registry.storage.walk("runs") if k.endswith(".pending")] == []
+    for version in (1, 2):  # lost v1 to run-a; killed before committing v2
+        registry.storage.create(layout.run_output_pending("run-b", "default", "m", version), b"")
+    registry.storage.create(layout.run_output_pending("run-a", "default", "m", 1), b"")
+    assert registry.run_outputs("run-a") == ["art://m:v1"]
+    assert registry.run_outputs("run-b") == []
+
+
 def test_a_write_whose_new_directory_a_gc_pruned_makes_it_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -87,7 +87,7 @@ while True:
     for s in range(4):
         (data / "shards" / f"{s}.bin").write_bytes(os.urandom(64 << 10))
     art = ModelArtifact(path=str(data), step=i)
-    registry.publish(art, name=name, aliases=["best"], mode="copy")
+    registry.publish(art, name=name, aliases=["best"], mode="copy", producer="crash-run")
     i += 1
 """
 
@@ -151,6 +151,7 @@ def test_sigkill_before_the_commit_leaves_no_version(
 
     registry = ArtifactRegistry(root, hash_cache=False)
     assert check_every_version(registry) == []  # none: the publish never committed
+    assert registry.run_outputs("crash-run") == []
     left = leftovers(registry)
     assert any(k.startswith("objects/") for k in left), left  # it did die mid-publish
     assert registry.gc(grace_seconds=3600).removed == []  # young: could be a publish in flight
@@ -177,6 +178,9 @@ def test_sigkill_right_after_the_commit_leaves_a_complete_version(
     registry = ArtifactRegistry(root, hash_cache=False)
     assert check_every_version(registry) == ["art://model:v1"]
     assert registry.resolve("art://model:latest").version == 1  # the pointer had not moved yet
+    # The run's index of outputs had not been written yet either: lineage still knows (so a
+    # delete of the run's inputs is refused while v1 lives).
+    assert registry.run_outputs("crash-run") == ["art://model:v1"]
     assert registry.gc(grace_seconds=0).removed == []  # everything belongs to v1
     assert check_every_version(registry) == ["art://model:v1"]
 

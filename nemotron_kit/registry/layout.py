@@ -13,6 +13,7 @@
     runs/RUN/attempts/0002.json                      later attempts of a requeued run
     runs/RUN/heartbeat.json                          the lease of a running run
     runs/RUN/outputs/PROJECT/NAME/00000001           index: versions the run published (empty)
+    runs/RUN/outputs/PROJECT/NAME/00000001.pending   ... marked before the commit, removed after
     runs/RUN/metrics/<time>-<writer>.jsonl           logged metrics, in chunks (append = create)
     runs/RUN/console.txt, runs/RUN/code.diff         the tail of what it printed; its code changes
     sweeps/SWEEP/jobs/RUN, sweeps/SWEEP/summary.json the runs of a sweep, and its summary
@@ -168,12 +169,25 @@ def run_output(run_id: str, project_: str, name_: str, version: int) -> str:
     return f"{RUNS}/{run_id}/outputs/{project_}/{name_}/{version:08d}"
 
 
-def parse_run_output(run_id: str, key: str) -> tuple[str, str, int] | None:
-    """(project, name, version) of a key under ``run_outputs(run_id)``; None if malformed."""
+PENDING = ".pending"
+
+
+def run_output_pending(run_id: str, project_: str, name_: str, version: int) -> str:
+    """Written before the version's commit and removed after its index entry: one left
+    behind is a publish killed in between (committed or not: the version record says)."""
+    return run_output(run_id, project_, name_, version) + PENDING
+
+
+def parse_run_output(run_id: str, key: str) -> tuple[str, str, int, bool] | None:
+    """(project, name, version, pending) of a key under ``run_outputs(run_id)``; None if
+    malformed."""
     parts = key.removeprefix(run_outputs(run_id) + "/").split("/")
-    if len(parts) != 3 or not parts[2].isdigit() or int(parts[2]) < 1:
+    if len(parts) != 3:
         return None
-    return parts[0], parts[1], int(parts[2])
+    number = parts[2].removesuffix(PENDING)
+    if not number.isdigit() or int(number) < 1:
+        return None
+    return parts[0], parts[1], int(number), number != parts[2]
 
 
 def sweep_jobs(sweep_id: str) -> str:

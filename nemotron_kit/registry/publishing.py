@@ -248,8 +248,16 @@ class PublishLayer(TreeLayer):
         while True:  # the commit point: first writer of a number wins, the others move on
             record["version"] = version
             data = records.dumps(records.VersionRecord.model_validate(record))
+            # The run's index of outputs learns of the version before it exists: a publish
+            # killed right after its commit must not drop it from lineage (run_outputs).
+            pending = (
+                layout.run_output_pending(producer, project, name, version) if producer else None
+            )
+            marked = pending is not None and self.storage.create(pending, b"")
             if self._create_or_find_own(self._record_key(project, name, version), data):
                 break
+            if marked and pending is not None:  # another publish's number
+                self.storage.delete(pending)
             version += 1
         self._move_latest(project, name, version)
         for alias in alias_list:
@@ -257,6 +265,8 @@ class PublishLayer(TreeLayer):
         published = ArtifactVersion(record, self.project)
         if producer is not None:  # index: a run's outputs, without scanning versions
             self.storage.create(layout.run_output(producer, project, name, version), b"")
+            if marked and pending is not None:
+                self.storage.delete(pending)
         if context is not None:
             for listener in context.listeners:
                 listener(published, alias_list)

@@ -5,6 +5,7 @@ cache entries and each version's consumers; every record read back is untrusted 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import math
 import os
@@ -203,17 +204,22 @@ class RunLayer(PublishLayer):
     @_storage_errors
     def run_outputs(self, run_id: str) -> builtins.list[str]:
         """The versions a run published, from its index (entries that are not a well-formed
-        PROJECT/NAME/VERSION are not ours and are skipped)."""
+        PROJECT/NAME/VERSION are not ours and are skipped). A pending entry with no entry
+        beside it (the publish was killed after its commit, or before) counts if the version
+        record exists and names this run as its producer."""
         validate_name(run_id, "run id")
-        out = []
+        done: set[tuple[str, str, int]] = set()
+        pending: set[tuple[str, str, int]] = set()
         for key, _ in self.storage.walk(layout.run_outputs(run_id)):
             parsed = layout.parse_run_output(run_id, key)
-            if parsed is None:
+            if parsed is None or not (_valid_name(parsed[0]) and _valid_name(parsed[1])):
                 continue
-            project, name, version = parsed
-            if _valid_name(project) and _valid_name(name):
-                out.append(ArtURI(name, project, version).format(self.project))
-        return sorted(out)
+            (pending if parsed[3] else done).add(parsed[:3])
+        for project, name, version in pending - done:
+            with contextlib.suppress(NotFoundError, CorruptRecordError):
+                if self._read_record(project, name, version).record["producer"] == run_id:
+                    done.add((project, name, version))
+        return sorted(ArtURI(n, p, v).format(self.project) for p, n, v in done)
 
     @_storage_errors
     def append_metrics(self, run_id: str, rows: builtins.list[dict[str, Any]]) -> None:
