@@ -196,8 +196,6 @@ class PublishLayer(TreeLayer):
         Symbolic links inside the artifact's directory are stored as what they point to; one
         that leaves the directory is an error unless ``follow_symlinks``.
         """
-        from nemotron_kit.artifacts._base import artifact_class_path  # loaded: ``artifact`` is
-
         rank = os.environ.get("RANK", "0") or "0"
         if rank != "0":
             raise ArtifactError(
@@ -226,24 +224,8 @@ class PublishLayer(TreeLayer):
         created = _now()
         fields["created_at"] = created
         fields["producer"] = producer
-        record: dict[str, Any] = {
-            "format": records.VERSION_FORMAT,
-            "project": project,
-            "name": name,
-            "type": artifact.type,
-            "class": artifact_class_path(type(artifact)),
-            "fields": fields,
-            "created_at": created,
-            "producer": producer,
-            "inputs": pinned_inputs,
-            "host": socket.gethostname(),
-            "manifest": {
-                "digest": manifest.digest,
-                "files": len(manifest.files),
-                "bytes": manifest.total_bytes,
-            },
-            "storage": storage_info,
-        }
+        record = _version_record(artifact, project, name, fields, pinned_inputs, manifest)
+        record["storage"] = storage_info
         version = self._latest_version(project, name) + 1
         while True:  # the commit point: first writer of a number wins, the others move on
             record["version"] = version
@@ -462,6 +444,37 @@ class PublishLayer(TreeLayer):
         if remote and advance is not None:
             advance(f.size)
         return hashing.ManifestEntry(f.rel, size, digest)
+
+
+def _version_record(
+    artifact: Artifact,
+    project: str,
+    name: str,
+    fields: dict[str, Any],
+    inputs: builtins.list[str],
+    manifest: hashing.Manifest,
+) -> dict[str, Any]:
+    """A version record but for its number and storage (``fields`` carry its creation time
+    and producer)."""
+    from nemotron_kit.artifacts._base import artifact_class_path  # loaded: ``artifact`` is
+
+    return {
+        "format": records.VERSION_FORMAT,
+        "project": project,
+        "name": name,
+        "type": artifact.type,
+        "class": artifact_class_path(type(artifact)),
+        "fields": fields,
+        "created_at": fields["created_at"],
+        "producer": fields["producer"],
+        "inputs": inputs,
+        "host": socket.gethostname(),
+        "manifest": {
+            "digest": manifest.digest,
+            "files": len(manifest.files),
+            "bytes": manifest.total_bytes,
+        },
+    }
 
 
 def _copy_in(
