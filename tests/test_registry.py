@@ -438,6 +438,69 @@ def test_a_pending_output_of_a_run_counts_only_if_its_version_names_the_run(
     assert registry.run_outputs("run-b") == []
 
 
+def test_a_publish_reusing_content_a_gc_is_deleting_waits_for_it_and_stores_it_anew(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deleted version's old data, re-published while a gc that has made its last check
+    deletes it: the publish (another registry object, as another process would be) commits
+    only after that gc, with its data stored anew, instead of a version without its data."""
+    import threading
+
+    from nemotron_kit.registry import gc_fence, lifecycle
+    from nemotron_kit.registry.maintenance import MaintenanceLayer
+
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(root, hash_cache=False)
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * 5000, "b/c.bin": b"c" * 5000})
+    lifecycle.delete(registry, registry.publish(Artifact(path=str(data)), name="m").uri)
+    _age(root / "objects")
+    _age(root / "manifests")
+    other = ArtifactRegistry(root, hash_cache=False)
+    published: list[Any] = []
+    waiting = threading.Event()
+    real_blocking, real_in_flight = gc_fence._blocking, MaintenanceLayer._in_flight
+
+    def blocking(storage: Any, digests: Any) -> list[str]:
+        found = real_blocking(storage, digests)
+        if found:
+            waiting.set()
+        return found
+
+    def publish() -> None:
+        published.append(other.publish(Artifact(path=str(data)), name="m", mode="copy"))
+
+    worker = threading.Thread(target=publish)
+
+    def then_publish(self: MaintenanceLayer, cutoff: float, committed: set[str]) -> set[str]:
+        found = real_in_flight(self, cutoff, committed)  # gc's last look, behind its fence
+        worker.start()
+        assert waiting.wait(60), "the publish did not stop at the gc's fence"
+        return found
+
+    monkeypatch.setattr(gc_fence, "_blocking", blocking)
+    monkeypatch.setattr(MaintenanceLayer, "_in_flight", then_publish)
+    report = registry.gc()
+    worker.join(60)
+    assert any(k.startswith("objects/") for k in report.removed)  # it deleted the old data
+    assert [v.version for v in published] == [2]
+    assert registry.verify("art://m:v2").ok
+    assert list((root / "gc").iterdir()) == []  # the fence came down
+
+
+def test_a_dead_gcs_fence_holds_no_publish(tmp_path: Path, home: Path) -> None:
+    from nemotron_kit.registry import gc_fence, hashing
+
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(root, hash_cache=False)
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * 5000})
+    digest = hashing.hash_file(data / "a.bin")
+    fence = gc_fence.Fence(registry.storage, [digest])
+    assert gc_fence._blocking(registry.storage, [digest]) == [fence.key]
+    then = time.time() - gc_fence.LEASE_S - 60
+    os.utime(root / fence.key, (then, then))  # a gc killed long ago
+    assert registry.publish(Artifact(path=str(data)), name="m", mode="copy").version == 1
+
+
 def test_a_write_whose_new_directory_a_gc_pruned_makes_it_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,6 +19,7 @@
     sweeps/SWEEP/jobs/RUN, sweeps/SWEEP/summary.json the runs of a sweep, and its summary
     pipeline-cache/<key>.json                        pipeline steps' cached outputs
     policies/retention.json                          the retention policy gc applies
+    gc/<id>.json                                     what a gc in progress may delete (its fence)
 
 Names (project, artifact, alias, run, sweep) are validated before they reach a key.
 """
@@ -34,6 +35,7 @@ RUNS = "runs"
 SWEEPS = "sweeps"
 PIPELINE_CACHE = "pipeline-cache"
 POLICIES = "policies"
+GC = "gc"
 #: Top-level prefixes that hold content gc may collect.
 COLLECTABLE = (OBJECTS, MANIFESTS, STAGING, TREES)
 
@@ -208,3 +210,7 @@ def pipeline_cache(key: str) -> str:
 
 def retention_policy() -> str:
     return f"{POLICIES}/retention.json"
+
+
+def gc_fence(token: str) -> str:
+    return f"{GC}/{token}.json"

@@ -20,6 +20,7 @@ from nemotron_kit.registry.base import (
     _storage_errors,
     _valid_name,
 )
+from nemotron_kit.registry.gc_fence import Fence
 from nemotron_kit.registry.runs import RunLayer
 from nemotron_kit.registry.trees import _remove_tree
 
@@ -48,30 +49,44 @@ class MaintenanceLayer(RunLayer):
                     yield key
 
         doomed: builtins.list[str] = []
+        fence = None
         if not report.errors:
             # With a record unreadable, what it references is unknown: keep all data.
             doomed += stale(layout.OBJECTS, lambda k: layout.digest_of(k) in referenced_objects)
             doomed += stale(layout.MANIFESTS, lambda k: layout.digest_of(k) in referenced_manifests)
+            # Publishes that need any of it wait from here on (see gc_fence).
+            if not dry_run and doomed:
+                digests = {layout.digest_of(k) for k in doomed}  # and leftovers' names
+                fence = Fence(self.storage, {d for d in digests if records.is_digest(d)})
             doomed += stale(layout.TREES, lambda k: layout.digest_of(k) in referenced_manifests)
-            # A version committed while we walked (re-using old content that a deleted version
-            # left, say) references it now: look at the records once more before deleting. A
-            # publish in flight protects the old objects it reuses by its manifest, which it
-            # writes (or touches) before it checks them a last time and commits.
-            again_manifests, again_objects = self._referenced([])
-            again_objects |= self._in_flight_objects(cutoff, again_manifests)
-            kept = again_objects | again_manifests | self._trees_being_built(cutoff)
-            doomed = [k for k in doomed if layout.digest_of(k) not in kept]
-        doomed += stale(layout.STAGING, lambda k: False)
-        doomed += stale(layout.ARTIFACTS, lambda k: not layout.is_temporary(k))
-        report.removed = sorted(doomed)
-        local_staging = self._local_staging_leftovers(cutoff)
-        report.removed += [str(p) for p in local_staging]
-        if not dry_run:
-            for key in doomed:
-                self.storage.delete(key)
-            for path in local_staging:
-                _remove_tree(path)
-            self._prune_empty_dirs(cutoff, doomed)
+        try:
+            if not report.errors:
+                # A version committed while we walked (re-using old content that a deleted
+                # version left, say) references it now: look at the records once more. A
+                # publish in flight protects the old objects it reuses by its manifest, which
+                # it writes (or touches) before it checks them a last time and commits; one
+                # that looks after the fence went up waits for this gc to end.
+                again_manifests, again_objects = self._referenced([])
+                again_objects |= self._in_flight(cutoff, again_manifests)
+                kept = again_objects | again_manifests | self._trees_being_built(cutoff)
+                doomed = [k for k in doomed if layout.digest_of(k) not in kept]
+            doomed += stale(layout.STAGING, lambda k: False)
+            for records_prefix in (layout.ARTIFACTS, layout.RUNS):  # killed writers' temps
+                doomed += stale(records_prefix, lambda k: not layout.is_temporary(k))
+            report.removed = sorted(doomed)
+            local_staging = self._local_staging_leftovers(cutoff)
+            report.removed += [str(p) for p in local_staging]
+            if not dry_run:
+                for key in doomed:
+                    self.storage.delete(key)
+                    if fence is not None:
+                        fence.refresh()
+                for path in local_staging:
+                    _remove_tree(path)
+                self._prune_empty_dirs(cutoff, doomed)
+        finally:
+            if fence is not None:
+                fence.remove()
         return report
 
     def _referenced(self, errors: builtins.list[str]) -> tuple[set[str], set[str]]:
@@ -114,14 +129,16 @@ class MaintenanceLayer(RunLayer):
                             break
         return found
 
-    def _in_flight_objects(self, cutoff: float, committed: set[str]) -> set[str]:
-        """Objects named by manifests younger than the grace period that no version uses yet
-        (publishes in flight); a manifest that cannot be read protects nothing."""
+    def _in_flight(self, cutoff: float, committed: set[str]) -> set[str]:
+        """Manifests younger than the grace period that no version uses yet (publishes in
+        flight), and the objects they name; a manifest that cannot be read protects only
+        itself."""
         found: set[str] = set()
         for key, mtime in self.storage.walk(layout.MANIFESTS):
             digest = layout.digest_of(key)
             if mtime <= cutoff or digest in committed or layout.is_temporary(key):
                 continue
+            found.add(digest)
             try:
                 raw = self.storage.read(key)
             except FileNotFoundError:

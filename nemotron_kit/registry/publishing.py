@@ -28,6 +28,7 @@ from nemotron_kit.registry.base import (
     _now,
     _storage_errors,
 )
+from nemotron_kit.registry.gc_fence import wait_for_gc
 from nemotron_kit.registry.storage import PARALLEL_REQUESTS, retry_in_dir
 from nemotron_kit.registry.trees import TreeLayer, _remove_tree
 from nemotron_kit.registry.uri import LATEST, validate_alias, validate_name
@@ -214,11 +215,18 @@ class PublishLayer(TreeLayer):
         fields = _record_fields(artifact)
         input_list = list(inputs) or (list(context.inputs) if context else [])
         pinned_inputs = [self.resolve(i).uri for i in input_list]
-        if remote_ref.is_remote(artifact.path):
-            manifest, storage_info = self._remote_reference(artifact.path, mode)
-            self._write_manifest(manifest)
-        else:  # writes the manifest too (in copy mode, where its objects need it)
-            manifest, storage_info = self._local_data(artifact.path, mode, follow_symlinks)
+        while True:
+            if remote_ref.is_remote(artifact.path):
+                manifest, storage_info = self._remote_reference(artifact.path, mode)
+                self._write_manifest(manifest)
+            else:  # writes the manifest too (in copy mode, where its objects need it)
+                manifest, storage_info = self._local_data(artifact.path, mode, follow_symlinks)
+            # A gc in progress may delete reused content: once it ends, store it anew.
+            needed = {manifest.digest}
+            if storage_info["mode"] == "copy":
+                needed.update(f.digest for f in manifest.files)
+            if not wait_for_gc(self.storage, needed, str(self.root)):
+                break
 
         project = self.project
         created = _now()

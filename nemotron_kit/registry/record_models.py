@@ -107,6 +107,14 @@ class RetentionPolicy(_Record):
     updated_at: Printable = Field(default="", max_length=64)
 
 
+class GcFenceRecord(_Record):
+    """The digests (of objects and manifests) a gc in progress may delete."""
+
+    format: Literal["nemotron-kit/gc/1"] = "nemotron-kit/gc/1"
+    started_at: float = Field(ge=0, allow_inf_nan=False)
+    digests: list[Digest]
+
+
 class ManifestFile(_Record):
     rel: RelPath
     size: NonNegativeInt

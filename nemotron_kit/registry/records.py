@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from nemotron_kit.registry.record_models import (
         AliasRecord,
+        GcFenceRecord,
         ManifestFile,
         ManifestRecord,
         ManifestSummary,
@@ -42,6 +43,7 @@ __all__ = [
     "RUN_FORMAT",
     "VERSION_FORMAT",
     "AliasRecord",
+    "GcFenceRecord",
     "ManifestFile",
     "ManifestRecord",
     "ManifestSummary",
@@ -53,6 +55,7 @@ __all__ = [
     "TombstoneRecord",
     "VersionRecord",
     "dumps",
+    "is_digest",
     "parse",
     "safe_relpath",
 ]
@@ -89,6 +92,10 @@ def safe_relpath(rel: str) -> str:
     if "" in parts or "." in parts or ".." in parts:
         raise ValueError("is not a normalized relative path (empty, '.' or '..' segments)")
     return rel
+
+
+def is_digest(value: str) -> bool:
+    return bool(_HEX64.fullmatch(value))
 
 
 def _digest(value: str) -> str:
