@@ -494,3 +494,33 @@ def test_gc_collects_the_homes_unused_caches_and_keeps_what_a_run_names(
     assert before - disk_bytes(home) >= 2 * MIB
     again = json.loads(cli(tmp_path, "gc", "--cache-age", "30d", "--json").stdout)["home"]
     assert again["removed"] == [] and again["stale_hashes"] == 0
+
+
+def test_collecting_the_home_keeps_a_tree_that_a_load_hands_out_as_it_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tree downloaded from a remote registry, unused for days, which a job loads just as
+    gc of the home decides it is stale: the load's path must stay (it was removed, and the
+    job got a path that did not exist)."""
+    import uuid
+
+    from nemotron_kit.paths import home
+    from nemotron_kit.registry import home_cache
+
+    monkeypatch.setenv("NEMOTRON_KIT_HOME", str(tmp_path / "home"))
+    remote = ArtifactRegistry(f"memory://nk-home-{uuid.uuid4().hex}", hash_cache=False)
+    version = remote.publish(Artifact(path=str(payload(tmp_path, "p"))), name="m")
+    tree = Path(remote.load(version.uri).path)
+    days_ago = time.time() - 3 * 86400
+    os.utime(tree, (days_ago, days_ago))
+    loaded: list[str] = []
+    real_size = home_cache._size
+
+    def size_then_load(path: Path) -> int:  # gc has decided; a job loads the version now
+        loaded.append(remote.load(version.uri).path)
+        return real_size(path)
+
+    monkeypatch.setattr(home_cache, "_size", size_then_load)
+    report = home_cache.collect_home(remote, home(), older_than_s=86400)
+    assert loaded == [str(tree)] and report.removed == []
+    assert tree.is_dir() and any(tree.iterdir())

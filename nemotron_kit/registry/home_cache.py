@@ -17,6 +17,7 @@ import os
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,22 +51,25 @@ def collect_home(
         referenced: set[str] | None = _referenced_snapshots(registry)
     except NemotronKitError as exc:  # which snapshots are in use is unknown: keep them all
         referenced, report.snapshots_kept_because = None, str(exc)
+
+    def stale(entry: Path, name: str | None = None) -> bool:
+        """``name``: the entry's own, if it has been renamed since."""
+        if (name or entry.name).startswith(".tmp-"):  # a writer's: stale once nothing moves
+            return _newest_mtime(entry) < time.time() - 3600
+        return _mtime(entry) < cutoff
+
     for kind in (home / "cache" / "trees", home / "snapshots"):
         for entry in sorted(kind.iterdir()) if kind.is_dir() else []:
-            if entry.name.startswith(".tmp-"):  # a writer's: stale once nothing in it moves
-                stale = _newest_mtime(entry) < time.time() - 3600
-            else:
-                stale = _mtime(entry) < cutoff
-            if not stale:
+            if not stale(entry):
                 continue
             in_use = referenced is None or entry.name in referenced
             if kind.name == "snapshots" and not entry.name.startswith(".tmp-") and in_use:
                 report.kept_referenced += 1
                 continue
-            report.removed.append(str(entry))
-            report.freed_bytes += _size(entry)
-            if not dry_run:
-                _remove(entry)
+            size = _size(entry)
+            if dry_run or _remove(entry, stale):
+                report.removed.append(str(entry))
+                report.freed_bytes += size
     hashes = home / "cache" / "hashes.sqlite"
     if hashes.is_file():
         report.stale_hashes = _prune_hashes(hashes, dry_run)
@@ -141,14 +145,21 @@ def _size(path: Path) -> int:
     return total
 
 
-def _remove(path: Path) -> None:
-    """Remove a cached tree (read-only files) or snapshot; a rename first, so a reader never
-    sees half of one."""
+def _remove(path: Path, stale: Callable[[Path, str], bool]) -> bool:
+    """Remove a cached tree (read-only files) or snapshot if it is still ``stale``; a rename
+    first, so a reader never sees half of one. A load touches a tree it hands out: one that
+    did so as this looked gets it back. True if it was removed."""
     doomed = path.with_name(f".tmp-gc-{path.name}")
     try:
+        if not stale(path, path.name):
+            return False
         path.rename(doomed)
     except OSError:
-        return  # in use or gone: left for next time
+        return False  # in use or gone: left for next time
+    if not stale(doomed, path.name):
+        with contextlib.suppress(OSError):  # else a load laid it out again: same content
+            doomed.rename(path)
+            return False
     for root, dirs, _ in os.walk(doomed):  # read-only directories cannot be emptied
         for name in dirs:
             with contextlib.suppress(OSError):
@@ -156,3 +167,4 @@ def _remove(path: Path) -> None:
     with contextlib.suppress(OSError):
         os.chmod(doomed, 0o755)
     shutil.rmtree(doomed, ignore_errors=True)
+    return True

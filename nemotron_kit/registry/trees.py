@@ -229,12 +229,12 @@ class TreeLayer(VersionLayer):
             place = self._download_object
         else:
             tree, place = local, self._link_object
+        if local is None:  # a downloaded tree: its age (for gc of the home) restarts, first
+            home_cache.touch(tree)  # so that a gc of the home that looks now keeps it
         if tree.exists() and check and not self._tree_matches(version, tree, local is None):
             _remove_tree(tree)
         if not tree.exists():
             self._build_tree(version, tree, place)
-        elif local is None:  # a downloaded tree: its age (for gc of the home) restarts
-            home_cache.touch(tree)
         return str(tree / single) if single else str(tree)
 
     def _tree_matches(self, version: ArtifactVersion, tree: Path, rehash: bool) -> bool:
