@@ -140,7 +140,9 @@ def makedirs(path: Path) -> None:
         missing.append(current)
         current = current.parent
     for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        # Made by another writer meanwhile, or pruned by a gc right after: the write that
+        # needs it finds out (see retry_in_dir).
+        with contextlib.suppress(FileExistsError, FileNotFoundError):
             directory.mkdir()
             os.chmod(directory, 0o755)
 
@@ -150,15 +152,16 @@ T = TypeVar("T")
 
 def retry_in_dir(directory: str | Path, make: Callable[[], T]) -> T:
     """``make()``, which creates an entry in ``directory``; if that finds something missing,
-    make the directory and call it once more. Directories are made only when a write finds
-    them missing (no stat walk before each), and gc prunes an empty one it emptied or that is
-    old, which may be just as a writer looked: the writer's own, new one stays (young). What
-    else may be missing (a source file) fails the second call the same way."""
-    try:
-        return make()
-    except FileNotFoundError:
-        pass
-    makedirs(Path(directory))
+    make the directory and call it again (up to twice more). Directories are made only when
+    a write finds them missing (no stat walk before each), and gc prunes an empty one it
+    emptied or that is old, which may be just as a writer looked: the writer's own, new one
+    stays (young). What else may be missing (a source file) fails the last call the same
+    way."""
+    for _ in range(2):  # twice: two gc runs at once may each prune it once
+        try:
+            return make()
+        except FileNotFoundError:
+            makedirs(Path(directory))
     return make()
 
 
