@@ -432,8 +432,10 @@ def test_a_pending_output_of_a_run_counts_only_if_its_version_names_the_run(
     registry.publish(Artifact(path=str(data)), name="m", mode="copy", producer="run-a")
     assert [k for k, _ in registry.storage.walk("runs") if k.endswith(".pending")] == []
     for version in (1, 2):  # lost v1 to run-a; killed before committing v2
-        registry.storage.create(layout.run_output_pending("run-b", "default", "m", version), b"")
-    registry.storage.create(layout.run_output_pending("run-a", "default", "m", 1), b"")
+        registry.storage.create(
+            layout.run_output_pending("run-b", "default", "m", version, "lost"), b""
+        )
+    registry.storage.create(layout.run_output_pending("run-a", "default", "m", 1, "ours"), b"")
     assert registry.run_outputs("run-a") == ["art://m:v1"]
     assert registry.run_outputs("run-b") == []
 
@@ -471,8 +473,10 @@ def test_a_publish_reusing_content_a_gc_is_deleting_waits_for_it_and_stores_it_a
 
     worker = threading.Thread(target=publish)
 
-    def then_publish(self: MaintenanceLayer, cutoff: float, committed: set[str]) -> set[str]:
-        found = real_in_flight(self, cutoff, committed)  # gc's last look, behind its fence
+    def then_publish(
+        self: MaintenanceLayer, cutoff: float, committed: set[str], *rest: Any
+    ) -> set[str]:
+        found = real_in_flight(self, cutoff, committed, *rest)  # gc's last look, behind its fence
         worker.start()
         assert waiting.wait(60), "the publish did not stop at the gc's fence"
         return found
@@ -499,6 +503,79 @@ def test_a_dead_gcs_fence_holds_no_publish(tmp_path: Path, home: Path) -> None:
     then = time.time() - gc_fence.LEASE_S - 60
     os.utime(root / fence.key, (then, then))  # a gc killed long ago
     assert registry.publish(Artifact(path=str(data)), name="m", mode="copy").version == 1
+
+
+def test_a_gc_fence_names_only_what_gc_will_delete_after_its_last_look(
+    tmp_path: Path, home: Path
+) -> None:
+    """Publishes wait only for what gc found it will delete, and never for a fence that
+    lapsed: a gc paused past the lease deletes nothing more."""
+    from nemotron_kit.registry import gc_fence
+
+    storage = ArtifactRegistry(tmp_path / "registry", hash_cache=False).storage
+    a, b = "a" * 64, "b" * 64
+    fence = gc_fence.Fence(storage, [a, b])
+    assert gc_fence._blocking(storage, [a]) == [fence.key]
+    assert fence.narrow([b])
+    assert gc_fence._blocking(storage, [a]) == []
+    assert gc_fence._blocking(storage, [b]) == [fence.key]
+    fence.refreshed -= gc_fence.LEASE_S  # as if gc had been stopped for the lease
+    with pytest.raises(gc_fence.FenceLapsedError, match="run gc again"):
+        fence.refresh()
+    fence.refreshed = time.monotonic()
+    assert not fence.narrow([])  # nothing left to delete: the fence comes down
+    assert gc_fence._blocking(storage, [a, b]) == []
+
+
+def test_an_interrupted_gc_takes_its_fence_down_and_gc_collects_dead_ones(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nemotron_kit.registry import gc_fence, lifecycle
+    from nemotron_kit.registry.maintenance import MaintenanceLayer
+
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(root, hash_cache=False)
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * 5000})
+    lifecycle.delete(registry, registry.publish(Artifact(path=str(data)), name="m").uri)
+    _age(root / "objects")
+
+    def interrupted(self: MaintenanceLayer, cutoff: float) -> set[str]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MaintenanceLayer, "_trees_being_built", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        registry.gc()
+    monkeypatch.undo()
+    assert list((root / "gc").iterdir()) == []
+    dead = gc_fence.Fence(registry.storage, ["c" * 64])  # a gc killed long ago
+    then = time.time() - 3 * 3600  # older than the grace (default 3600 s) and twice the lease
+    os.utime(root / dead.key, (then, then))
+    assert dead.key in registry.gc().removed
+    assert list((root / "gc").iterdir()) == []
+
+
+def test_gc_settles_the_marks_of_publishes_killed_around_their_commit(
+    tmp_path: Path, home: Path
+) -> None:
+    """A mark whose version was committed becomes the run's entry; the others just go."""
+    from nemotron_kit.registry import layout
+
+    registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
+    data = make_files(tmp_path / "d", {"a.bin": b"a"})
+    registry.publish(Artifact(path=str(data)), name="m", mode="copy", producer="run-a")
+    registry.storage.delete(layout.run_output("run-a", "default", "m", 1))  # killed before it
+    marks = [
+        layout.run_output_pending("run-a", "default", "m", 1, "killed-after-commit"),
+        layout.run_output_pending("run-a", "default", "m", 2, "killed-before-commit"),
+    ]
+    for mark in marks:
+        registry.storage.create(mark, b"")
+    assert registry.run_outputs("run-a") == ["art://m:v1"]
+    assert sorted(k for k in registry.gc(grace_seconds=0).removed if "/outputs/" in k) == marks
+    assert [k for k, _ in registry.storage.walk("runs/run-a/outputs")] == [
+        layout.run_output("run-a", "default", "m", 1)
+    ]
+    assert registry.run_outputs("run-a") == ["art://m:v1"]
 
 
 def test_a_write_whose_new_directory_a_gc_pruned_makes_it_again(

@@ -155,7 +155,10 @@ def test_sigkill_before_the_commit_leaves_no_version(
     left = leftovers(registry)
     assert any(k.startswith("objects/") for k in left), left  # it did die mid-publish
     assert registry.gc(grace_seconds=3600).removed == []  # young: could be a publish in flight
-    assert sorted(registry.gc(grace_seconds=0).removed) == sorted(left)
+    # Killed at its commit: it had marked the run's index of outputs (gc removes the mark).
+    marks = [k for k, _ in registry.storage.walk("runs") if ".pending-" in k]
+    assert len(marks) == (stop_at == "record"), marks
+    assert sorted(registry.gc(grace_seconds=0).removed) == sorted(left + marks)
     assert leftovers(registry) == []
     # The name is free: the next publish is v1, complete.
     data = tmp_path / "again"
@@ -181,8 +184,12 @@ def test_sigkill_right_after_the_commit_leaves_a_complete_version(
     # The run's index of outputs had not been written yet either: lineage still knows (so a
     # delete of the run's inputs is refused while v1 lives).
     assert registry.run_outputs("crash-run") == ["art://model:v1"]
-    assert registry.gc(grace_seconds=0).removed == []  # everything belongs to v1
+    # All data belongs to v1; the mark becomes the run's index entry for v1.
+    marks = [k for k, _ in registry.storage.walk("runs") if ".pending-" in k]
+    assert registry.gc(grace_seconds=0).removed == marks
     assert check_every_version(registry) == ["art://model:v1"]
+    assert registry.run_outputs("crash-run") == ["art://model:v1"]
+    assert [k for k, _ in registry.storage.walk("runs") if ".pending-" in k] == []
 
 
 def one_trial(root: Path, scratch: Path, trial: int, rng: random.Random) -> None:

@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Collection
 
-from nemotron_kit.errors import CorruptRecordError
+from nemotron_kit.errors import CorruptRecordError, NemotronKitError
 from nemotron_kit.registry import layout, records
 from nemotron_kit.registry.storage import Storage
 
@@ -26,26 +26,63 @@ LEASE_S = 600.0
 REFRESH_S = 60.0
 
 
+class FenceLapsedError(NemotronKitError):
+    """gc went longer than its fence's lease without refreshing it (paused, or a request
+    that hung): a publish may have taken the fence for a dead gc's."""
+
+
 class Fence:
     """A gc's fence: put up with the digests it may delete, refreshed, taken down."""
 
     def __init__(self, storage: Storage, digests: Collection[str]) -> None:
         self.storage = storage
         self.key = layout.gc_fence(uuid.uuid4().hex)
-        self.data = records.dumps(
-            records.GcFenceRecord(started_at=time.time(), digests=sorted(digests))
-        )
-        self.storage.create(self.key, self.data)
+        self.started = time.time()
+        self.data = self._encode(digests)
         self.refreshed = time.monotonic()
+        self.storage.create(self.key, self.data)
+
+    def _encode(self, digests: Collection[str]) -> bytes:
+        return records.dumps(
+            records.GcFenceRecord(started_at=self.started, digests=sorted(digests))
+        )
 
     def refresh(self) -> None:
-        """Keep the fence alive (call it often: it writes at most once a ``REFRESH_S``)."""
-        if time.monotonic() - self.refreshed >= REFRESH_S:
+        """Keep the fence alive: call it often (at each step of gc; it writes at most once a
+        ``REFRESH_S``). Raises if it has gone unrefreshed so long that a publish may have
+        taken it for dead: nothing may be deleted then."""
+        since = time.monotonic() - self.refreshed
+        if since > LEASE_S - REFRESH_S:
+            raise FenceLapsedError(
+                f"gc stopped before deleting anything more: it went {since:.0f} s without "
+                f"refreshing its fence (paused, or a request hung), and after {LEASE_S:.0f} s "
+                "a publish takes a fence for a dead gc's; run gc again."
+            )
+        if since >= REFRESH_S:
             self.storage.replace(self.key, self.data)
             self.refreshed = time.monotonic()
 
+    def narrow(self, digests: Collection[str]) -> bool:
+        """Name only ``digests`` from now on (what gc found it will delete after its last
+        look): publishes that need the rest go on. False if that is nothing (the fence is
+        down)."""
+        self.refresh()
+        if not digests:
+            self.remove()
+            return False
+        self.data = self._encode(digests)
+        self.storage.replace(self.key, self.data)
+        self.refreshed = time.monotonic()
+        return True
+
     def remove(self) -> None:
         self.storage.delete(self.key)
+
+
+def dead_fences(storage: Storage, older_than_s: float) -> list[str]:
+    """Fences not refreshed for ``older_than_s`` (at least twice the lease): their gc died."""
+    limit = time.time() - max(older_than_s, 2 * LEASE_S)
+    return [key for key, mtime in storage.walk(layout.GC) if mtime < limit]
 
 
 def _blocking(storage: Storage, digests: Collection[str]) -> list[str]:
@@ -78,6 +115,6 @@ def wait_for_gc(storage: Storage, digests: Collection[str], where: str) -> bool:
         flush=True,
     )
     while fences:
-        time.sleep(1.0)
+        time.sleep(2.0)
         fences = _blocking(storage, digests)
     return True

@@ -13,7 +13,7 @@
     runs/RUN/attempts/0002.json                      later attempts of a requeued run
     runs/RUN/heartbeat.json                          the lease of a running run
     runs/RUN/outputs/PROJECT/NAME/00000001           index: versions the run published (empty)
-    runs/RUN/outputs/PROJECT/NAME/00000001.pending   ... marked before the commit, removed after
+    runs/RUN/outputs/PROJECT/NAME/00000001.pending-<id>  marked before the commit, removed after
     runs/RUN/metrics/<time>-<writer>.jsonl           logged metrics, in chunks (append = create)
     runs/RUN/console.txt, runs/RUN/code.diff         the tail of what it printed; its code changes
     sweeps/SWEEP/jobs/RUN, sweeps/SWEEP/summary.json the runs of a sweep, and its summary
@@ -174,10 +174,17 @@ def run_output(run_id: str, project_: str, name_: str, version: int) -> str:
 PENDING = ".pending"
 
 
-def run_output_pending(run_id: str, project_: str, name_: str, version: int) -> str:
-    """Written before the version's commit and removed after its index entry: one left
-    behind is a publish killed in between (committed or not: the version record says)."""
-    return run_output(run_id, project_, name_, version) + PENDING
+def run_output_pending(run_id: str, project_: str, name_: str, version: int, token: str) -> str:
+    """Written before the version's commit and removed after its index entry (``token``: the
+    publish's own, so that no other removes it): one left behind is a publish killed in
+    between (committed or not: the version record says)."""
+    return f"{run_output(run_id, project_, name_, version)}{PENDING}-{token}"
+
+
+def is_pending_output(key: str) -> bool:
+    """A mark ``run_output_pending`` left (under runs/RUN/outputs/)."""
+    top, _, rest = key.partition("/")
+    return top == RUNS and "/outputs/" in rest and f"{PENDING}-" in key.rsplit("/", 1)[-1]
 
 
 def parse_run_output(run_id: str, key: str) -> tuple[str, str, int, bool] | None:
@@ -186,10 +193,10 @@ def parse_run_output(run_id: str, key: str) -> tuple[str, str, int, bool] | None
     parts = key.removeprefix(run_outputs(run_id) + "/").split("/")
     if len(parts) != 3:
         return None
-    number = parts[2].removesuffix(PENDING)
+    number, pending, _ = parts[2].partition(PENDING + "-")
     if not number.isdigit() or int(number) < 1:
         return None
-    return parts[0], parts[1], int(number), number != parts[2]
+    return parts[0], parts[1], int(number), bool(pending)
 
 
 def sweep_jobs(sweep_id: str) -> str:

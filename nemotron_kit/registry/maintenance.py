@@ -20,7 +20,7 @@ from nemotron_kit.registry.base import (
     _storage_errors,
     _valid_name,
 )
-from nemotron_kit.registry.gc_fence import Fence
+from nemotron_kit.registry.gc_fence import Fence, dead_fences
 from nemotron_kit.registry.runs import RunLayer
 from nemotron_kit.registry.trees import _remove_tree
 
@@ -30,6 +30,11 @@ class GcReport:
     removed: list[str] = field(default_factory=list)
     #: records that could not be read: gc then removes no objects, manifests or trees
     errors: list[str] = field(default_factory=list)
+
+
+def _digests(keys: builtins.list[str]) -> set[str]:
+    """The digests of object and manifest keys (not the names of leftovers)."""
+    return {d for d in map(layout.digest_of, keys) if records.is_digest(d)}
 
 
 class MaintenanceLayer(RunLayer):
@@ -42,45 +47,58 @@ class MaintenanceLayer(RunLayer):
         report = GcReport()
         referenced_manifests, referenced_objects = self._referenced(report.errors)
         cutoff = time.time() - grace_seconds
+        fence: Fence | None = None
+
+        def tick() -> None:  # at each step from the fence up: keep it alive
+            if fence is not None:
+                fence.refresh()
 
         def stale(prefix: str, keep: Callable[[str], bool]) -> Iterator[str]:
             for key, mtime in self.storage.walk(prefix):
+                tick()
                 if mtime <= cutoff and not keep(key):
                     yield key
 
         doomed: builtins.list[str] = []
-        fence = None
-        if not report.errors:
-            # With a record unreadable, what it references is unknown: keep all data.
-            doomed += stale(layout.OBJECTS, lambda k: layout.digest_of(k) in referenced_objects)
-            doomed += stale(layout.MANIFESTS, lambda k: layout.digest_of(k) in referenced_manifests)
-            # Publishes that need any of it wait from here on (see gc_fence).
-            if not dry_run and doomed:
-                digests = {layout.digest_of(k) for k in doomed}  # and leftovers' names
-                fence = Fence(self.storage, {d for d in digests if records.is_digest(d)})
-            doomed += stale(layout.TREES, lambda k: layout.digest_of(k) in referenced_manifests)
         try:
             if not report.errors:
+                # With a record unreadable, what it references is unknown: keep all data.
+                doomed += stale(layout.OBJECTS, lambda k: layout.digest_of(k) in referenced_objects)
+                doomed += stale(
+                    layout.MANIFESTS, lambda k: layout.digest_of(k) in referenced_manifests
+                )
+                # Publishes that need any of it wait from here on (see gc_fence).
+                if not dry_run and doomed:
+                    fence = Fence(self.storage, _digests(doomed))
+                doomed += stale(layout.TREES, lambda k: layout.digest_of(k) in referenced_manifests)
                 # A version committed while we walked (re-using old content that a deleted
                 # version left, say) references it now: look at the records once more. A
                 # publish in flight protects the old objects it reuses by its manifest, which
                 # it writes (or touches) before it checks them a last time and commits; one
-                # that looks after the fence went up waits for this gc to end.
-                again_manifests, again_objects = self._referenced([])
-                again_objects |= self._in_flight(cutoff, again_manifests)
+                # that looks after the fence went up waits while the fence names what it needs.
+                again_manifests, again_objects = self._referenced([], tick)
+                again_objects |= self._in_flight(cutoff, again_manifests, tick)
                 kept = again_objects | again_manifests | self._trees_being_built(cutoff)
                 doomed = [k for k in doomed if layout.digest_of(k) not in kept]
+                if fence is not None and not fence.narrow(_digests(doomed)):
+                    fence = None
             doomed += stale(layout.STAGING, lambda k: False)
-            for records_prefix in (layout.ARTIFACTS, layout.RUNS):  # killed writers' temps
-                doomed += stale(records_prefix, lambda k: not layout.is_temporary(k))
+            # Killed writers' temp files, and the marks of publishes killed around their
+            # commit (settled below: the run's index gets the version if it was committed).
+            doomed += stale(layout.ARTIFACTS, lambda k: not layout.is_temporary(k))
+            doomed += stale(
+                layout.RUNS, lambda k: not (layout.is_temporary(k) or layout.is_pending_output(k))
+            )
+            doomed += dead_fences(self.storage, grace_seconds)
             report.removed = sorted(doomed)
             local_staging = self._local_staging_leftovers(cutoff)
             report.removed += [str(p) for p in local_staging]
             if not dry_run:
                 for key in doomed:
+                    tick()  # raises if this gc was paused past the lease: stop deleting
+                    if layout.is_pending_output(key):
+                        self._settle_pending_output(key)
                     self.storage.delete(key)
-                    if fence is not None:
-                        fence.refresh()
                 for path in local_staging:
                     _remove_tree(path)
                 self._prune_empty_dirs(cutoff, doomed)
@@ -89,9 +107,11 @@ class MaintenanceLayer(RunLayer):
                 fence.remove()
         return report
 
-    def _referenced(self, errors: builtins.list[str]) -> tuple[set[str], set[str]]:
+    def _referenced(
+        self, errors: builtins.list[str], tick: Callable[[], None] = lambda: None
+    ) -> tuple[set[str], set[str]]:
         """Manifest and object digests the live versions use; unreadable records go to
-        ``errors``."""
+        ``errors``; ``tick()`` at each version."""
         manifests: set[str] = set()
         objects: set[str] = set()
         for project in self.projects():
@@ -100,6 +120,7 @@ class MaintenanceLayer(RunLayer):
                     continue
                 dead = self.deleted_versions(name, project=project)
                 for key in self.storage.list(layout.versions(project, name)):
+                    tick()
                     number = layout.version_number(key)
                     if number is None or number in dead:
                         continue  # a deleted version's data is reclaimed unless shared
@@ -129,12 +150,15 @@ class MaintenanceLayer(RunLayer):
                             break
         return found
 
-    def _in_flight(self, cutoff: float, committed: set[str]) -> set[str]:
+    def _in_flight(
+        self, cutoff: float, committed: set[str], tick: Callable[[], None] = lambda: None
+    ) -> set[str]:
         """Manifests younger than the grace period that no version uses yet (publishes in
         flight), and the objects they name; a manifest that cannot be read protects only
         itself."""
         found: set[str] = set()
         for key, mtime in self.storage.walk(layout.MANIFESTS):
+            tick()
             digest = layout.digest_of(key)
             if mtime <= cutoff or digest in committed or layout.is_temporary(key):
                 continue

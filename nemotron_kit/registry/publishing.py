@@ -241,7 +241,9 @@ class PublishLayer(TreeLayer):
             # The run's index of outputs learns of the version before it exists: a publish
             # killed right after its commit must not drop it from lineage (run_outputs).
             pending = (
-                layout.run_output_pending(producer, project, name, version) if producer else None
+                layout.run_output_pending(producer, project, name, version, uuid.uuid4().hex)
+                if producer
+                else None
             )
             marked = pending is not None and self.storage.create(pending, b"")
             if self._create_or_find_own(self._record_key(project, name, version), data):

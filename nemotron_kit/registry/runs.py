@@ -221,6 +221,18 @@ class RunLayer(PublishLayer):
                     done.add((project, name, version))
         return sorted(ArtURI(n, p, v).format(self.project) for p, n, v in done)
 
+    def _settle_pending_output(self, key: str) -> None:
+        """Before gc removes a publish's mark from a run's index of outputs: the entry it
+        stood for, if that version was committed and names the run."""
+        run_id = key.split("/")[1]
+        parsed = layout.parse_run_output(run_id, key) if _valid_name(run_id) else None
+        if parsed is None or not (_valid_name(parsed[0]) and _valid_name(parsed[1])):
+            return
+        project, name, version, _ = parsed
+        with contextlib.suppress(NotFoundError, CorruptRecordError):
+            if self._read_record(project, name, version).record["producer"] == run_id:
+                self.storage.create(layout.run_output(run_id, project, name, version), b"")
+
     @_storage_errors
     def append_metrics(self, run_id: str, rows: builtins.list[dict[str, Any]]) -> None:
         """Add logged metric rows (``{"step", "time", "values"}``) to the run's stream: one new
