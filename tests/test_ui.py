@@ -332,14 +332,22 @@ def test_run_filters_over_many_runs_keep_the_order(root: str, tmp_path: Path) ->
 # -- the command -------------------------------------------------------------------------------
 def test_ui_serves_until_ctrl_c(home: Path, tmp_path: Path) -> None:
     env = {**os.environ, "NEMOTRON_KIT_HOME": str(home)}
-    with subprocess.Popen(
-        [sys.executable, "-m", "nemotron_kit", "ui", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
+    # Tests started in the background of a script (`cmd &`) ignore SIGINT, and a child
+    # inherits an ignored signal (it never stopped): start it with the default, as a
+    # terminal's Ctrl-C finds it (a handler of ours becomes the default in the child).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "nemotron_kit", "ui", "--port", "0"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    with proc:
         try:
             assert proc.stdout is not None
             line = proc.stdout.readline()
