@@ -3,10 +3,10 @@
 gc decides what to delete, then looks at the records and young manifests once more, then
 deletes: a publish that reuses content nothing references (a deleted version's, say) and
 commits between that last look and the deletes would lose it. So gc first writes the digests
-it may delete (``gc/<id>.json``, refreshed while it deletes, removed at its end), and only then
-looks once more. A publish that needs one of them waits for that gc to end and then stores its
-data anew; one that looked before the fence was up is seen by gc's last look (its manifest is
-young by then).
+it may delete (``gc/<id>.json``), and only then looks once more; it then narrows the fence to
+what it will delete, refreshes it at every step and removes it at its end. A publish that
+needs a digest a live fence names waits until none does, then stores its data anew; one that
+looked before the fence was up is seen by gc's last look (its manifest is young by then).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from nemotron_kit.registry.storage import Storage
 
 #: A fence not refreshed for this long belongs to a gc that died: it no longer holds anyone.
 LEASE_S = 600.0
-#: How often a gc refreshes its fence while it deletes.
+#: How often a gc refreshes its fence (at most).
 REFRESH_S = 60.0
 
 
