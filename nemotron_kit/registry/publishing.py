@@ -245,10 +245,11 @@ class PublishLayer(TreeLayer):
                 if producer
                 else None
             )
-            marked = pending is not None and self.storage.create(pending, b"")
+            if pending is not None:  # its own name: no other publish removes it
+                self.storage.create(pending, b"")
             if self._create_or_find_own(self._record_key(project, name, version), data):
                 break
-            if marked and pending is not None:  # another publish's number
+            if pending is not None:  # another publish's number
                 self.storage.delete(pending)
             version += 1
         self._move_latest(project, name, version)
@@ -257,7 +258,7 @@ class PublishLayer(TreeLayer):
         published = ArtifactVersion(record, self.project)
         if producer is not None:  # index: a run's outputs, without scanning versions
             self.storage.create(layout.run_output(producer, project, name, version), b"")
-            if marked and pending is not None:
+            if pending is not None:
                 self.storage.delete(pending)
         if context is not None:
             for listener in context.listeners:

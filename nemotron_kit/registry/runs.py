@@ -5,7 +5,6 @@ cache entries and each version's consumers; every record read back is untrusted 
 from __future__ import annotations
 
 import builtins
-import contextlib
 import json
 import math
 import os
@@ -215,10 +214,7 @@ class RunLayer(PublishLayer):
             if parsed is None or not (_valid_name(parsed[0]) and _valid_name(parsed[1])):
                 continue
             (pending if parsed[3] else done).add(parsed[:3])
-        for project, name, version in pending - done:
-            with contextlib.suppress(NotFoundError, CorruptRecordError):
-                if self._read_record(project, name, version).record["producer"] == run_id:
-                    done.add((project, name, version))
+        done.update(v for v in pending - done if self._made_by(run_id, *v))
         return sorted(ArtURI(n, p, v).format(self.project) for p, n, v in done)
 
     def _settle_pending_output(self, key: str) -> None:
@@ -229,9 +225,16 @@ class RunLayer(PublishLayer):
         if parsed is None or not (_valid_name(parsed[0]) and _valid_name(parsed[1])):
             return
         project, name, version, _ = parsed
-        with contextlib.suppress(NotFoundError, CorruptRecordError):
-            if self._read_record(project, name, version).record["producer"] == run_id:
-                self.storage.create(layout.run_output(run_id, project, name, version), b"")
+        if self._made_by(run_id, project, name, version):
+            self.storage.create(layout.run_output(run_id, project, name, version), b"")
+
+    def _made_by(self, run_id: str, project: str, name: str, version: int) -> bool:
+        """The version exists and its record names ``run_id`` as its producer."""
+        try:
+            producer = self._read_record(project, name, version).record["producer"]
+        except (NotFoundError, CorruptRecordError):
+            return False
+        return bool(producer == run_id)
 
     @_storage_errors
     def append_metrics(self, run_id: str, rows: builtins.list[dict[str, Any]]) -> None:
