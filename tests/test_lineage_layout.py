@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from graphlib import CycleError, TopologicalSorter
 from itertools import combinations, pairwise
 from typing import Any
@@ -173,16 +172,11 @@ def test_an_input_sits_next_to_its_first_reader() -> None:
     assert nodes[tokenizer.id]["layer"] == first - 1
 
 
-def test_two_hundred_nodes_fast_and_well_formed() -> None:
+def test_two_hundred_nodes_are_well_formed() -> None:
+    """At the size of a busy project (its time: benchmarks/layout.py)."""
     graph = pipeline_graph(100)
     assert len(graph.nodes) == 204 and len(graph.edges) >= 300
-    seconds = []
-    for _ in range(3):
-        started = time.perf_counter()
-        data = layout(graph)
-        seconds.append(time.perf_counter() - started)
-    assert min(seconds) < 0.05, f"layout of 204 nodes took {min(seconds) * 1000:.0f} ms"
-    assert_well_formed(graph, data)
+    assert_well_formed(graph, layout(graph))
 
 
 def test_layout_depends_only_on_the_graph() -> None:
