@@ -98,6 +98,10 @@ def in_ci() -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The CLI's tables follow COLUMNS, which a developer's shell and pytest-xdist's workers
+    # (COLUMNS=80) set: tests that check a width pass their own, the rest see none.
+    for variable in ("COLUMNS", "LINES"):
+        os.environ.pop(variable, None)
     config.addinivalue_line(
         "markers",
         "needs(*components): the test needs real components (slurm, podman, s3, browser, ...); "
