@@ -61,6 +61,9 @@ if [ "${NK_STARTED_SLURM:-0}" = 1 ] && [ "${NK_TEST_CONTAINER:-0}" = 1 ]; then
   export CI=${CI:-true}
 fi
 
+echo "== set-up took ${SECONDS} s"
 echo "== ruff"; "$PY" -m ruff check . && "$PY" -m ruff format --check .
 echo "== mypy"; "$PY" -m mypy
-echo "== pytest"; "$PY" -m pytest "$@"
+# Two processes, a file to each (module fixtures such as a built venv run once): most tests
+# wait on subprocesses, Slurm or a server, and the suite takes 30 minutes in one process.
+echo "== pytest"; "$PY" -m pytest -n 2 --dist loadfile "$@"

@@ -29,6 +29,7 @@ def _pip_install(python: Path, *args: str) -> None:
             "install",
             "-q",
             "--disable-pip-version-check",
+            "--no-compile",  # as tests/conftest.py's pip_install: imports compile what they use
             "-c",
             str(REPO / "constraints" / "ci.txt"),
             *args,
@@ -85,9 +86,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_wheel(tmp_path_factory.mktemp("wheels"))
 
 
-def test_wheel_install_from_an_unrelated_directory(tmp_path: Path, wheel: Path) -> None:
-    python = _venv(tmp_path / "venv")
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
+    """The python of a venv holding the wheel without extras (the tests only run it)."""
+    python = _venv(tmp_path_factory.mktemp("plain") / "venv")
     _pip_install(python, str(wheel))
+    return python
+
+
+def test_wheel_install_from_an_unrelated_directory(tmp_path: Path, plain: Path) -> None:
+    python = plain
     workdir = tmp_path / "elsewhere"
     workdir.mkdir()
     site = Path(
@@ -118,10 +126,9 @@ def test_editable_install_from_an_unrelated_directory(tmp_path: Path) -> None:
     _check_installed_app(python, workdir, REPO / "conf")
 
 
-def test_a_plain_install_names_the_extra_each_option_needs(tmp_path: Path, wheel: Path) -> None:
+def test_a_plain_install_names_the_extra_each_option_needs(tmp_path: Path, plain: Path) -> None:
     """Without extras, an option that needs one is refused in one sentence, before any work."""
-    python = _venv(tmp_path / "venv")
-    _pip_install(python, str(wheel))
+    python = plain
     workdir = tmp_path / "work"
     workdir.mkdir()
     cases = {
