@@ -17,9 +17,7 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
-# --no-compile: byte-compiling every module of torch and the rest takes longer than installing
-# them; Python compiles what a run imports, once, when it first imports it.
-PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check --no-compile -q)
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 # torch first and pinned: this machine carries a CPU wheel of 2.13.0; a looser requirement
 # would download a multi-GB CUDA build.
 if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then

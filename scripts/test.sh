@@ -4,6 +4,7 @@
 #   bash scripts/test.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-packages.sh
 bash scripts/setup.sh
 export OMP_NUM_THREADS=1 WANDB_MODE=offline
 export AWS_ACCESS_KEY_ID=nk-test-access AWS_SECRET_ACCESS_KEY=nk-test-secret-key AWS_DEFAULT_REGION=us-east-1
@@ -12,6 +13,7 @@ PY=.venv/bin/python
 # A real S3-compatible server (moto) on loopback for the S3 registry tests, a real
 # single-node Slurm (munge, slurmctld, slurmd, slurmdbd + MariaDB so sacct works), podman.
 stop_services() {
+  [ -n "${PODMAN_PID:-}" ] && kill "$PODMAN_PID" 2>/dev/null || true  # lint failed first
   bash scripts/s3-server.sh stop || true
   [ "${NK_MADE_S3_DIR:-0}" = 1 ] && rm -rf "$NK_S3_DIR" || true
   [ "${NK_STARTED_SLURM:-0}" = 1 ] && bash scripts/local-slurm.sh stop || true
@@ -25,6 +27,15 @@ export NK_S3_PORT NK_S3_DIR
 trap stop_services EXIT
 NK_TEST_S3_ENDPOINT=$(bash scripts/s3-server.sh start)
 export NK_TEST_S3_ENDPOINT
+# Real containers: podman with runc and capped ulimits (a private containers.conf), and a small
+# test image built from Debian packages and the project's wheel. The build takes minutes on a
+# fresh machine: it runs beside the rest of the set-up and lint, and is waited for before pytest.
+PODMAN_PID=
+if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_CONTAINER:-0}" != 1 ]; then
+  PODMAN_OUT=$(mktemp /tmp/nk-podman-conf.XXXXXX)
+  bash scripts/podman-setup.sh > "$PODMAN_OUT" &
+  PODMAN_PID=$!
+fi
 # Azurite, the Azure Storage emulator, from npm (3.35 is the newest that runs on node 20); the
 # tests start it on a free port in memory and stop it (tests/conftest.py: azurite).
 AZURITE_DIR=${NK_AZURITE_DIR:-/tmp/nk-azurite}
@@ -41,12 +52,6 @@ if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_SLURM:-0}" != 1 ]; then
   bash scripts/local-slurm.sh health >/dev/null
   export NK_TEST_SLURM=1
 fi
-# Real containers: podman with runc and capped ulimits (a private containers.conf), and a small
-# test image built from Debian packages and the project's wheel.
-if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_CONTAINER:-0}" != 1 ]; then
-  CONTAINERS_CONF=$(bash scripts/podman-setup.sh | tail -1)
-  export CONTAINERS_CONF NK_TEST_CONTAINER=1
-fi
 # Headless Chromium for the browser tests (tests/browser.py drives Debian's chromium through
 # Playwright; Playwright's own browser download cannot work offline). Installed when missing.
 if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null; then
@@ -55,15 +60,24 @@ if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromi
     --no-install-recommends chromium fonts-liberation >/dev/null
 fi
 [ "${NK_SKIP_BROWSER:-0}" != 1 ] && command -v chromium >/dev/null && export NK_TEST_BROWSER=1
+
+echo "== ruff"; "$PY" -m ruff check . && "$PY" -m ruff format --check .
+echo "== mypy"; "$PY" -m mypy
+if [ -n "$PODMAN_PID" ]; then
+  wait "$PODMAN_PID"  # a failed set-up fails the run here (set -e)
+  PODMAN_PID=
+  CONTAINERS_CONF=$(tail -1 "$PODMAN_OUT")
+  rm -f "$PODMAN_OUT"
+  export CONTAINERS_CONF NK_TEST_CONTAINER=1
+fi
 # Every real component is up: a test that would skip for want of one fails instead (CI=true,
 # tests/conftest.py). Set CI yourself to choose otherwise.
 if [ "${NK_STARTED_SLURM:-0}" = 1 ] && [ "${NK_TEST_CONTAINER:-0}" = 1 ]; then
   export CI=${CI:-true}
 fi
-
-echo "== set-up took ${SECONDS} s"
-echo "== ruff"; "$PY" -m ruff check . && "$PY" -m ruff format --check .
-echo "== mypy"; "$PY" -m mypy
+echo "== set-up and lint took ${SECONDS} s"
 # Two processes, a file to each (module fixtures such as a built venv run once): most tests
-# wait on subprocesses, Slurm or a server, and the suite takes 30 minutes in one process.
-echo "== pytest"; "$PY" -m pytest -n 2 --dist loadfile "$@"
+# wait on subprocesses, Slurm or a server, and the suite takes 30 minutes in one process. Files
+# go out in tests/conftest.py's order, the longest first (xdist would sort them by test count);
+# the 25 slowest tests are listed at the end, to keep the run within its 30 minutes.
+echo "== pytest"; "$PY" -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=25 "$@"

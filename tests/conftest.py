@@ -109,22 +109,26 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-# The longest files, longest first (1.5-4 minutes each in CI). scripts/test.sh runs the suite in
-# two processes, a file to each (-n 2 --dist loadfile): a long file drawn last would run on alone
-# while the other process idles.
+# The longest files, longest first (1-4 minutes each in CI; a class of a file is a unit of its
+# own). scripts/test.sh runs the suite in two processes, a file to each (-n 2 --dist loadfile):
+# a long file drawn last would run on alone while the other process idles.
 LONG_FILES = (
-    "test_storage_conformance.py",
     "test_install.py",
     "test_sweeps.py",
-    "test_executor_conformance.py",
-    "test_recipe_packages.py",
-    "test_slurm.py",
-    "test_ui.py",
     "test_hostile.py",
-    "test_secrets.py",
+    "test_slurm.py",
+    "test_recipe_packages.py",
+    "test_ui.py",
     "test_recipes.py",
     "test_recipes_doc.py",
     "test_tutorial.py",
+    "test_executor_conformance.py",
+    "test_storage_conformance.py",
+    "test_secrets.py",
+    "test_recipe_api.py",
+    "test_tracking.py",
+    "test_pipeline.py",
+    "test_doc_commands.py",
 )
 
 
@@ -167,14 +171,10 @@ def pytest_runtest_makereport(
 
 
 def pip_install(python: Path, *args: str) -> None:
-    """``pip install ARGS`` into another venv, held to the CI pins (torch's CPU build).
-
-    ``--no-compile``: byte-compiling all of torch costs 35 s of the 48 s its install takes
-    here; Python compiles the modules a test imports when it imports them.
-    """
+    """``pip install ARGS`` into another venv, held to the CI pins (torch's CPU build)."""
     pins = str(REPO / "constraints" / "ci.txt")
     done = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-compile", "-c", pins, *args],
+        [str(python), "-m", "pip", "install", "-q", "-c", pins, *args],
         env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
         capture_output=True,
         text=True,

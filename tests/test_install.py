@@ -29,7 +29,6 @@ def _pip_install(python: Path, *args: str) -> None:
             "install",
             "-q",
             "--disable-pip-version-check",
-            "--no-compile",  # as tests/conftest.py's pip_install: imports compile what they use
             "-c",
             str(REPO / "constraints" / "ci.txt"),
             *args,
