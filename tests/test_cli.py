@@ -33,6 +33,20 @@ def test_help_lists_every_group_and_option(run_cli: RunCli) -> None:
         assert f"{group}: {', '.join(options)}" in result.stdout
 
 
+def test_every_help_placeholder_is_filled_when_a_template_uses_it(run_cli: RunCli) -> None:
+    """Ours lists the groups itself; Hydra's placeholders still work in a user's template
+    (filled on demand: nemotron_kit.cli.hydra_help) and in --hydra-help."""
+    template = "hydra.help.template='APP $APP_CONFIG_GROUPS FLAGS $FLAGS_HELP CFG $CONFIG'"
+    own = run_cli("--help", template, "train.lr=0.125", "+recipe=pretrain")
+    assert own.returncode == 0, own.stderr
+    assert "executor: container, local, slurm, torchrun" in own.stdout
+    assert "--multirun" in own.stdout and "lr: 0.125" in own.stdout
+    assert "hydra/launcher" not in own.stdout  # the app's groups, not Hydra's
+    hydra_help = run_cli("--hydra-help")
+    assert hydra_help.returncode == 0, hydra_help.stderr
+    assert "hydra/launcher: " in hydra_help.stdout and "executor:" not in hydra_help.stdout
+
+
 def test_default_config_composes(run_cli: RunCli, nk_home: Path) -> None:
     result = run_cli("--cfg", "job", "--resolve")
     assert result.returncode == 0, result.stderr

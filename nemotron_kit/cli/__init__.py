@@ -125,8 +125,10 @@ def run_hydra_app() -> int:
 
     def app() -> None:
         from nemotron_kit.app import hydra_app
+        from nemotron_kit.cli.hydra_help import help_on_demand
 
-        hydra_app()
+        with help_on_demand():
+            hydra_app()
 
     return run_reported(app)
 
