@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every Debian package the tests use that this machine lacks, in one apt transaction (root only).
-# scripts/setup.sh, local-slurm.sh, podman-setup.sh and test.sh each install their own when run
+# scripts/setup.sh, local-slurm.sh and podman-setup.sh each install their own when run
 # alone; on a fresh machine one `apt-get update` and one install instead of four of each saves
 # a minute of CI. Skips what NK_SKIP_SLURM / NK_SKIP_CONTAINER / NK_SKIP_BROWSER=1 skip.
 #   bash scripts/system-packages.sh

@@ -14,6 +14,7 @@ PY=.venv/bin/python
 # single-node Slurm (munge, slurmctld, slurmd, slurmdbd + MariaDB so sacct works), podman.
 stop_services() {
   [ -n "${PODMAN_PID:-}" ] && kill "$PODMAN_PID" 2>/dev/null || true  # lint failed first
+  rm -f "${PODMAN_OUT:-}"
   bash scripts/s3-server.sh stop || true
   [ "${NK_MADE_S3_DIR:-0}" = 1 ] && rm -rf "$NK_S3_DIR" || true
   [ "${NK_STARTED_SLURM:-0}" = 1 ] && bash scripts/local-slurm.sh stop || true
@@ -53,12 +54,7 @@ if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_SLURM:-0}" != 1 ]; then
   export NK_TEST_SLURM=1
 fi
 # Headless Chromium for the browser tests (tests/browser.py drives Debian's chromium through
-# Playwright; Playwright's own browser download cannot work offline). Installed when missing.
-if [ "$(id -u)" = 0 ] && [ "${NK_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null; then
-  apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq \
-    --no-install-recommends chromium fonts-liberation >/dev/null
-fi
+# Playwright; Playwright's own browser download cannot work offline): system-packages.sh.
 [ "${NK_SKIP_BROWSER:-0}" != 1 ] && command -v chromium >/dev/null && export NK_TEST_BROWSER=1
 
 echo "== ruff"; "$PY" -m ruff check . && "$PY" -m ruff format --check .
