@@ -8,7 +8,6 @@ package itself, never against the code under test.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import multiprocessing
 import os
@@ -28,7 +27,8 @@ from hypothesis import strategies as st
 
 from nemotron_kit.errors import ArtifactError
 from nemotron_kit.registry import hashing
-from nemotron_kit.registry.hashing import FileStat, HashCache, Manifest, ManifestEntry
+from nemotron_kit.registry.hash_cache import HashCache
+from nemotron_kit.registry.hashing import FileStat, Manifest, ManifestEntry
 
 
 @pytest.fixture(autouse=True)
@@ -266,9 +266,9 @@ def test_the_tree_digest_changes_with_any_name_size_or_digest() -> None:
     base = [ManifestEntry("a", 1, b3(b"1")), ManifestEntry("b", 1, b3(b"2"))]
     digest = Manifest.build(base).digest
     variants = [
-        [dataclasses.replace(base[0], rel="c"), base[1]],
-        [dataclasses.replace(base[0], size=2), base[1]],
-        [dataclasses.replace(base[0], digest=b3(b"3")), base[1]],
+        [base[0]._replace(rel="c"), base[1]],
+        [base[0]._replace(size=2), base[1]],
+        [base[0]._replace(digest=b3(b"3")), base[1]],
         base[:1],
         [*base, ManifestEntry("c", 0, b3(b""))],
     ]
@@ -446,7 +446,7 @@ def test_a_file_whose_stat_matches_the_cache_is_not_read_again(tmp_path: Path) -
     path = write(tmp_path / "art" / "w.bin", b"weights")
     cache = HashCache(tmp_path / "hashes.sqlite")
     [stat] = hashing.scan(tmp_path / "art")
-    cache.store([(stat, "c" * 64)])  # what an earlier publish recorded for this exact stat
+    cache.store([stat], ["c" * 64])  # what an earlier publish recorded for this exact stat
     assert hashing.hash_files([stat], cache).files[0].digest == "c" * 64
 
     path.write_bytes(b"new weights")  # any write changes the stat: the digest is recomputed
@@ -457,11 +457,57 @@ def test_a_file_whose_stat_matches_the_cache_is_not_read_again(tmp_path: Path) -
 def test_the_cache_misses_for_files_it_never_saw(tmp_path: Path) -> None:
     cache = HashCache(tmp_path / "hashes.sqlite")
     stat = FileStat("a", str(tmp_path / "a"), 1, 2, 3, 4)
-    cache.store([(stat, "d" * 64)])
-    other = dataclasses.replace(stat, rel="b", path=str(tmp_path / "b"))
+    cache.store([stat], ["d" * 64])
+    other = stat._replace(rel="b", path=str(tmp_path / "b"))
     assert cache.lookup([other]) == {}
     assert cache.lookup([]) == {}
-    cache.store([])  # nothing to store is not an error
+    cache.store([], [])  # nothing to store is not an error
+
+
+def test_a_file_or_a_subdirectory_of_a_hashed_tree_is_found_without_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache keeps a listing per tree; publishing one file or one subdirectory of it
+    later (a checkpoint's weights alone) still reads nothing, and so does the tree again after
+    a part of it was re-hashed (whose newer listing replaces that part)."""
+    root = tmp_path / "ckpt"
+    for rel in ("model.bin", "sub/a.txt", "sub/b.txt", "zz/c.txt"):
+        write(root / rel, rel.encode())
+    cache = HashCache(tmp_path / "hashes.sqlite")
+    whole = hashing.hash_files(hashing.scan(root), cache)
+    write(root / "sub" / "b.txt", b"changed")
+    sub = hashing.hash_files(hashing.scan(root / "sub"), cache)  # b.txt hashed again
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cached file was read")
+
+    monkeypatch.setattr(hashing, "_hash_small", no_reading)
+    assert hashing.hash_files(hashing.scan(root / "model.bin"), cache).digest == (
+        Manifest.build([ManifestEntry("model.bin", 9, b3(b"model.bin"))]).digest
+    )
+    assert hashing.hash_files(hashing.scan(root / "sub"), cache) == sub
+    again = hashing.hash_files(hashing.scan(root), cache)
+    assert again != whole
+    assert {e.rel: e.digest for e in again.files}["sub/b.txt"] == b3(b"changed")
+
+
+@pytest.mark.parametrize("damage", ["columns-disagree", "not-a-listing"])
+def test_a_damaged_cache_listing_is_a_miss(tmp_path: Path, damage: str) -> None:
+    import sqlite3
+
+    root = tmp_path / "art"
+    write(root / "a.txt", b"a")
+    write(root / "b.txt", b"b")
+    cache = HashCache(tmp_path / "hashes.sqlite")
+    files = hashing.scan(root)
+    manifest = hashing.hash_files(files, cache)
+    with sqlite3.connect(cache.path) as db:
+        value = b"\x00" * 3 if damage == "columns-disagree" else None
+        db.execute("UPDATE trees SET stats = ?", (value,))
+    assert cache.lookup(files) == {}
+    assert hashing.hash_files(files, cache) == manifest  # hashed again, and stored again
+    assert cache.lookup(files) == {"a.txt": b3(b"a"), "b.txt": b3(b"b")}
+    assert cache.prune() == 0  # both files are still there
 
 
 @settings(max_examples=30, derandomize=True, database=None, deadline=None)
@@ -475,7 +521,7 @@ def test_whatever_the_cache_stored_it_finds_again(paths: list[str]) -> None:
     rows = [(FileStat(p, p, i, i + 1, i + 2, i + 3), f"{i:064x}") for i, p in enumerate(paths)]
     with tempfile.TemporaryDirectory() as tmp:
         cache = HashCache(Path(tmp) / "hashes.sqlite")
-        cache.store(rows)
+        cache.store([f for f, _ in rows], [d for _, d in rows])
         assert cache.lookup([f for f, _ in rows]) == {f.rel: d for f, d in rows}
 
 
@@ -492,7 +538,7 @@ def test_a_broken_cache_only_costs_a_rehash(tmp_path: Path, broken: str) -> None
     files = hashing.scan(root)
     assert hashing.hash_files(files, cache).files == (ManifestEntry("a.txt", 1, b3(b"a")),)
     assert cache.lookup(files) == {}
-    cache.store([(files[0], b3(b"a"))])  # does not raise either
+    cache.store([files[0]], [b3(b"a")])  # does not raise either
 
 
 PROGRESS_CHILD = """

@@ -33,7 +33,7 @@ from nemotron_kit.errors import (
     StorageError,
     URIError,
 )
-from nemotron_kit.registry import ArtifactRegistry, hashing
+from nemotron_kit.registry import ArtifactRegistry, hashing, records
 from nemotron_kit.registry.records import safe_relpath
 from tests.conftest import REPO, make_files, needs
 
@@ -772,6 +772,7 @@ def test_umask_000_never_makes_the_registry_world_writable(tmp_path: Path, home:
 @pytest.mark.parametrize("rel", ["a", "a/b", "a.b/c-d_e", "x/" * 20 + "y", "ünï/cödé", "a b/c"])
 def test_safe_relative_paths_are_accepted(rel: str) -> None:
     assert safe_relpath(rel) == rel
+    records.check_relpaths(["a", rel, "z"])  # the bulk check of a manifest's paths agrees
 
 
 @pytest.mark.parametrize(
@@ -781,6 +782,29 @@ def test_safe_relative_paths_are_accepted(rel: str) -> None:
 def test_unsafe_relative_paths_are_refused(rel: str) -> None:
     with pytest.raises(ValueError):
         safe_relpath(rel)
+    for at in range(3):  # the bulk check names its row, wherever it is
+        rels = ["a", "z"]
+        rels.insert(at, rel)
+        with pytest.raises(ValueError, match=f"row {at}'s path"):
+            records.check_relpaths(rels)
+
+
+@pytest.mark.parametrize("bad", ["A" * 64, "a" * 63, "a" * 65, "a" * 64 + "\n", "", "é" * 64])
+def test_a_digest_that_is_not_64_lowercase_hex_digits_is_named_by_its_row(bad: str) -> None:
+    records.check_digests(["b" * 64, "c" * 64])
+    with pytest.raises(ValueError, match="row 1 is not a 64-digit"):
+        records.check_digests(["b" * 64, bad, "c" * 64])
+
+
+def test_a_manifest_is_written_as_sorted_compact_json_and_read_back() -> None:
+    """Manifests take pydantic's own encoder (fast): the same bytes as every other record's
+    encoding for ASCII paths; other paths as UTF-8, read back as they were."""
+    ascii_rows = [("a.txt", 1, "a" * 64), ('d/q"uote', 0, "b" * 64)]
+    record = records.ManifestRecord(digest="c" * 64, files=ascii_rows)
+    generic = json.dumps(record.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert records.dumps(record) == generic.encode()
+    other = records.ManifestRecord(digest="c" * 64, files=[("ünï/cödé", 2, "d" * 64)])
+    assert records.parse(records.ManifestRecord, records.dumps(other), "here") == other
 
 
 @pytest.fixture

@@ -445,7 +445,7 @@ def test_gc_collects_the_homes_unused_caches_and_keeps_what_a_run_names(
     registry: ArtifactRegistry, tmp_path: Path
 ) -> None:
     """Downloaded trees and code snapshots unused for --cache-age go (snapshots only when no
-    run record names them: reproduce runs them), and hash-cache rows of files that are gone."""
+    run record names them: reproduce runs them), and hash-cache entries of files that are gone."""
     home = tmp_path / "home"
     month_ago = 40 * 86400
 
@@ -488,7 +488,7 @@ def test_gc_collects_the_homes_unused_caches_and_keeps_what_a_run_names(
     done = cli(tmp_path, "gc", "--cache-age", "30d")
     assert done.returncode == 0, done.stderr
     assert "Removed 2 unused cache entries (2,097,152 bytes):" in done.stdout
-    assert "Removed 2 hash-cache rows of files that are gone." in done.stdout
+    assert "Removed 2 hash-cache entries of files that are gone." in done.stdout
     assert not unused.exists() and not old_tree.exists()
     assert named.is_dir() and recent.is_dir() and new_tree.is_dir()
     assert before - disk_bytes(home) >= 2 * MIB

@@ -5,7 +5,6 @@ S3 is a real S3-compatible server (moto in server mode) on loopback, not a mock 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -34,6 +33,7 @@ from nemotron_kit.errors import (
     URIError,
 )
 from nemotron_kit.registry import ArtifactRegistry, hashing
+from nemotron_kit.registry.hash_cache import HashCache
 from tests.conftest import REPO, make_files, needs, wait_for
 
 BACKENDS = ["local", "memory", pytest.param("s3", marks=needs("s3"))]
@@ -792,11 +792,11 @@ def test_republishing_held_content_to_s3_costs_a_few_requests_not_some_per_objec
 
 @pytest.mark.parametrize("field", ["size", "mtime_ns", "ctime_ns", "ino"])
 def test_hash_cache_misses_when_any_stat_field_differs(tmp_path: Path, field: str) -> None:
-    cache = hashing.HashCache(tmp_path / "hashes.sqlite")
+    cache = HashCache(tmp_path / "hashes.sqlite")
     stat = hashing.FileStat("a.bin", str(tmp_path / "a.bin"), 10, 1_000_000, 2_000_000, 42)
-    cache.store([(stat, "d" * 64)])
+    cache.store([stat], ["d" * 64])
     assert cache.lookup([stat]) == {"a.bin": "d" * 64}
-    changed = dataclasses.replace(stat, **{field: getattr(stat, field) + 1})
+    changed = stat._replace(**{field: getattr(stat, field) + 1})
     assert cache.lookup([changed]) == {}
 
 
@@ -810,9 +810,7 @@ def test_root_and_hash_cache_may_be_given_as_str_or_path(
     registry.publish(Artifact(path=data), name="d", mode="reference")
     assert registry.root == str(tmp_path / "registry")
     # The digest is cached where it was asked for, and nothing went to the home's cache.
-    assert hashing.HashCache(cache).lookup(hashing.scan(data)) == {
-        "a.bin": hashing.hash_bytes(b"a" * 100)
-    }
+    assert HashCache(cache).lookup(hashing.scan(data)) == {"a.bin": hashing.hash_bytes(b"a" * 100)}
     assert not (home / "cache" / "hashes.sqlite").exists()
 
 
@@ -820,7 +818,7 @@ def test_a_hash_cache_under_home_is_expanded_like_a_root(
     tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path / "user"))
-    assert hashing.HashCache("~/h.sqlite").path == tmp_path / "user" / "h.sqlite"
+    assert HashCache("~/h.sqlite").path == tmp_path / "user" / "h.sqlite"
 
 
 @pytest.mark.parametrize("mode", ["copy", "reference"])

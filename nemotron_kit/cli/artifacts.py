@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="AGE",
         help="also remove $NEMOTRON_KIT_HOME's downloaded trees and code snapshots unused for "
-        "AGE (e.g. 30d; snapshots this registry's runs name stay), and stale hash-cache rows",
+        "AGE (e.g. 30d; snapshots this registry's runs name stay), and stale hash-cache entries",
     )
     once = gc.add_mutually_exclusive_group()
     once.add_argument(
@@ -703,7 +703,7 @@ def _say_home(cache: HomeReport, dry_run: bool) -> None:
         for path in cache.removed:
             print(f"  {path}")
     if cache.stale_hashes:
-        print(f"{verb} {cache.stale_hashes} hash-cache rows of files that are gone.")
+        print(f"{verb} {cache.stale_hashes} hash-cache entries of files that are gone.")
     if cache.snapshots_kept_because:
         print(f"Note: {cache.snapshots_kept_because}.", file=sys.stderr)
 

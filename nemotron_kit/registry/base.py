@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +20,7 @@ from nemotron_kit.errors import (
     URIError,
 )
 from nemotron_kit.registry import hashing, layout
+from nemotron_kit.registry.hash_cache import HashCache
 from nemotron_kit.registry.storage import Storage, makedirs, open_storage
 from nemotron_kit.registry.uri import ArtURI, parse_uri, validate_name
 
@@ -122,11 +122,11 @@ class RegistryBase:
         self.project = validate_name(project, "project name")
         self.storage: Storage = open_storage(self.root, storage_options)
         if hash_cache is False:
-            self.hash_cache: hashing.HashCache | None = None
+            self.hash_cache: HashCache | None = None
         else:
             from nemotron_kit.paths import home
 
-            self.hash_cache = hashing.HashCache(hash_cache or home() / "cache" / "hashes.sqlite")
+            self.hash_cache = HashCache(hash_cache or home() / "cache" / "hashes.sqlite")
         #: The run publishes are made for (set for the duration of a job or a tracked script).
         self.run_context: RunContext | None = None
 
@@ -168,11 +168,11 @@ class RegistryBase:
         return f"{self.storage.url}/{key}"
 
     def _staging_dir(self) -> Path:
-        local = self.storage.local_path(layout.staging(uuid.uuid4().hex))
+        local = self.storage.local_path(layout.staging(os.urandom(16).hex()))
         if local is None:
             from nemotron_kit.paths import home
 
-            local = home() / "tmp" / uuid.uuid4().hex
+            local = home() / "tmp" / os.urandom(16).hex()
         makedirs(local)
         return local
 

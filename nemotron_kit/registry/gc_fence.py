@@ -11,9 +11,9 @@ looked before the fence was up is seen by gc's last look (its manifest is young 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-import uuid
 from collections.abc import Collection
 
 from nemotron_kit.errors import CorruptRecordError, NemotronKitError
@@ -36,7 +36,7 @@ class Fence:
 
     def __init__(self, storage: Storage, digests: Collection[str]) -> None:
         self.storage = storage
-        self.key = layout.gc_fence(uuid.uuid4().hex)
+        self.key = layout.gc_fence(os.urandom(16).hex())
         self.started = time.time()
         self.data = self._encode(digests)
         self.refreshed = time.monotonic()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nemotron_kit.errors import NemotronKitError, NotFoundError
+from nemotron_kit.registry.hash_cache import HashCache
 
 if TYPE_CHECKING:
     from nemotron_kit.registry.core import ArtifactRegistry
@@ -44,7 +44,7 @@ def collect_home(
     registry: ArtifactRegistry, home: Path, *, older_than_s: float, dry_run: bool = False
 ) -> HomeReport:
     """Remove trees and snapshots unused for ``older_than_s`` (snapshots only when no run
-    record of ``registry`` names them) and the hash cache's rows for files that are gone."""
+    record of ``registry`` names them) and the hash cache's entries for files that are gone."""
     report = HomeReport()
     cutoff = time.time() - older_than_s
     try:
@@ -72,7 +72,7 @@ def collect_home(
                 report.freed_bytes += size
     hashes = home / "cache" / "hashes.sqlite"
     if hashes.is_file():
-        report.stale_hashes = _prune_hashes(hashes, dry_run)
+        report.stale_hashes = HashCache(hashes).prune(dry_run)
     return report
 
 
@@ -101,20 +101,6 @@ def _referenced_snapshots(registry: ArtifactRegistry) -> set[str]:
         if isinstance(digest, str):
             found.add(digest)
     return found
-
-
-def _prune_hashes(path: Path, dry_run: bool) -> int:
-    """Drop cached digests of files that no longer exist; then give the space back."""
-    try:
-        with contextlib.closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as db:
-            paths = [row[0] for row in db.execute("SELECT path FROM hashes")]
-            gone = [p for p in paths if not os.path.exists(p)]
-            if gone and not dry_run:
-                db.executemany("DELETE FROM hashes WHERE path = ?", [(p,) for p in gone])
-                db.execute("VACUUM")
-            return len(gone)
-    except sqlite3.Error:
-        return 0  # the cache is an optimisation: a broken one is rebuilt, never an error
 
 
 def _mtime(path: Path) -> float:

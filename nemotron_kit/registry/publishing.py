@@ -8,9 +8,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
-import socket
 import tempfile
-import uuid
 from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -241,7 +239,7 @@ class PublishLayer(TreeLayer):
             # The run's index of outputs learns of the version before it exists: a publish
             # killed right after its commit must not drop it from lineage (run_outputs).
             pending = (
-                layout.run_output_pending(producer, project, name, version, uuid.uuid4().hex)
+                layout.run_output_pending(producer, project, name, version, os.urandom(16).hex())
                 if producer
                 else None
             )
@@ -297,9 +295,8 @@ class PublishLayer(TreeLayer):
     def _write_manifest(self, manifest: hashing.Manifest) -> None:
         """Create the manifest, or make it young again if it exists: a young manifest keeps
         the objects it names from gc (see ObjectCheck)."""
-        record = records.ManifestRecord(
-            digest=manifest.digest, files=[(f.rel, f.size, f.digest) for f in manifest.files]
-        )
+        # Its rows are (path, size, digest) tuples already.
+        record = records.ManifestRecord(digest=manifest.digest, files=list(manifest.files))
         key = self._manifest_key(manifest.digest)
         if not self.storage.create(key, records.dumps(record)):
             self.storage.touch(key)
@@ -355,9 +352,10 @@ class PublishLayer(TreeLayer):
         objects = ObjectCheck(self, {e.digest for e in known.values()})
         todo = [f for f in files if f.rel not in known or not objects.sound(known[f.rel].digest)]
         made = self._store_files(todo, objects)
-        if not remote and self.hash_cache:  # not a file that changed as it was copied
+        if not remote and todo and self.hash_cache:  # but for a file that changed as copied
+            listed = [f for f in files if f.rel not in made or made[f.rel].size == f.size]
             self.hash_cache.store(
-                [(f, made[f.rel].digest) for f in todo if made[f.rel].size == f.size]
+                listed, [(made.get(f.rel) or known[f.rel]).digest for f in listed]
             )
         # A file that changed since it was scanned (or, remote, hashed) is recorded as it was
         # stored: the manifest names what the objects hold.
@@ -435,7 +433,7 @@ class PublishLayer(TreeLayer):
                 self.storage.replace(self._object_key(digest), data)
                 objects.stored(digest)
         else:
-            token = uuid.uuid4().hex
+            token = os.urandom(16).hex()
             if staging is not None:
                 tmp = staging / token
             else:  # local storage: next to the objects (see layout.object_temp)
@@ -479,7 +477,7 @@ def _version_record(
         "created_at": fields["created_at"],
         "producer": fields["producer"],
         "inputs": inputs,
-        "host": socket.gethostname(),
+        "host": os.uname().nodename,
         "manifest": {
             "digest": manifest.digest,
             "files": len(manifest.files),

@@ -3,7 +3,7 @@ and holds the validators, the encoding and the parser)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -12,6 +12,7 @@ from pydantic import (
     Field,
     NonNegativeInt,
     PositiveInt,
+    field_validator,
 )
 
 from nemotron_kit.registry.records import (
@@ -24,6 +25,8 @@ from nemotron_kit.registry.records import (
     _name,
     _printable,
     _uri,
+    check_digests,
+    check_relpaths,
     safe_relpath,
 )
 
@@ -112,7 +115,13 @@ class GcFenceRecord(_Record):
 
     format: Literal["nemotron-kit/gc/1"] = "nemotron-kit/gc/1"
     started_at: float = Field(ge=0, allow_inf_nan=False)
-    digests: list[Digest]
+    digests: list[str]
+
+    @field_validator("digests")
+    @classmethod
+    def _digests(cls, digests: list[str]) -> list[str]:
+        check_digests(digests)  # in bulk: a fence can name 500,000
+        return digests
 
 
 class ManifestFile(_Record):
@@ -124,9 +133,22 @@ class ManifestFile(_Record):
 class ManifestRecord(_Record):
     """Every file of an artifact (path, size, digest) and the tree digest over them."""
 
+    #: Its fields are in sorted order and hold no mapping or float, so pydantic's own JSON is
+    #: the sorted, compact JSON of ``records.dumps`` (but for non-ASCII paths, written as
+    #: UTF-8), in a fifth of the time: a manifest can list 100,000 files.
+    SORTED_JSON: ClassVar[bool] = True
+
     algorithm: Literal["blake3"] = "blake3"
     digest: Digest
-    files: list[tuple[RelPath, NonNegativeInt, Digest]]
+    files: list[tuple[str, NonNegativeInt, str]]
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, files: list[tuple[str, int, str]]) -> list[tuple[str, int, str]]:
+        # As RelPath and Digest would, in bulk: per row they cost most of loading a manifest.
+        check_relpaths([row[0] for row in files])
+        check_digests([row[2] for row in files])
+        return files
 
 
 class RunStartRecord(BaseModel):

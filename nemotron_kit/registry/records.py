@@ -54,6 +54,8 @@ __all__ = [
     "StorageInfo",
     "TombstoneRecord",
     "VersionRecord",
+    "check_digests",
+    "check_relpaths",
     "dumps",
     "is_digest",
     "parse",
@@ -92,6 +94,46 @@ def safe_relpath(rel: str) -> str:
     if "" in parts or "." in parts or ".." in parts:
         raise ValueError("is not a normalized relative path (empty, '.' or '..' segments)")
     return rel
+
+
+_HEX_DIGITS = b"0123456789abcdef"
+
+
+def check_relpaths(rels: list[str]) -> None:
+    """``safe_relpath`` over a manifest's paths at C speed (a Python call per path dominated
+    loading a manifest of 20,000 files); the first bad path is named by its row.
+
+    Joined by '/' between sentinels, every path's segments lie between two slashes, so an
+    empty, '.' or '..' segment, an empty path and an absolute one all show as '//', '/./' or
+    '/../', and no good path can make one.
+    """
+    if not rels:
+        return
+    joined = "/".join(["", *rels, ""])
+    if (
+        "//" in joined
+        or "/./" in joined
+        or "/../" in joined
+        or _CONTROL.search(joined)
+        or max(map(len, rels)) > MAX_PATH
+    ):
+        for i, rel in enumerate(rels):
+            try:
+                safe_relpath(rel)
+            except ValueError as exc:
+                raise ValueError(f"row {i}'s path {exc}") from None
+
+
+def check_digests(digests: list[str]) -> None:
+    """``_digest`` over many digests at C speed (a manifest's files, a gc fence's objects)."""
+    try:
+        hex_only = not "".join(digests).encode("ascii").translate(None, _HEX_DIGITS)
+    except UnicodeEncodeError:
+        hex_only = False
+    if not hex_only or any(len(d) != 64 for d in digests):
+        for i, value in enumerate(digests):
+            if not _HEX64.fullmatch(value):
+                raise ValueError(f"row {i} is not a 64-digit lowercase hex BLAKE3 digest")
 
 
 def is_digest(value: str) -> bool:
@@ -154,6 +196,8 @@ def _finite(data: Any) -> Any:
 
 def dumps(data: Any) -> bytes:
     """The one encoding of records: sorted, compact JSON, no NaN."""
+    if getattr(data, "SORTED_JSON", False):  # see ManifestRecord
+        return data.model_dump_json(by_alias=True).encode()  # type: ignore[no-any-return]
     dump = getattr(data, "model_dump", None)  # a model (pydantic is loaded if there is one)
     if dump is not None:
         data = dump(mode="json", by_alias=True)

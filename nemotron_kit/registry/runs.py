@@ -8,9 +8,7 @@ import builtins
 import json
 import math
 import os
-import socket
 import time
-import uuid
 from typing import Any, Literal
 
 from nemotron_kit.errors import (
@@ -131,7 +129,7 @@ class RunLayer(PublishLayer):
     def run_lease_expired(self, run_id: str, record: dict[str, Any], lease_s: float) -> bool:
         """A RUNNING run whose process is gone: no heartbeat for ``lease_s`` seconds, or (on
         this very host) its process no longer exists."""
-        if record.get("host") == socket.gethostname() and isinstance(record.get("pid"), int):
+        if record.get("host") == os.uname().nodename and isinstance(record.get("pid"), int):
             pid = int(record["pid"])
             try:
                 os.kill(pid, 0)
@@ -243,7 +241,7 @@ class RunLayer(PublishLayer):
         validate_name(run_id, "run id")
         if not rows:
             return
-        chunk = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        chunk = f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}"
         data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows).encode()
         self.storage.create(layout.run_metrics_chunk(run_id, chunk), data)
 

@@ -14,7 +14,6 @@ import io
 import os
 import shutil
 import threading
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -209,7 +208,7 @@ class LocalStorage(Storage):
         return True
 
     def _temp_for(self, path: Path) -> Path:
-        return path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
+        return path.parent / f".tmp-{os.urandom(16).hex()}-{path.name}"
 
     def read(self, key: str) -> bytes:
         return self._path(key).read_bytes()

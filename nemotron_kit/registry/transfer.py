@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,7 +54,7 @@ def export(registry: ArtifactRegistry, uri: str | ArtURI, destination: str | Pat
     source = Path(registry.locate(version.uri))  # the checked local copy (downloaded if remote)
     single = bool(version.record["storage"].get("single_file"))
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:12]}"
+    staging = dest.parent / f".{dest.name}.tmp-{os.urandom(6).hex()}"
     staging.mkdir()
     try:
         for entry in entries:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,7 +269,7 @@ class TreeLayer(VersionLayer):
         (downloads show a progress bar on a terminal)."""
         manifest = self.manifest(version)
         makedirs(target.parent)
-        tmp = target.parent / f".tmp-{uuid.uuid4().hex}"
+        tmp = target.parent / f".tmp-{os.urandom(16).hex()}"
         downloading = place == self._download_object
         total = sum(e.size for e in manifest.files) if downloading else 0
         try:
