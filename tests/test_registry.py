@@ -554,6 +554,39 @@ def test_an_interrupted_gc_takes_its_fence_down_and_gc_collects_dead_ones(
     assert list((root / "gc").iterdir()) == []
 
 
+def test_fences_and_gc_ages_go_by_the_storages_clock(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An S3 or NFS server's clock can be off this machine's by minutes or more: ages are read
+    against the time the storage stamps, so a live fence still holds and a young object is
+    kept; a fence stamped further ahead than a lease was not written by a gc and holds no
+    one (gc removes it)."""
+    from nemotron_kit.registry import gc_fence, hashing, lifecycle
+
+    root = tmp_path / "registry"
+    registry = ArtifactRegistry(root, hash_cache=False)
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * 5000})
+    digest = hashing.hash_file(data / "a.bin")
+    lifecycle.delete(registry, registry.publish(Artifact(path=str(data)), name="m").uri)
+    objects = sorted(p for p in (root / "objects").rglob("*") if p.is_file())
+    assert objects  # unreferenced now, but young
+    fence = gc_fence.Fence(registry.storage, [digest])
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 2 * 3600)  # two hours ahead
+    assert gc_fence._blocking(registry.storage, [digest]) == [fence.key]
+    fence.remove()
+    assert registry.gc().removed == []  # default grace 3600 s: young by the storage's clock
+    assert sorted(p for p in (root / "objects").rglob("*") if p.is_file()) == objects
+    monkeypatch.undo()
+
+    planted = gc_fence.Fence(registry.storage, [digest])
+    ahead = time.time() + 3 * gc_fence.LEASE_S
+    os.utime(root / planted.key, (ahead, ahead))
+    assert gc_fence._blocking(registry.storage, [digest]) == []
+    assert planted.key in registry.gc().removed
+    assert list((root / "gc").iterdir()) == []  # and no clock probe is left behind
+
+
 def test_gc_settles_the_marks_of_publishes_killed_around_their_commit(
     tmp_path: Path, home: Path
 ) -> None:

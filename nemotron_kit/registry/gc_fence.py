@@ -79,20 +79,54 @@ class Fence:
         self.storage.delete(self.key)
 
 
+def storage_clock(storage: Storage) -> float:
+    """The time by the storage's own clock, which stamps the modification times gc and the
+    fences go by: an empty probe is written, its time read back, and removed. This machine's
+    clock can be minutes off an S3 server's (or an NFS server's), which would make a live
+    fence look dead or a young object old. Without write access (a dry run by a reader):
+    this machine's clock."""
+    key = layout.clock_probe(os.urandom(8).hex())
+    try:
+        storage.replace(key, b"")
+    except (OSError, NemotronKitError):
+        return time.time()
+    try:
+        stamped = [mtime for found, mtime in storage.walk(layout.GC) if found == key]
+    finally:
+        storage.delete(key)
+    return stamped[0] if stamped else time.time()
+
+
+def _live(age: float) -> bool:
+    """A fence whose time is ``age`` seconds before the storage's now is a live gc's: it was
+    refreshed within the lease. One from further in the future than a lease was not written
+    by a gc (the storage stamps its own time): a planted or damaged time holds no one."""
+    return -LEASE_S <= age <= LEASE_S
+
+
 def dead_fences(storage: Storage, older_than_s: float) -> list[str]:
-    """Fences not refreshed for ``older_than_s`` (at least twice the lease): their gc died."""
-    limit = time.time() - max(older_than_s, 2 * LEASE_S)
-    return [key for key, mtime in storage.walk(layout.GC) if mtime < limit]
+    """Fences (and clock probes) not refreshed for ``older_than_s`` (at least twice the
+    lease) by the storage's clock, or stamped further ahead than a lease: their gc died."""
+    found = list(storage.walk(layout.GC))
+    if not found:
+        return []
+    now = storage_clock(storage)
+    limit = max(older_than_s, 2 * LEASE_S)
+    return [key for key, mtime in found if now - mtime > limit or now - mtime < -LEASE_S]
 
 
 def _blocking(storage: Storage, digests: Collection[str]) -> list[str]:
     """The live fences that name any of ``digests`` (one that cannot be read names nothing:
-    records are untrusted, and a gc writes its fence whole)."""
+    records are untrusted, and a gc writes its fence whole). Ages go by the storage's clock,
+    read only when there is a fence at all."""
     wanted = set(digests)
-    found = []
-    now = time.time()
-    for key, mtime in storage.walk(layout.GC):
-        if now - mtime > LEASE_S or not key.endswith(".json"):
+    found: list[str] = []
+    fences = [(key, mtime) for key, mtime in storage.walk(layout.GC) if key.endswith(".json")]
+    if not fences:
+        return found
+    now = storage_clock(storage)
+    for key, mtime in fences:
+        if not _live(now - mtime):
             continue
         try:
             fence = records.parse(records.GcFenceRecord, storage.read(key), key)

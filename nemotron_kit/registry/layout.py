@@ -221,3 +221,8 @@ def retention_policy() -> str:
 
 def gc_fence(token: str) -> str:
     return f"{GC}/{token}.json"
+
+
+def clock_probe(token: str) -> str:
+    """An empty object written to read the storage's clock (see gc_fence.storage_clock)."""
+    return f"{GC}/clock-{token}"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from nemotron_kit.registry.base import (
     _storage_errors,
     _valid_name,
 )
-from nemotron_kit.registry.gc_fence import Fence, dead_fences
+from nemotron_kit.registry.gc_fence import Fence, dead_fences, storage_clock
 from nemotron_kit.registry.runs import RunLayer
 from nemotron_kit.registry.trees import _remove_tree
 
@@ -46,7 +45,8 @@ class MaintenanceLayer(RunLayer):
         a publish in flight has written its objects but not yet its record."""
         report = GcReport()
         referenced_manifests, referenced_objects = self._referenced(report.errors)
-        cutoff = time.time() - grace_seconds
+        # By the storage's clock, which stamped the times compared with it.
+        cutoff = storage_clock(self.storage) - grace_seconds
         fence: Fence | None = None
 
         def tick() -> None:  # at each step from the fence up: keep it alive
