@@ -103,3 +103,21 @@ def test_the_launchers_max_parallel_bounds_each_executor_its_own_way() -> None:
         max_parallel=2,
     )
     assert isinstance(local, LocalExecutor) and local.max_parallel == 2
+
+
+def test_the_filesystem_of_a_path_is_that_of_its_deepest_mount() -> None:
+    """Slurm's result wait (submitit's 15 s for a network filesystem to show a result) is
+    skipped only on a local filesystem; which one a path is on comes from mountinfo."""
+    from nemotron_kit.execution.slurm import filesystem_type
+
+    mountinfo = (
+        "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n"
+        "2 1 0:40 / /home rw - nfs4 srv:/home rw\n"
+        "3 2 0:41 / /home/me/my\\040data rw,relatime shared:5 - lustre x rw\n"
+    )
+    assert filesystem_type("/home/me/job", mountinfo) == "nfs4"
+    assert filesystem_type("/home/me/my data/job", mountinfo) == "lustre"
+    assert filesystem_type("/homer/job", mountinfo) == "ext4"  # not under /home
+    assert filesystem_type("/home", mountinfo) == "nfs4"
+    assert filesystem_type("/", mountinfo) == "ext4"
+    assert filesystem_type("/x", "garbage\n") == ""  # cannot tell: treated as remote

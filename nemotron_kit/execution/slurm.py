@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -392,6 +393,11 @@ class SlurmExecutor(Executor):
         from submitit.core.utils import FailedJobError, UncompletedJobError
 
         peer = failed_rank(sweep_dir, spec)  # another task's own error, if one failed
+        if _on_local_filesystem(Path(job.paths.folder)):
+            # submitit waits 15 s for a missing result pickle, for a network filesystem to
+            # show it; on a local one a job that died without one (killed, out of memory)
+            # never writes it, and that wait would only delay its failure.
+            job._results_timeout_s = 0
         try:
             ret = job.results()[0]  # task 0 (rank 0) holds the job's result
         except FailedJobError:
@@ -415,6 +421,35 @@ class SlurmExecutor(Executor):
         if outcome.status == JobStatus.COMPLETED and outcome.return_value is None:
             outcome.return_value = getattr(ret, "_return_value", None)
         return outcome
+
+
+#: Filesystems that show a file to every reader as soon as it is written (one machine's).
+_LOCAL_FILESYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs"})
+
+
+def _on_local_filesystem(path: Path) -> bool:
+    """Whether ``path`` is on one of ``_LOCAL_FILESYSTEMS``; False when it cannot tell."""
+    try:
+        mountinfo = Path("/proc/self/mountinfo").read_text()
+    except OSError:
+        return False
+    return filesystem_type(os.path.realpath(path), mountinfo) in _LOCAL_FILESYSTEMS
+
+
+def filesystem_type(path: str, mountinfo: str) -> str:
+    """The type of the filesystem ``path`` (absolute, resolved) is on: that of the mount with
+    the longest mount point holding it, in ``mountinfo`` (/proc/self/mountinfo's format)."""
+    best, kind = "", ""
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if " - " not in line or len(fields) < 5:
+            continue
+        # The mount point is the fifth field, with octal escapes (\040 for a space).
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+        inside = path == point or path.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, kind = point, line.split(" - ", 1)[1].split()[0]
+    return kind
 
 
 def _slurm_reason(job: Any) -> str:
