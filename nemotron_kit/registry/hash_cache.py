@@ -46,6 +46,13 @@ def tree_of(first: str, last: str) -> str:
     return shared[: shared.rfind("/")] or "/"
 
 
+def _inside(tree: str) -> tuple[str, str]:
+    """The range of the keys of the trees inside ``tree``: those that start with 'tree/'
+    ('/' sorts just before '0')."""
+    base = tree.rstrip("/")
+    return base + "/", base + "0"
+
+
 def _around(tree: str) -> list[str]:
     """The directories that hold ``tree``: their listings may name its files."""
     out = []
@@ -67,7 +74,7 @@ class HashCache:
         conn.execute("PRAGMA journal_mode=WAL")
         # A cache: losing recent rows on power loss only costs a re-hash.
         conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("DROP TABLE IF EXISTS hashes")  # a row per file, before 0.3
+        conn.execute("DROP TABLE IF EXISTS hashes")  # earlier versions' row per file
         conn.execute(
             "CREATE TABLE IF NOT EXISTS trees (tree TEXT PRIMARY KEY, paths TEXT, stats BLOB, "
             "digests BLOB)"
@@ -88,11 +95,11 @@ class HashCache:
         hits: dict[str, str] = {}
         try:
             with contextlib.closing(self._connect()) as conn:
-                # The tree's row, its directories' ('/' sorts just before '0') and its parents'.
+                # The tree's row, those of the directories inside it and those around it.
                 rows = conn.execute(
                     "SELECT paths, stats, digests FROM trees WHERE tree = ? "
                     f"OR (tree >= ? AND tree < ?) OR tree IN ({','.join('?' * len(around))})",
-                    (tree, tree + "/", tree + "0", *around),
+                    (tree, *_inside(tree), *around),
                 ).fetchall()
             for paths, stats, digests in rows:
                 _match(wanted, paths, stats, digests, hits)
@@ -117,7 +124,7 @@ class HashCache:
             contextlib.closing(self._connect()) as conn,
         ):
             conn.execute("BEGIN")
-            conn.execute("DELETE FROM trees WHERE tree >= ? AND tree < ?", (tree + "/", tree + "0"))
+            conn.execute("DELETE FROM trees WHERE tree >= ? AND tree < ?", _inside(tree))
             conn.execute("INSERT OR REPLACE INTO trees VALUES (?, ?, ?, ?)", (tree, *encoded))
             conn.execute("COMMIT")
 
