@@ -597,3 +597,33 @@ def test_big_copies_uploads_and_downloads_show_progress_on_a_terminal_only(
     )
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr == "" and piped.stdout.count("loaded ") == 2  # no bar in a pipe
+
+
+def test_publishing_keeps_the_gc_off_old_objects_and_leaves_it_as_it_was() -> None:
+    """The objects that existed before are frozen while files are scanned and hashed (a GC
+    pass over a training script's heap cost more than the hashing), then unfrozen; a
+    process that froze objects itself, or turned the GC off, is left as it is."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    with hashing.old_objects_frozen():
+        assert gc.get_freeze_count() > 0
+        assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+
+    gc.freeze()  # the process's own freeze (before a fork, say)
+    try:
+        frozen = gc.get_freeze_count()
+        with hashing.old_objects_frozen():
+            pass
+        assert gc.get_freeze_count() == frozen  # not unfrozen by us
+    finally:
+        gc.unfreeze()
+
+    gc.disable()
+    try:
+        with hashing.old_objects_frozen():
+            assert gc.get_freeze_count() == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

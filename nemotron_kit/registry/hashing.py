@@ -561,6 +561,25 @@ def _hash_batch(
     return entries
 
 
+@contextlib.contextmanager
+def old_objects_frozen() -> Iterator[None]:
+    """Keep Python's cyclic GC off the objects that existed before (a training script's heap:
+    torch and wandb alone hold about 200,000): walking them cost 90 ms of a reference publish
+    of 20,000 files, three times its other GC. New objects are collected as usual; an old one
+    that becomes cyclic garbage meanwhile waits until the block ends. Left alone when the
+    process froze objects itself (``gc.freeze`` before a fork) or turned the GC off."""
+    import gc
+
+    if gc.get_freeze_count() or not gc.isenabled():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 #: Smaller jobs get no progress bar: they end before one would be read.
 PROGRESS_MIN_BYTES = 256 << 20
 

@@ -274,16 +274,17 @@ class PublishLayer(TreeLayer):
         manifest and how the files are stored."""
         source = Path(path.removeprefix("file://")).expanduser().resolve()
         chosen = self._choose_mode(mode, source)
-        files = hashing.scan(source, links="follow" if follow_symlinks else "inside")
-        if not files:
-            raise ArtifactError(
-                f"Artifact path '{source}' holds no files: there is nothing to publish."
-            )
-        if chosen == "copy":
-            manifest = self._store_objects(files)
-        else:
-            manifest = hashing.hash_files(files, self.hash_cache)
-            self._write_manifest(manifest)
+        with hashing.old_objects_frozen():  # a row or two per file: GC passes add up
+            files = hashing.scan(source, links="follow" if follow_symlinks else "inside")
+            if not files:
+                raise ArtifactError(
+                    f"Artifact path '{source}' holds no files: there is nothing to publish."
+                )
+            if chosen == "copy":
+                manifest = self._store_objects(files)
+            else:
+                manifest = hashing.hash_files(files, self.hash_cache)
+                self._write_manifest(manifest)
         info = {
             "mode": chosen,
             "source": str(source),
