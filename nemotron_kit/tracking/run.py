@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import sys
 import threading
 import time
@@ -131,7 +130,7 @@ class ActiveRun:
             "code": self.code,
             "packages": package_versions(),
             "recipe_package": self.recipe_package,
-            "host": socket.gethostname(),
+            "host": os.uname().nodename,  # what runs.py compares with (gethostname)
             "pid": os.getpid(),
             "slurm": {k: os.environ[v] for k, v in _SLURM_FIELDS.items() if v in os.environ}
             or None,
