@@ -11,7 +11,8 @@ For each, measured in this process (child processes only for the shell tools):
 - again: re-publishing unchanged data (warm stat cache; the bytes it read show no file was
   re-read);  copy: a copy-mode publish into a fresh registry;
 - load: the first load of that copy-mode version (its tree laid out from the objects).
-Copies (ours and cp -r) start with no dirty pages waiting for the disk (os.sync, untimed);
+Each dataset, and each copy (ours and cp -r), starts with no dirty pages waiting for the disk
+(os.sync, untimed: writeback would take a core from whichever contender runs beside it);
 nothing is deleted until every dataset is measured (about 15 GiB of disk; see measure: on ext4
 without a journal, creates within a minute of mass deletes are slow), so leave a minute
 between two runs.
@@ -172,6 +173,9 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
     from nemotron_kit.registry.core import ArtifactRegistry
 
     scratch = work / f"registries-{label[0]}"
+    # What the datasets before left dirty goes to disk first (untimed): the kernel's writeback
+    # would otherwise take a core from whichever contender runs beside it.
+    os.sync()
 
     def registry(name: str) -> ArtifactRegistry:
         root = scratch / name
