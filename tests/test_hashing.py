@@ -446,7 +446,9 @@ def test_a_file_whose_stat_matches_the_cache_is_not_read_again(tmp_path: Path) -
     path = write(tmp_path / "art" / "w.bin", b"weights")
     cache = HashCache(tmp_path / "hashes.sqlite")
     [stat] = hashing.scan(tmp_path / "art")
-    cache.store([stat], ["c" * 64])  # what an earlier publish recorded for this exact stat
+    cache.store(
+        [stat], [ManifestEntry(stat.rel, stat.size, "c" * 64)]
+    )  # what an earlier publish recorded for this exact stat
     assert hashing.hash_files([stat], cache).files[0].digest == "c" * 64
 
     path.write_bytes(b"new weights")  # any write changes the stat: the digest is recomputed
@@ -457,7 +459,7 @@ def test_a_file_whose_stat_matches_the_cache_is_not_read_again(tmp_path: Path) -
 def test_the_cache_misses_for_files_it_never_saw(tmp_path: Path) -> None:
     cache = HashCache(tmp_path / "hashes.sqlite")
     stat = FileStat("a", str(tmp_path / "a"), 1, 2, 3, 4)
-    cache.store([stat], ["d" * 64])
+    cache.store([stat], [ManifestEntry(stat.rel, stat.size, "d" * 64)])
     other = stat._replace(rel="b", path=str(tmp_path / "b"))
     assert cache.lookup([other]) == {}
     assert cache.lookup([]) == {}
@@ -521,7 +523,7 @@ def test_whatever_the_cache_stored_it_finds_again(paths: list[str]) -> None:
     rows = [(FileStat(p, p, i, i + 1, i + 2, i + 3), f"{i:064x}") for i, p in enumerate(paths)]
     with tempfile.TemporaryDirectory() as tmp:
         cache = HashCache(Path(tmp) / "hashes.sqlite")
-        cache.store([f for f, _ in rows], [d for _, d in rows])
+        cache.store([f for f, _ in rows], [ManifestEntry(f.rel, f.size, d) for f, d in rows])
         assert cache.lookup([f for f, _ in rows]) == {f.rel: d for f, d in rows}
 
 
@@ -538,7 +540,7 @@ def test_a_broken_cache_only_costs_a_rehash(tmp_path: Path, broken: str) -> None
     files = hashing.scan(root)
     assert hashing.hash_files(files, cache).files == (ManifestEntry("a.txt", 1, b3(b"a")),)
     assert cache.lookup(files) == {}
-    cache.store([files[0]], [b3(b"a")])  # does not raise either
+    cache.store([files[0]], [ManifestEntry("a.txt", 1, b3(b"a"))])  # does not raise either
 
 
 PROGRESS_CHILD = """

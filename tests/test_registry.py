@@ -827,7 +827,7 @@ def test_republishing_held_content_to_s3_costs_a_few_requests_not_some_per_objec
 def test_hash_cache_misses_when_any_stat_field_differs(tmp_path: Path, field: str) -> None:
     cache = HashCache(tmp_path / "hashes.sqlite")
     stat = hashing.FileStat("a.bin", str(tmp_path / "a.bin"), 10, 1_000_000, 2_000_000, 42)
-    cache.store([stat], ["d" * 64])
+    cache.store([stat], [hashing.ManifestEntry(stat.rel, stat.size, "d" * 64)])
     assert cache.lookup([stat]) == {"a.bin": "d" * 64}
     changed = stat._replace(**{field: getattr(stat, field) + 1})
     assert cache.lookup([changed]) == {}

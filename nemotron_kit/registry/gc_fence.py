@@ -104,15 +104,16 @@ def _live(age: float) -> bool:
     return -LEASE_S <= age <= LEASE_S
 
 
-def dead_fences(storage: Storage, older_than_s: float) -> list[str]:
+def dead_fences(storage: Storage, older_than_s: float, now: float) -> list[str]:
     """Fences (and clock probes) not refreshed for ``older_than_s`` (at least twice the
-    lease) by the storage's clock, or stamped further ahead than a lease: their gc died."""
-    found = list(storage.walk(layout.GC))
-    if not found:
-        return []
-    now = storage_clock(storage)
+    lease) before ``now`` by the storage's clock, or stamped further ahead than a lease: their
+    gc died."""
     limit = max(older_than_s, 2 * LEASE_S)
-    return [key for key, mtime in found if now - mtime > limit or now - mtime < -LEASE_S]
+    return [
+        key
+        for key, mtime in storage.walk(layout.GC)
+        if now - mtime > limit or now - mtime < -LEASE_S
+    ]
 
 
 def _blocking(storage: Storage, digests: Collection[str]) -> list[str]:

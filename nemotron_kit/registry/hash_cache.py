@@ -7,11 +7,11 @@ cannot be set back by a user (``touch -d``, ``rsync -t``), so a rewritten file w
 mtime still misses.
 
 One row per tree, not per file: a publish stores the listing of the tree it hashed (every
-file's stat and digest, as JSON columns) under the directory all its files lie in, and a
-lookup reads the rows of that directory, of the directories inside it and of those around it.
-A row per file cost a quarter of a reference publish of 20,000 small files in SQLite inserts
-alone (``python benchmarks/hashing.py``); a row per tree costs one JSON encoding. A newer
-listing of a directory replaces its row and those of the directories inside it.
+file's path, stat and digest, as three columns each built in C) under the directory all its
+files lie in, and a lookup reads the rows of that directory, of the directories inside it and
+of those around it. A row per file cost a quarter of a reference publish of 20,000 small files
+in SQLite inserts alone (``python benchmarks/hashing.py``). A newer listing of a directory
+replaces its row and those of the directories inside it.
 
 The cache is an optimisation only: any error reading or writing it is ignored (a re-hash).
 """
@@ -22,12 +22,12 @@ import contextlib
 import os
 import sqlite3
 from array import array
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from nemotron_kit.registry.hashing import FileStat
+    from nemotron_kit.registry.hashing import FileStat, ManifestEntry
 
 # A listing's stat columns, one array each, in this order: 8 bytes per file, native order (the
 # cache never leaves this machine).
@@ -107,16 +107,25 @@ class HashCache:
             return {}  # a damaged cache: hashed again
         return hits
 
-    def store(self, files: list[FileStat], digests: list[str]) -> None:
-        """Record the digests of a listing: every file of a tree that was hashed (or found
-        here), with the stat it had then. It replaces the listings of that tree and of the
-        directories inside it."""
-        if not files:
+    def store(self, files: list[FileStat], entries: Sequence[ManifestEntry]) -> None:
+        """Record a tree's listing: each of ``files`` as scanned with what was hashed (or
+        found here) for it, but for a file whose hashed size is not the scanned one (it
+        changed as it was read). It replaces the listings of that tree and of the directories
+        inside it."""
+        kept = [f for f, entry in zip(files, entries, strict=True) if entry.size == f.size]
+        if not kept:
             return
-        paths = [f.path for f in files]
+        paths = [f.path for f in kept]
         tree = tree_of(min(paths), max(paths))
+        stats = (
+            [f.size for f in kept],
+            [f.mtime_ns for f in kept],
+            [f.ctime_ns for f in kept],
+            [f.ino for f in kept],
+        )
+        digests = [e.digest for f, e in zip(files, entries, strict=True) if e.size == f.size]
         try:
-            encoded = _encode(paths, files, digests)
+            encoded = _encode(paths, stats, digests)
         except (ValueError, OverflowError):  # not a path or a stat we can store: no matter
             return
         with (
@@ -138,14 +147,14 @@ class HashCache:
                 changed: list[tuple[str, tuple[str, bytes, bytes] | None]] = []
                 for tree, *row in conn.execute("SELECT tree, paths, stats, digests FROM trees"):
                     try:
-                        listing = list(_decode(*row))
+                        stored = _Stored(*row)
                     except (ValueError, TypeError, AttributeError):  # damaged: it goes
                         changed.append((tree, None))
                         continue
-                    kept = [entry for entry in listing if os.path.exists(entry[0])]
-                    if len(kept) < len(listing):
-                        dropped += len(listing) - len(kept)
-                        changed.append((tree, _encode_listing(kept) if kept else None))
+                    keep = [i for i, path in enumerate(stored.names) if os.path.exists(path)]
+                    if len(keep) < len(stored.names):
+                        dropped += len(stored.names) - len(keep)
+                        changed.append((tree, stored.encode(keep) if keep else None))
                 if changed and not dry_run:
                     conn.execute("BEGIN")
                     for tree, new in changed:
@@ -193,71 +202,59 @@ class HashCache:
 
 
 def _encode(
-    paths: list[str], files: list[FileStat], digests: list[str]
+    paths: list[str], stats: Sequence[Sequence[int]], digests: list[str]
 ) -> tuple[str, bytes, bytes]:
     """A listing as its three columns: the paths NUL-separated (no path holds a NUL), the
-    stat arrays end to end, the digests as bytes. Each is built in C: a tuple per file would
-    cost more than the rest of the store."""
-    if len(digests) != len(files):
-        raise ValueError("a digest per file")
-    columns = (
-        [f.size for f in files],
-        [f.mtime_ns for f in files],
-        [f.ctime_ns for f in files],
-        [f.ino for f in files],
+    stat columns (``_STAT_TYPES``) end to end, the digests as bytes. Each is built in C: a
+    tuple per file would cost more than the rest of the store."""
+    blob = b"".join(
+        array(code, column).tobytes() for code, column in zip(_STAT_TYPES, stats, strict=True)
     )
-    stats = b"".join(
-        array(code, column).tobytes() for code, column in zip(_STAT_TYPES, columns, strict=True)
-    )
-    return "\0".join(paths), stats, bytes.fromhex("".join(digests))
+    return "\0".join(paths), blob, bytes.fromhex("".join(digests))
 
 
-def _encode_listing(entries: list[tuple[str, tuple[int, ...], str]]) -> tuple[str, bytes, bytes]:
-    """``_encode`` of what ``_decode`` gives."""
-    from nemotron_kit.registry.hashing import FileStat
+class _Stored:
+    """A listing as stored, decoded only where asked: a listing of a directory around the
+    files looked up can be far larger than they are. A ValueError if its columns do not
+    agree (a damaged cache)."""
 
-    files = [FileStat("", path, *key) for path, key, _ in entries]
-    return _encode([f.path for f in files], files, [digest for _, _, digest in entries])
+    def __init__(self, paths: str, stats: bytes, digests: bytes) -> None:
+        self.names = paths.split("\0")
+        self.n = n = len(self.names)
+        if len(stats) != 8 * len(_STAT_TYPES) * n or len(digests) != _DIGEST_BYTES * n:
+            raise ValueError("a damaged listing")
+        self._unsigned, self._signed = memoryview(stats).cast("Q"), memoryview(stats).cast("q")
+        self._digests = digests
 
+    def stat(self, i: int) -> tuple[int, int, int, int]:
+        """(size, mtime_ns, ctime_ns, inode) of file ``i``."""
+        n = self.n
+        return (
+            self._unsigned[i],
+            self._signed[n + i],
+            self._signed[2 * n + i],
+            self._unsigned[3 * n + i],
+        )
 
-def _decode(paths: str, stats: bytes, digests: bytes) -> Iterator[tuple[str, tuple[int, ...], str]]:
-    """(path, (size, mtime_ns, ctime_ns, inode), digest) per file of a stored listing; a
-    ValueError if the columns do not agree (a damaged cache)."""
-    names = paths.split("\0")
-    n = len(names)
-    if len(stats) != 8 * len(_STAT_TYPES) * n or len(digests) != _DIGEST_BYTES * n:
-        raise ValueError("a damaged listing")
-    columns = []
-    for i, code in enumerate(_STAT_TYPES):
-        column = array(code)
-        column.frombytes(stats[8 * n * i : 8 * n * (i + 1)])
-        columns.append(column.tolist())
-    hexed = digests.hex()
-    return zip(
-        names,
-        zip(*columns, strict=True),
-        [hexed[i : i + 64] for i in range(0, len(hexed), 64)],
-        strict=True,
-    )
+    def digest(self, i: int) -> str:
+        return self._digests[_DIGEST_BYTES * i : _DIGEST_BYTES * (i + 1)].hex()
+
+    def encode(self, keep: list[int]) -> tuple[str, bytes, bytes]:
+        """The listing of files ``keep`` only."""
+        rows = [self.stat(i) for i in keep]
+        return _encode(
+            [self.names[i] for i in keep],
+            [[row[c] for row in rows] for c in range(len(_STAT_TYPES))],
+            [self.digest(i) for i in keep],
+        )
 
 
 def _match(
     wanted: dict[str, FileStat], paths: str, stats: bytes, digests: bytes, hits: dict[str, str]
 ) -> None:
-    """Add to ``hits`` (rel -> digest) the files of a stored listing whose stat is as wanted.
-    Only a match is decoded: a listing of a directory around the files can be far larger."""
-    names = paths.split("\0")
-    n = len(names)
-    if len(stats) != 8 * len(_STAT_TYPES) * n or len(digests) != _DIGEST_BYTES * n:
-        raise ValueError("a damaged listing")
-    unsigned, signed = memoryview(stats).cast("Q"), memoryview(stats).cast("q")
-    for i, name in enumerate(names):
+    """Add to ``hits`` (rel -> digest) the files of a stored listing whose stat is as wanted."""
+    stored = _Stored(paths, stats, digests)
+    for i, name in enumerate(stored.names):
         f = wanted.get(name)
-        if (
-            f is not None
-            and f.size == unsigned[i]
-            and f.mtime_ns == signed[n + i]
-            and f.ctime_ns == signed[2 * n + i]
-            and f.ino == unsigned[3 * n + i]
-        ):
-            hits[f.rel] = digests[_DIGEST_BYTES * i : _DIGEST_BYTES * (i + 1)].hex()
+        if f is not None and stored.stat(i) == (f.size, f.mtime_ns, f.ctime_ns, f.ino):
+            hits[f.rel] = stored.digest(i)

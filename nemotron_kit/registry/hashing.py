@@ -526,17 +526,10 @@ def hash_files(
         for f in large:  # one at a time, BLAKE3's threads inside the file
             digest, size = hash_file_sized(f.path, 0, advance)
             fresh[f.rel] = ManifestEntry(f.rel, size, digest)
-    if cache and fresh:  # the tree's listing, but for a file that changed as it was hashed
-        listed, digests = [], []
-        for f in files:
-            entry = fresh.get(f.rel)
-            if entry is None or entry.size == f.size:
-                listed.append(f)
-                digests.append(known[f.rel] if entry is None else entry.digest)
-        cache.store(listed, digests)
-    return Manifest.build(
-        [fresh.get(f.rel) or ManifestEntry(f.rel, f.size, known[f.rel]) for f in files]
-    )
+    entries = [fresh.get(f.rel) or ManifestEntry(f.rel, f.size, known[f.rel]) for f in files]
+    if cache and fresh:
+        cache.store(files, entries)
+    return Manifest.build(entries)
 
 
 def _batches(files: list[FileStat], workers: int) -> list[list[FileStat]]:

@@ -46,7 +46,8 @@ class MaintenanceLayer(RunLayer):
         report = GcReport()
         referenced_manifests, referenced_objects = self._referenced(report.errors)
         # By the storage's clock, which stamped the times compared with it.
-        cutoff = storage_clock(self.storage) - grace_seconds
+        now = storage_clock(self.storage)
+        cutoff = now - grace_seconds
         fence: Fence | None = None
 
         def tick() -> None:  # at each step from the fence up: keep it alive
@@ -89,7 +90,7 @@ class MaintenanceLayer(RunLayer):
             doomed += stale(
                 layout.RUNS, lambda k: not (layout.is_temporary(k) or layout.is_pending_output(k))
             )
-            doomed += dead_fences(self.storage, grace_seconds)
+            doomed += dead_fences(self.storage, grace_seconds, now)
             report.removed = sorted(doomed)
             local_staging = self._local_staging_leftovers(cutoff)
             report.removed += [str(p) for p in local_staging]

@@ -353,11 +353,8 @@ class PublishLayer(TreeLayer):
         objects = ObjectCheck(self, {e.digest for e in known.values()})
         todo = [f for f in files if f.rel not in known or not objects.sound(known[f.rel].digest)]
         made = self._store_files(todo, objects)
-        if not remote and todo and self.hash_cache:  # but for a file that changed as copied
-            listed = [f for f in files if f.rel not in made or made[f.rel].size == f.size]
-            self.hash_cache.store(
-                listed, [(made.get(f.rel) or known[f.rel]).digest for f in listed]
-            )
+        if not remote and todo and self.hash_cache:
+            self.hash_cache.store(files, [made.get(f.rel) or known[f.rel] for f in files])
         # A file that changed since it was scanned (or, remote, hashed) is recorded as it was
         # stored: the manifest names what the objects hold.
         changed = any(known.get(rel) != e for rel, e in made.items())
