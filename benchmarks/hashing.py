@@ -17,9 +17,12 @@ nothing is deleted until every dataset is measured (about 15 GiB of disk; see me
 without a journal, creates within a minute of mass deletes are slow), so leave a minute
 between two runs.
 Each figure is the best of --repeat runs (the machine may be shared: the best run is the least
-disturbed one); the load average is printed with them. Peak memory is the peak RSS (VmHWM) of
-a fresh child that publishes the single 1 GiB file. The import figure is measured inside a
-fresh interpreter (import nemotron_kit, then the default local registry), interpreter start apart.
+disturbed one); the load average is printed with them, and so are the CPU seconds of each
+contender's fastest run, and how much faster two threads hash than one on this machine just
+before (2.0 on two free cores): our publishes hash on two threads, `cat` and `cp -r` use one.
+Peak memory is the peak RSS (VmHWM) of a fresh child that publishes the single 1 GiB file. The
+import figure is measured inside a fresh interpreter (import nemotron_kit, then the default
+local registry), interpreter start apart.
 
 With --s3 (an endpoint, or none to start the test server, moto, on a free port): 256 MiB as
 256 files, published in copy mode to a fresh S3 registry against a plain s3fs recursive put of
@@ -36,6 +39,7 @@ import argparse
 import contextlib
 import hashlib
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -45,7 +49,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
@@ -138,15 +142,31 @@ def bytes_read() -> int:
     return 0
 
 
-def time_once(fn: Callable[[int], object], i: int) -> float:
-    start = time.perf_counter()
+class Sample(NamedTuple):
+    """One run: wall seconds, and the CPU seconds of this process and the children it waited
+    for (every thread; a parallel contender's exceeds its wall time)."""
+
+    wall: float
+    cpu: float
+
+
+def cpu_seconds() -> float:
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def time_once(fn: Callable[[int], object], i: int) -> Sample:
+    start, cpu = time.perf_counter(), cpu_seconds()
     fn(i)
-    return time.perf_counter() - start
+    return Sample(time.perf_counter() - start, cpu_seconds() - cpu)
 
 
 def in_turn(
     i: int,
-    runs: list[tuple[Callable[[int], object], list[float]]],
+    runs: list[tuple[Callable[[int], object], list[Sample]]],
     before: Callable[[], object] = lambda: None,
 ) -> None:
     """Run ``i`` of each contender, appending its time to its samples, in alternating order
@@ -162,10 +182,41 @@ def best_time(
     """The fastest of ``repeat`` runs of ``fn(i)``; ``cleanup(i)`` after each, untimed."""
     samples = []
     for i in range(repeat):
-        samples.append(time_once(fn, i))
+        samples.append(time_once(fn, i).wall)
         if cleanup is not None:
             cleanup(i)
     return min(samples)
+
+
+def two_thread_scaling(repeat: int) -> float:
+    """How much more two threads get done than one in the same time, hashing a buffer that
+    stays in each core's cache (no disk, little memory traffic): 2.0 on two cores of their
+    own, less where the two share a physical core or the host takes turns. Our reference and
+    copy-mode publishes hash on two threads against single-threaded `cat` and `cp -r`, so
+    their ratios move with it."""
+    import threading
+
+    import blake3
+
+    data = os.urandom(MIB)
+    rounds = 512
+
+    def hash_rounds(n: int) -> None:
+        for _ in range(n):
+            blake3.blake3(data).digest()  # BLAKE3 lets go of the GIL for long inputs
+
+    def on_two(_: int) -> None:
+        pair = [threading.Thread(target=hash_rounds, args=(rounds // 2,)) for _ in range(2)]
+        for t in pair:
+            t.start()
+        for t in pair:
+            t.join()
+
+    ones: list[Sample] = []
+    twos: list[Sample] = []
+    for i in range(max(repeat, 5)):
+        in_turn(i, [(lambda _: hash_rounds(rounds), ones), (on_two, twos)])
+    return min(ones).wall / min(twos).wall
 
 
 def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
@@ -184,11 +235,12 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
     def publish(name: str, mode: Literal["copy", "reference"]) -> str:
         return registry(name).publish(Artifact(path=str(data)), name="bench", mode=mode).uri
 
+    scaling = two_thread_scaling(repeat)
     # Ours, the MD5 tree and cat in turn, like the copies below: each run of the three sees
     # the machine in the same state.
-    refs: list[float] = []
-    md5s: list[float] = []
-    cats: list[float] = []
+    refs: list[Sample] = []
+    md5s: list[Sample] = []
+    cats: list[Sample] = []
     for i in range(repeat):
         in_turn(
             i,
@@ -198,7 +250,9 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
                 (lambda i: cat_all(data), cats),
             ],
         )
-    res: dict[str, Any] = {"ours": min(refs), "md5": min(md5s), "cat": min(cats)}
+    res: dict[str, Any] = {"ours": min(refs).wall, "md5": min(md5s).wall, "cat": min(cats).wall}
+    res["ours_cpu"], res["cat_cpu"] = min(refs).cpu, min(cats).cpu
+    res["scaling"] = scaling
     warm = registry("warm")
     warm.publish(Artifact(path=str(data)), name="bench", mode="reference")  # fills the cache
     before = bytes_read()
@@ -217,8 +271,8 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
     # after it slow: `cp -r` of B took 7.2-10.2 s within a minute of removing 20,000 files
     # and 0.71 s 65 s later, and which seat paid more depended on where its directories
     # landed. (So leave a minute between two runs of this benchmark.)
-    copies: list[float] = []
-    cps: list[float] = []
+    copies: list[Sample] = []
+    cps: list[Sample] = []
 
     def copy_mode(i: int) -> None:
         publish(f"copy-{i}", "copy")
@@ -228,7 +282,8 @@ def measure(label: str, data: Path, work: Path, repeat: int) -> dict[str, Any]:
 
     for i in range(repeat):
         in_turn(i, [(copy_mode, copies), (cp_r, cps)], before=os.sync)
-    res["copy"], res["cp"] = min(copies), min(cps)
+    res["copy"], res["cp"] = min(copies).wall, min(cps).wall
+    res["copy_cpu"], res["cp_cpu"] = min(copies).cpu, min(cps).cpu
     res["copies"], res["cps"] = copies, cps
     # First load of a copy-mode version (published untimed): its tree is removed (untimed)
     # before each, so each builds it (hard links: removing them frees no file's inode).
@@ -344,14 +399,14 @@ def measure_s3(endpoint: str, data: Path, work: Path, repeat: int) -> dict[str, 
     # The put and our publish in turn, in alternating order, each run's upload removed after
     # it (untimed; but the first registry's, for the re-publish below): the server's state
     # (what it holds, its memory) drifts as it fills, and each pair sees the same.
-    puts: list[float] = []
-    publishes: list[float] = []
+    puts: list[Sample] = []
+    publishes: list[Sample] = []
     for i in range(repeat):
         in_turn(i, [(put_once, puts), (publish_once, publishes)])
         fs.rm(f"{bucket}/put-{i}", recursive=True)
         if i:
             fs.rm(f"{bucket}/registry-{i}", recursive=True)
-    put, ours = min(puts), min(publishes)
+    put, ours = min(puts).wall, min(publishes).wall
     # The registry of the first run holds the content; this machine's hash cache knows it.
     holder = registries[0]
     again = best_time(
@@ -455,9 +510,18 @@ def main() -> None:
             f"{r['ours'] / r['cat']:5.2f}   copy / cp -r = {r['copy'] / r['cp']:5.2f}   "
             f"load / cp -r = {r['load'] / r['cp']:5.2f}"
         )
+    # What each contender cost in CPU, and what two threads were worth just before.
+    for label, r in results.items():
+        print(
+            f"{label}: CPU seconds of the fastest run: ref {r['ours_cpu']:.3f} / cat "
+            f"{r['cat_cpu']:.3f}   copy {r['copy_cpu']:.3f} / cp -r {r['cp_cpu']:.3f}   "
+            f"(two threads hashed {r['scaling']:.2f}x as fast as one)"
+        )
     # The machine's page-allocation speed drifts from minute to minute: every pair shown.
     for label, r in results.items():
-        pairs = "  ".join(f"{c:.3f}/{p:.3f}" for c, p in zip(r["copies"], r["cps"], strict=True))
+        pairs = "  ".join(
+            f"{c.wall:.3f}/{p.wall:.3f}" for c, p in zip(r["copies"], r["cps"], strict=True)
+        )
         print(f"{label}: each run, copy / cp -r in seconds: {pairs}")
     print(
         f"interpreter start (python -c pass): {imports['bare'] * 1000:.1f} ms; a fresh "
