@@ -33,6 +33,7 @@ from nemotron_kit.errors import (
     URIError,
 )
 from nemotron_kit.registry import ArtifactRegistry, hashing
+from nemotron_kit.registry import storage as storage_module
 from nemotron_kit.registry.hash_cache import HashCache
 from tests.conftest import REPO, make_files, needs, wait_for
 
@@ -216,26 +217,33 @@ def test_a_file_that_grows_as_it_is_published_is_recorded_as_stored(
 ) -> None:
     """The files grow between the scan and the copy (a writer still at work): the manifest
     gives the size of what the objects hold, so the version verifies and loads; also when
-    the grown content is already stored (nothing is copied or uploaded)."""
+    the grown content is already stored (nothing is copied or uploaded). One small file
+    grows past the size a publish reads into memory at once (it is copied instead)."""
     small, mid = b"s" * 1000, b"m" * (200 << 10)
+    more = {"small.bin": 5000, "mid.bin": 5000, "over.bin": hashing.SMALL_FILE}
     if held:
         grown = {"small.bin": small + b"+" * 5000, "mid.bin": mid + b"+" * 5000}
+        grown["over.bin"] = small + b"+" * more["over.bin"]
         registry.publish(Artifact(path=str(make_files(tmp_path / "g", grown))), name="g")
-    data = make_files(tmp_path / "d", {"small.bin": small, "mid.bin": mid})
+    data = make_files(tmp_path / "d", {"small.bin": small, "mid.bin": mid, "over.bin": small})
     real_scan = hashing.scan
 
     def scan_then_grow(*args: Any, **kwargs: Any) -> list[hashing.FileStat]:
         found = real_scan(*args, **kwargs)
-        for name in ("small.bin", "mid.bin"):
+        for name, extra in more.items():
             with open(data / name, "ab") as f:
-                f.write(b"+" * 5000)
+                f.write(b"+" * extra)
         return found
 
     monkeypatch.setattr(hashing, "scan", scan_then_grow)
     version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
     monkeypatch.undo()
     sizes = {f.rel: f.size for f in registry.manifest(version).files}
-    assert sizes == {"small.bin": 6000, "mid.bin": (200 << 10) + 5000}
+    assert sizes == {
+        "small.bin": 6000,
+        "mid.bin": (200 << 10) + 5000,
+        "over.bin": 1000 + hashing.SMALL_FILE,
+    }
     assert registry.verify(version.uri).ok
     for _ in range(2):  # built, then found sound as it is
         tree = Path(registry.load(version.uri, verify=True).path)
@@ -250,7 +258,8 @@ def test_verify_finds_a_size_its_manifest_got_wrong(
     """Sound objects under a manifest whose size is wrong (as a registry written by an older
     version may hold): the load refuses them, so verify must say so too."""
     registry = make_registry("local")
-    data = make_files(tmp_path / "d", {"a.bin": b"a" * 100, "b.bin": b"b" * 100})
+    big = hashing.SMALL_FILE + 100  # copied (not read into memory whole)
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * big, "b.bin": b"b" * big})
     real = hashing.copy_and_hash
 
     def one_byte_more(src: str, dst: Path, *args: Any, **kw: Any) -> tuple[str, int]:
@@ -728,23 +737,30 @@ def test_an_object_a_gc_took_before_the_commit_is_stored_again(
     assert files_of(registry.load(version.uri)) == content
 
 
+@pytest.mark.parametrize("size", [1000, hashing.SMALL_FILE + 1000], ids=["in-memory", "copied"])
 def test_a_copy_that_fails_leaves_no_temporary_file(
-    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
-    """Copies in flight sit next to the objects (layout.object_temp); one that fails goes."""
+    """Copies in flight sit next to the objects (layout.object_temp), small files are written
+    from memory as unnamed files: one that fails leaves nothing."""
     root = tmp_path / "registry"
     registry = ArtifactRegistry(root, hash_cache=False)
-    data = make_files(tmp_path / "d", {"a.bin": b"a" * 1000, "b.bin": b"b" * 1000})
-    real = hashing.copy_and_hash
+    data = make_files(tmp_path / "d", {"a.bin": b"a" * size, "b.bin": b"b" * size})
+    real_copy, real_write = hashing.copy_and_hash, storage_module._write_fd
 
     def disk_full(src: str, dst: Path, *args: Any, **kw: Any) -> tuple[str, int]:
-        real(src, dst, *args, **kw)
+        real_copy(src, dst, *args, **kw)
+        raise OSError(28, "No space left on device")
+
+    def disk_full_in_memory(fd: int, data: bytes) -> None:
+        real_write(fd, data)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(hashing, "copy_and_hash", disk_full)
+    monkeypatch.setattr(storage_module, "_write_fd", disk_full_in_memory)
     with pytest.raises(StorageError, match="No space left"):
         registry.publish(Artifact(path=str(data)), name="d", mode="copy")
-    assert list(root.rglob(".tmp-*")) == []
+    assert [p for p in root.rglob("*") if p.is_file() and "objects" in p.parts] == []
 
 
 def test_a_copy_being_hashed_is_the_owners_alone_even_under_umask_000(
@@ -753,7 +769,9 @@ def test_a_copy_being_hashed_is_the_owners_alone_even_under_umask_000(
     """Between its hash and its rename into place read-only, a world-writable copy could be
     changed by another user: the object would no longer match its digest."""
     registry = ArtifactRegistry(tmp_path / "registry", hash_cache=False)
-    data = make_files(tmp_path / "d", {"a.bin": b"a" * 5000, "b.bin": b"b" * 5000})
+    big = hashing.SMALL_FILE + 5000  # copied; a small one is written from memory, unnamed
+    files = {"a.bin": b"a" * big, "b.bin": b"b" * big, "small.bin": b"s" * 5000}
+    data = make_files(tmp_path / "d", files)
     real = hashing.copy_and_hash
     modes: list[int] = []
 
@@ -781,7 +799,8 @@ def test_a_shard_made_by_another_copy_meanwhile_does_not_fail_the_publish(
     failed here as if the source had gone)."""
     root = tmp_path / "registry"
     registry = ArtifactRegistry(root, hash_cache=False)
-    data = make_files(tmp_path / "d", {f"{i}.bin": bytes([i]) * 5000 for i in range(8)})
+    big = hashing.SMALL_FILE + 5000  # copied, not written from memory
+    data = make_files(tmp_path / "d", {f"{i}.bin": bytes([i]) * big for i in range(8)})
     real = hashing.copy_and_hash
     raced: list[Path] = []
 

@@ -3,7 +3,10 @@ memory, S3 (moto's server), Azure Blob (Azurite) and Google Cloud Storage (fake-
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,34 @@ from tests.conftest import needs
 class TestLocal(StorageSuite):
     def make_root(self, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
         return tmp_path / "registry", {}  # a Path, as a local backend's suite would give
+
+    @pytest.mark.parametrize("unnamed", [True, False], ids=["O_TMPFILE", "named"])
+    def test_local_objects_are_read_only_and_leave_no_temporary_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+    ) -> None:
+        """Stored, refused and replaced: only the objects themselves are left, read-only. The
+        second case stands in for a filesystem without unnamed files (NFS): ``O_TMPFILE`` is
+        refused as NFS refuses it, and objects go by named temporary files."""
+        if not unnamed:
+            real_open = os.open
+
+            def no_tmpfile(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+                if flags & os.O_TMPFILE == os.O_TMPFILE:
+                    raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+                return real_open(path, flags, *args, **kwargs)
+
+            monkeypatch.setattr(os, "open", no_tmpfile)
+        storage = self.storage(tmp_path)
+        keys = [f"objects/{i:02x}/{i:064x}" for i in range(8)]
+        for key in keys:
+            assert storage.store_object(key, key.encode(), exclusive=True)
+            assert not storage.store_object(key, b"other", exclusive=True)
+        storage.store_object(keys[0], b"mended")
+        root = tmp_path / "registry"
+        files = sorted(p for p in (root / "objects").rglob("*") if p.is_file())
+        assert [str(p.relative_to(root)) for p in files] == keys
+        assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o444}
+        assert storage.read(keys[0]) == b"mended" and storage.read(keys[1]) == keys[1].encode()
 
 
 class TestMemory(StorageSuite):

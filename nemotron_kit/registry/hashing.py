@@ -169,6 +169,26 @@ def _hash_small(path: str, size: int = -1) -> tuple[str, int]:
     return hasher.hexdigest(), hashed
 
 
+def read_small(path: str, size: int, limit: int) -> bytes | None:
+    """The bytes of the file a scan saw ``size`` long, if it holds at most ``limit`` now: one
+    read that asks for a byte more than ``size`` and gets ``size`` has reached the end. None
+    if it has grown past ``limit`` (left to a copy that streams)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, size + 1)
+        if len(data) == size:
+            return data
+        chunks, total = [data], len(data)
+        while chunk := os.read(fd, max(SMALL_FILE, size)):  # it changed since: on to EOF
+            total += len(chunk)
+            if total > limit:
+                return None
+            chunks.append(chunk)
+        return b"".join(chunks) if total <= limit else None
+    finally:
+        os.close(fd)
+
+
 def copy_and_hash(
     src: str | Path,
     dst: Path,

@@ -125,6 +125,20 @@ class ObjectCheck:
         self.updates[url] = (fingerprint, digest)
         return True
 
+    def store(self, digest: str, data: bytes) -> None:
+        """Store ``data``, which hashes to ``digest``, as its object unless a sound one is
+        there. A key not looked up yet is created exclusively: absent (new content, the
+        common case), that stores it and looks it up in one call."""
+        key = self.registry._object_key(digest)
+        storage = self.registry.storage
+        if key in self.written:
+            return
+        if key not in self.listed and storage.store_object(key, data, exclusive=True):
+            self.stored(digest)
+        elif not self.sound(digest):
+            storage.store_object(key, data)
+            self.stored(digest)
+
     def stored(self, digest: str) -> None:
         """This publish stored the object: its content is known, its fingerprint comes with
         ``confirm``."""
@@ -418,18 +432,17 @@ class PublishLayer(TreeLayer):
         """Store the content of ``f`` as its object, unless a sound one is there: its entry
         (digest and size of the content stored, read once).
 
-        A small file bound for remote storage is read into memory once, hashed and uploaded
-        from there; any other is copied (to ``staging``, or on local storage next to the
-        objects), and the copy hashed and stored.
+        A small file (up to ``INLINE_UPLOAD`` bound for remote storage, ``SMALL_FILE`` on
+        local) is read into memory once, hashed and stored from there; any other is copied
+        (to ``staging``, or on local storage next to the objects), and the copy hashed and
+        stored.
         """
         remote = not self.storage.is_local
-        if remote and f.size <= INLINE_UPLOAD:
-            with open(f.path, "rb", buffering=0) as source:
-                data = source.read()
+        limit = INLINE_UPLOAD if remote else hashing.SMALL_FILE
+        data = hashing.read_small(f.path, f.size, limit) if f.size <= limit else None
+        if data is not None:
             digest, size = hashing.hash_bytes(data), len(data)
-            if not objects.sound(digest):
-                self.storage.replace(self._object_key(digest), data)
-                objects.stored(digest)
+            objects.store(digest, data)
         else:
             token = os.urandom(16).hex()
             if staging is not None:
@@ -448,7 +461,7 @@ class PublishLayer(TreeLayer):
             except BaseException:
                 tmp.unlink(missing_ok=True)
                 raise
-        if remote and advance is not None:
+        if advance is not None and (remote or data is not None):  # a local copy advanced it
             advance(f.size)
         return hashing.ManifestEntry(f.rel, size, digest)
 

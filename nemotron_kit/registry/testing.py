@@ -218,6 +218,21 @@ class StorageSuite:
         storage.touch("objects/cd/moved")
         assert storage.read("objects/cd/moved") == b"adopted"
 
+    def test_stored_objects_are_whole_and_an_exclusive_store_keeps_the_first(
+        self, tmp_path: Path
+    ) -> None:
+        """``store_object``: exclusive, it creates an absent key and says False for a present
+        one (whose bytes stay); otherwise it replaces them (a damaged object mended)."""
+        storage = self.storage(tmp_path)
+        key = f"objects/ab/{'ab' * 32}"
+        assert storage.store_object(key, b"content", exclusive=True)
+        assert not storage.store_object(key, b"damaged", exclusive=True)
+        assert storage.read(key) == b"content"
+        assert storage.store_object(key, b"mended")
+        assert storage.read(key) == b"mended" and storage.list("objects/ab") == [key[11:]]
+        assert storage.store_object("objects/cd/empty", b"", exclusive=True)
+        assert storage.read("objects/cd/empty") == b""
+
     def test_fingerprints_of_many_keys_at_once_are_each_keys_own(self, tmp_path: Path) -> None:
         """The bulk look-up a publish makes of its objects (a listing where the backend can)
         agrees with one ``fingerprint`` per key, and leaves absent keys out."""
