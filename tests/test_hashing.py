@@ -428,6 +428,28 @@ def test_hashing_progress_counts_every_byte_once(
     assert sum(seen) == sum(sizes)
 
 
+def test_a_large_file_is_read_ahead_of_its_hash_and_ctrl_c_stops_both(tmp_path: Path) -> None:
+    """A large file is read on a worker thread while this one hashes: the digest is the file's,
+    and an interrupt in the middle (Ctrl-C at the progress bar) leaves no reader thread and no
+    open descriptor behind."""
+    data = os.urandom(hashing.LARGE_FILE + hashing.CHUNK // 3)
+    path = write(tmp_path / "large.bin", data)
+    assert hashing.hash_file_sized(path, threads=0) == (b3(data), len(data))
+    fds = set(os.listdir("/proc/self/fd"))
+    seen: list[int] = []
+
+    def interrupted(n: int) -> None:
+        seen.append(n)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        hashing.hash_file(path, threads=0, progress=interrupted)
+    assert len(seen) == 3
+    assert not [t for t in threading.enumerate() if t.name == "nemotron-kit-read"]
+    assert set(os.listdir("/proc/self/fd")) == fds
+
+
 # -- the stat cache -----------------------------------------------------------------------------
 
 
