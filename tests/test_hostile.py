@@ -7,6 +7,8 @@ became visible. Storage cases run on a local directory and on a real S3 server (
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import json
 import os
 import socket
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -647,6 +650,88 @@ def black_hole() -> Iterator[str]:
         for conn in held:
             conn.close()
         server.close()
+
+
+class FailingProxy(http.server.ThreadingHTTPServer):
+    """A loopback proxy in front of the S3 server that answers some uploads itself with the
+    error S3 gives when it fails (500 InternalError, "please try again")."""
+
+    daemon_threads = True
+
+    def __init__(self, upstream: str, fail_first: int) -> None:
+        super().__init__(("127.0.0.1", 0), _ProxyHandler)
+        self.upstream = urllib.parse.urlsplit(upstream).netloc
+        self.fail_left = fail_first
+        self.failed: list[str] = []
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FailingProxy
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def _relay(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.server.lock:
+            fail = self.command == "PUT" and "/objects/" in self.path and self.server.fail_left
+            if fail:
+                self.server.fail_left -= 1
+                self.server.failed.append(self.path)
+        if fail:
+            error = (
+                b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+                b"<Message>We encountered an internal error. Please try again.</Message></Error>"
+            )
+            self.send_response(500)
+            self.send_header("Content-Type", "application/xml")
+            self.send_header("Content-Length", str(len(error)))
+            self.end_headers()
+            self.wfile.write(error)
+            return
+        upstream = http.client.HTTPConnection(self.server.upstream, timeout=30)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "expect"}
+        upstream.request(self.command, self.path, body=body, headers=headers)
+        answer = upstream.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        for key, value in answer.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+        upstream.close()
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _relay
+
+
+@needs("s3")
+def test_a_server_error_is_tried_again_as_aws_sdks_do(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path, home: Path
+) -> None:
+    """S3 answers an upload now and then with 500 InternalError, "please try again", which
+    AWS's own SDKs retry: so does a publish. Three uploads of its objects fail once each."""
+    proxy = FailingProxy(s3_endpoint, fail_first=3)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        registry = ArtifactRegistry(
+            f"s3://{s3_bucket}/flaky", storage_options={"endpoint_url": proxy.url}
+        )
+        data = make_files(tmp_path / "d", {f"{i}.bin": os.urandom(2000 + i) for i in range(6)})
+        version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
+        assert len(proxy.failed) == 3
+        assert registry.verify(version.uri).ok
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
 
 
 def dead_endpoint() -> str:

@@ -15,6 +15,7 @@ import io
 import os
 import shutil
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
@@ -420,7 +421,23 @@ class FsspecStorage(Storage):
         """
         if self.timeout_s is not None and hasattr(self.fs, "loop"):
             kwargs["timeout"] = self.timeout_s * self.attempts + 5 + size / (1 << 20)
-        return getattr(self.fs, method)(*args, **kwargs)
+        call = getattr(self.fs, method)
+        for attempt in range(SERVER_ERROR_TRIES - 1):
+            try:
+                return call(*args, **kwargs)
+            except Exception as exc:
+                if not self._server_error(exc):
+                    raise
+            # Full jitter: writers that failed together (a burst) do not retry together.
+            time.sleep(min(2.0, 0.1 * 2**attempt) * int.from_bytes(os.urandom(2)) / 65536)
+        return call(*args, **kwargs)
+
+    def _server_error(self, exc: Exception) -> bool:
+        """Whether ``exc`` is the store's answer that it failed this time (HTTP 500, 502,
+        503, 504), which its own SDK would try again, and which the fsspec backend did not
+        (the call is then tried again, up to ``SERVER_ERROR_TRIES`` times in all). Errors
+        without an answer (timeouts, refused connections) are not: ``attempts`` bounds those."""
+        return False
 
     def create(self, key: str, data: bytes) -> bool:
         """A conditional write through fsspec's ``mode="create"`` (S3 ``If-None-Match: *``,
@@ -563,6 +580,14 @@ class S3Storage(FsspecStorage):
     def _already_exists(self, exc: Exception) -> bool:
         return isinstance(exc, OSError) and ("PreconditionFailed" in str(exc) or "412" in str(exc))
 
+    def _server_error(self, exc: Exception) -> bool:
+        # botocore's own retries are off (see open_s3) and s3fs retries only SlowDown: an
+        # InternalError (500, "please try again") failed the publish.
+        response = getattr(exc.__cause__, "response", None)
+        if not isinstance(response, dict) or response.get("Error", {}).get("Code") == "SlowDown":
+            return False
+        return response.get("ResponseMetadata", {}).get("HTTPStatusCode") in _SERVER_ERRORS
+
     def touch(self, key: str) -> None:
         # Copying an object onto itself with new metadata refreshes LastModified server-side,
         # without moving the data through this process.
@@ -673,6 +698,10 @@ class GCSStorage(FsspecStorage):
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_ATTEMPTS = 2
+#: Tries of a call the store answered with a server error (see FsspecStorage._server_error):
+#: as many as botocore's legacy mode makes, backing off from 0.1 s (1.5 s at most in all).
+SERVER_ERROR_TRIES = 5
+_SERVER_ERRORS = {500, 502, 503, 504}
 #: The entry-point group through which a package adds a storage backend for a protocol:
 #: ``[project.entry-points."nemotron_kit.storage"] myproto = "mypkg.storage:open_myproto"``,
 #: a callable ``(root, options, timeout_s, attempts) -> Storage``.
