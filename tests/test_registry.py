@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 import uuid
 from collections import Counter
@@ -194,32 +193,6 @@ def test_identical_content_is_stored_once(registry: ArtifactRegistry, tmp_path: 
     objects = [k for k in all_keys(registry) if k.startswith("objects/")]
     assert len(objects) == 3  # x (shared), y, z
     assert registry.resolve("art://a:v1").digest == registry.resolve("art://a:v2").digest
-
-
-def test_writers_of_the_same_content_at_once_each_publish_a_sound_version(
-    registry: ArtifactRegistry, tmp_path: Path
-) -> None:
-    """Eight publishes of the same files at once race to store every object (small ones are
-    created exclusively, the loser checks the winner's): each version verifies, and each
-    object is stored once."""
-    files = {f"part-{i}.bin": os.urandom(3000 + i) for i in range(25)}
-    files["big.bin"] = os.urandom(hashing.SMALL_FILE + 3000)  # copied, not from memory
-    data = make_files(tmp_path / "same", files)
-    barrier = threading.Barrier(8)
-    uris: list[str] = []
-
-    def publish(w: int) -> None:
-        barrier.wait()
-        uris.append(registry.publish(Artifact(path=str(data)), name=f"w{w}", mode="copy").uri)
-
-    writers = [threading.Thread(target=publish, args=(w,)) for w in range(8)]
-    for t in writers:
-        t.start()
-    for t in writers:
-        t.join()
-    assert len(uris) == 8 and all(registry.verify(uri).ok for uri in uris)
-    objects = [k for k in all_keys(registry) if k.startswith("objects/")]
-    assert len(objects) == len(files)
 
 
 def test_verify_detects_changed_and_missing_objects(

@@ -9,7 +9,8 @@ Like Hydra's ``launcher_common_tests``, it ships in the package. A test module s
 
 The suite checks each primitive (read, exclusive create, atomic replace, list, walk, delete and
 the derived ones), that exactly one of 16 racing creators of a key wins, that 16 writers
-publishing 20 versions each of one name get exactly 1..320, that a publish killed before or
+publishing 20 versions each of one name get exactly 1..320, that eight publishes of the same
+files at once each verify and store each object once, that a publish killed before or
 after its commit point leaves a registry that verifies, numbers on without a gap and that gc
 cleans without touching what a version needs. Writers are processes (``processes = False`` for
 a backend that lives in one process, such as ``memory://``).
@@ -283,6 +284,38 @@ class StorageSuite:
         seen = {(v.metadata["worker"], v.metadata["i"]) for v in versions}
         assert len(seen) == total  # every version holds its own writer's data
         assert all(registry.verify(v.uri).ok for v in versions[::8])
+
+    def test_writers_of_the_same_content_at_once_each_publish_a_sound_version(
+        self, tmp_path: Path
+    ) -> None:
+        """Eight publishes of the same files at once (under eight names) race to store every
+        object: each version verifies, and each object is stored once, whole."""
+        from nemotron_kit.artifacts import Artifact
+        from nemotron_kit.registry.hashing import SMALL_FILE
+
+        root, options = self._root(tmp_path)
+        data = tmp_path / "same"
+        data.mkdir()
+        for i in range(25):
+            (data / f"part-{i}.bin").write_bytes(os.urandom(3000 + i))
+        (data / "big.bin").write_bytes(os.urandom(SMALL_FILE + 3000))  # copied, not in memory
+        barrier = threading.Barrier(8)
+        uris: list[str] = []
+
+        def publish(w: int) -> None:
+            registry = self.registry(root, options)  # a client each, as separate jobs have
+            barrier.wait()
+            uris.append(registry.publish(Artifact(path=str(data)), name=f"w{w}", mode="copy").uri)
+
+        writers = [threading.Thread(target=publish, args=(w,)) for w in range(8)]
+        for t in writers:
+            t.start()
+        for t in writers:
+            t.join()
+        registry = self.registry(root, options)
+        assert len(uris) == 8 and all(registry.verify(uri).ok for uri in uris)
+        objects = [key for key, _ in registry.storage.walk("objects")]
+        assert len(objects) == 26, objects
 
     @pytest.mark.parametrize("kill", ["before", "after"])
     def test_a_publish_killed_at_its_commit_point_leaves_a_sound_registry(
