@@ -186,11 +186,14 @@ def _store_read_only(path: str, data: bytes, exclusive: bool) -> bool:
     It is written as an unnamed file in its directory (``O_TMPFILE``) and then linked in under
     its name: one directory entry made, where a named temporary file costs three changes
     (create, rename out, rename in: a third of a copy-mode publish of small files). A killed
-    writer leaves nothing behind. Where the filesystem has no unnamed files (NFS), or /proc
-    is not mounted, it goes by a named one.
+    writer leaves nothing behind. Where the system or filesystem has no unnamed files (macOS,
+    NFS), or /proc is not mounted, it goes by a named one.
     """
+    unnamed_file = getattr(os, "O_TMPFILE", None)  # Linux only
+    if unnamed_file is None:
+        return _store_named(path, data, exclusive)
     try:
-        fd = os.open(os.path.dirname(path), os.O_WRONLY | os.O_TMPFILE | os.O_CLOEXEC, 0o600)
+        fd = os.open(os.path.dirname(path), os.O_WRONLY | unnamed_file | os.O_CLOEXEC, 0o600)
     except OSError as e:
         if e.errno not in _NO_TMPFILE:
             raise  # FileNotFoundError: the directory is missing (see retry_in_dir)
