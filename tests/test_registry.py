@@ -630,16 +630,16 @@ def test_a_write_whose_new_directory_a_gc_pruned_makes_it_again(
     local = storage_module.LocalStorage(tmp_path / "registry")
     shard = tmp_path / "registry" / "manifests" / "ab"
     shard.mkdir(parents=True)
-    real = storage_module._write
+    real = storage_module._write_whole
     pruned: list[Path] = []
 
-    def gc_prunes_first(path: Path, data: bytes, sync: bool = False) -> None:
+    def gc_prunes_first(path: str, data: bytes, **how: Any) -> bool:
         if not pruned:
-            path.parent.rmdir()
-            pruned.append(path.parent)
-        real(path, data, sync)
+            Path(path).parent.rmdir()
+            pruned.append(Path(path).parent)
+        return real(path, data, **how)
 
-    monkeypatch.setattr(storage_module, "_write", gc_prunes_first)
+    monkeypatch.setattr(storage_module, "_write_whole", gc_prunes_first)
     assert local.create("manifests/ab/" + "a" * 64 + ".json", b"{}")
     assert pruned == [shard]
     assert local.read("manifests/ab/" + "a" * 64 + ".json") == b"{}"

@@ -179,9 +179,10 @@ def retry_in_dir(directory: str | Path, make: Callable[[], T]) -> T:
 _NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}
 
 
-def _store_read_only(path: str, data: bytes, exclusive: bool) -> bool:
-    """``data`` as the read-only file ``path``, which readers see whole or not at all (see
-    ``Storage.store_object``).
+def _write_whole(path: str, data: bytes, *, exclusive: bool, mode: int, sync: bool = False) -> bool:
+    """``data`` as the file ``path`` with ``mode`` (not 0666 less the umask), which readers
+    see whole or not at all: only if absent with ``exclusive`` (False if it exists), else
+    replacing what is there. With ``sync``, on disk before it gets its name.
 
     It is written as an unnamed file in its directory (``O_TMPFILE``) and then linked in under
     its name: one directory entry made, where a named temporary file costs three changes
@@ -191,16 +192,15 @@ def _store_read_only(path: str, data: bytes, exclusive: bool) -> bool:
     """
     unnamed_file = getattr(os, "O_TMPFILE", None)  # Linux only
     if unnamed_file is None:
-        return _store_named(path, data, exclusive)
+        return _write_named(path, data, exclusive, mode, sync)
     try:
         fd = os.open(os.path.dirname(path), os.O_WRONLY | unnamed_file | os.O_CLOEXEC, 0o600)
     except OSError as e:
         if e.errno not in _NO_TMPFILE:
             raise  # FileNotFoundError: the directory is missing (see retry_in_dir)
-        return _store_named(path, data, exclusive)
+        return _write_named(path, data, exclusive, mode, sync)
     try:
-        _write_fd(fd, data)
-        os.fchmod(fd, 0o444)
+        _fill(fd, data, mode, sync)
         unnamed = f"/proc/self/fd/{fd}"
         # os.link calls linkat(AT_SYMLINK_FOLLOW), which links the file the /proc entry
         # points to, only when given a directory descriptor (unused with an absolute path).
@@ -222,25 +222,24 @@ def _store_read_only(path: str, data: bytes, exclusive: bool) -> bool:
         except FileNotFoundError:
             if os.path.isdir("/proc/self/fd"):
                 raise  # the directory went (a gc pruned it): see retry_in_dir
-            return _store_named(path, data, exclusive)
+            return _write_named(path, data, exclusive, mode, sync)
     finally:
         os.close(fd)
 
 
-def _store_named(path: str, data: bytes, exclusive: bool) -> bool:
+def _write_named(path: str, data: bytes, exclusive: bool, mode: int, sync: bool) -> bool:
     tmp = os.path.join(os.path.dirname(path), f".tmp-{os.urandom(16).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         try:
-            _write_fd(fd, data)
-            os.fchmod(fd, 0o444)
+            _fill(fd, data, mode, sync)
         finally:
             os.close(fd)
         if not exclusive:
             os.replace(tmp, path)
             return True
         try:
-            os.link(tmp, path)
+            os.link(tmp, path)  # atomic, fails if the name exists; content already complete
         except FileExistsError:
             return False
         return True
@@ -249,22 +248,18 @@ def _store_named(path: str, data: bytes, exclusive: bool) -> bool:
             os.unlink(tmp)
 
 
+def _fill(fd: int, data: bytes, mode: int, sync: bool) -> None:
+    _write_fd(fd, data)
+    os.fchmod(fd, mode)
+    if sync:
+        os.fsync(fd)
+
+
 def _write_fd(fd: int, data: bytes) -> None:
     view = memoryview(data)
     done = 0
     while done < len(view):
         done += os.write(fd, view[done:])
-
-
-def _write(path: Path, data: bytes, sync: bool = False) -> None:
-    """A new file with mode 0644 (not 0666 minus the umask), fully written."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        if sync:
-            f.flush()
-            os.fsync(f.fileno())
-    os.chmod(path, 0o644)
 
 
 def _join(*parts: str) -> str:
@@ -309,28 +304,17 @@ class LocalStorage(Storage):
         return self._path(key).exists()
 
     def create(self, key: str, data: bytes) -> bool:
-        path = self._path(key)
-        tmp = self._temp_for(path)
-        try:
-            retry_in_dir(path.parent, lambda: _write(tmp, data, sync=True))
-            try:
-                os.link(tmp, path)  # atomic, fails if the name exists; content already complete
-            except FileExistsError:
-                return False
-            return True
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        path = self._file(key)
+        return retry_in_dir(
+            os.path.dirname(path),
+            lambda: _write_whole(path, data, exclusive=True, mode=0o644, sync=True),
+        )
 
     def replace(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        tmp = self._temp_for(path)
-        try:
-            retry_in_dir(path.parent, lambda: _write(tmp, data))
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        path = self._file(key)
+        retry_in_dir(
+            os.path.dirname(path), lambda: _write_whole(path, data, exclusive=False, mode=0o644)
+        )
 
     def put_file(self, local: Path, key: str) -> None:
         path = self._path(key)
@@ -352,7 +336,10 @@ class LocalStorage(Storage):
 
     def store_object(self, key: str, data: bytes, *, exclusive: bool = False) -> bool:
         path = self._file(key)
-        return retry_in_dir(os.path.dirname(path), lambda: _store_read_only(path, data, exclusive))
+        return retry_in_dir(  # published content is never written again
+            os.path.dirname(path),
+            lambda: _write_whole(path, data, exclusive=exclusive, mode=0o444),
+        )
 
     def touch(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
