@@ -112,18 +112,18 @@ class HashCache:
         found here) for it, but for a file whose hashed size is not the scanned one (it
         changed as it was read). It replaces the listings of that tree and of the directories
         inside it."""
-        kept = [f for f, entry in zip(files, entries, strict=True) if entry.size == f.size]
+        kept = [(f, e) for f, e in zip(files, entries, strict=True) if e.size == f.size]
         if not kept:
             return
-        paths = [f.path for f in kept]
+        paths = [f.path for f, _ in kept]
         tree = tree_of(min(paths), max(paths))
         stats = (
-            [f.size for f in kept],
-            [f.mtime_ns for f in kept],
-            [f.ctime_ns for f in kept],
-            [f.ino for f in kept],
+            [f.size for f, _ in kept],
+            [f.mtime_ns for f, _ in kept],
+            [f.ctime_ns for f, _ in kept],
+            [f.ino for f, _ in kept],
         )
-        digests = [e.digest for f, e in zip(files, entries, strict=True) if e.size == f.size]
+        digests = [e.digest for _, e in kept]
         try:
             encoded = _encode(paths, stats, digests)
         except (ValueError, OverflowError):  # not a path or a stat we can store: no matter

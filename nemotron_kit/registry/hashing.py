@@ -191,24 +191,13 @@ def _hash_fd_ahead(fd: int, hasher: blake3.blake3, progress: Callable[[int], Non
         worker.join()
 
 
-def _hash_small(path: str, size: int = -1) -> tuple[str, int]:
-    """A small file: opened and read with bare system calls (no file object, no buffer to
-    fill), which is most of what hashing it costs. Digest and bytes hashed.
-
-    One read that returns the ``size`` a scan saw (less than asked) has reached the end: no
-    second read to see EOF. A file that changed size since reads on to EOF.
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        data = os.read(fd, SMALL_FILE)
-        hasher, hashed = blake3.blake3(data), len(data)
-        if hashed != size or hashed == SMALL_FILE:
-            while data := os.read(fd, SMALL_FILE):  # until EOF, as the file may have grown
-                hasher.update(data)
-                hashed += len(data)
-    finally:
-        os.close(fd)
-    return hasher.hexdigest(), hashed
+def _hash_small(path: str, size: int) -> tuple[str, int]:
+    """A small file, which a scan saw ``size`` long: read at once (``read_small``) and hashed.
+    Digest and bytes hashed; one that grew past a small file's size is streamed instead."""
+    data = read_small(path, size, SMALL_FILE)
+    if data is None:
+        return hash_file_sized(path, 1)
+    return blake3.blake3(data).hexdigest(), len(data)
 
 
 def read_small(path: str, size: int, limit: int) -> bytes | None:
