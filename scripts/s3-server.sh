@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real S3-compatible server on loopback for tests and for trying registry=s3 on a laptop:
-# moto in server mode (no real S3 server installs from Debian or PyPI; see docs/registry.md).
+# moto in server mode, serialized (no real S3 server installs from Debian or PyPI; see docs/registry.md).
 #   scripts/s3-server.sh start    # prints the endpoint; idempotent
 #   scripts/s3-server.sh stop     # stops exactly the server this script started
 #   scripts/s3-server.sh status
@@ -31,7 +31,8 @@ case "${1:?start|stop|status}" in
       # Something else answers there: it would get the tests' buckets, and `stop` would not
       # stop it.
       if up; then echo "port $PORT is taken by another server: set NK_S3_PORT" >&2; exit 1; fi
-      setsid "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$DIR/moto.log" 2>&1 </dev/null &
+      # moto, one request at a time: conditional writes as atomic as S3's (see s3_server.py)
+      setsid "$VENV/bin/python" scripts/s3_server.py 127.0.0.1 "$PORT" >"$DIR/moto.log" 2>&1 </dev/null &
       echo $! >"$PIDFILE"
     fi
     for _ in $(seq 100); do up && break; running || break; sleep 0.1; done
