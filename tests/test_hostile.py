@@ -653,21 +653,33 @@ def black_hole() -> Iterator[str]:
 
 
 class FailingProxy(http.server.ThreadingHTTPServer):
-    """A loopback proxy in front of the S3 server that answers some uploads itself with the
-    error S3 gives when it fails (500 InternalError, "please try again")."""
+    """A loopback proxy in front of the S3 server. It answers the first ``fail_first``
+    requests of ``method`` whose path holds ``paths`` with the error S3 gives when it fails
+    (500 InternalError, "please try again"): instead of passing them on, or ``after`` the
+    server did the work (the answer to a write that took effect is lost)."""
 
     daemon_threads = True
 
-    def __init__(self, upstream: str, fail_first: int) -> None:
+    def __init__(
+        self, upstream: str, fail_first: int, paths: str, method: str = "PUT", after: bool = False
+    ) -> None:
         super().__init__(("127.0.0.1", 0), _ProxyHandler)
         self.upstream = urllib.parse.urlsplit(upstream).netloc
-        self.fail_left = fail_first
+        self.fail_left, self.paths, self.method, self.after = fail_first, paths, method, after
         self.failed: list[str] = []
         self.lock = threading.Lock()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def __enter__(self) -> FailingProxy:
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+        self.server_close()
 
 
 class _ProxyHandler(http.server.BaseHTTPRequestHandler):
@@ -680,58 +692,75 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     def _relay(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         with self.server.lock:
-            fail = self.command == "PUT" and "/objects/" in self.path and self.server.fail_left
+            fail = self.command == self.server.method and self.server.paths in self.path
+            fail = fail and self.server.fail_left > 0
             if fail:
                 self.server.fail_left -= 1
                 self.server.failed.append(self.path)
+        if not fail or self.server.after:
+            upstream = http.client.HTTPConnection(self.server.upstream, timeout=30)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "expect"}
+            upstream.request(self.command, self.path, body=body, headers=headers)
+            answer = upstream.getresponse()
+            status, answer_headers, data = answer.status, answer.getheaders(), answer.read()
+            upstream.close()
         if fail:
-            error = (
+            status, answer_headers = 500, [("Content-Type", "application/xml")]
+            data = (
                 b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
                 b"<Message>We encountered an internal error. Please try again.</Message></Error>"
             )
-            self.send_response(500)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(error)))
-            self.end_headers()
-            self.wfile.write(error)
-            return
-        upstream = http.client.HTTPConnection(self.server.upstream, timeout=30)
-        headers = {k: v for k, v in self.headers.items() if k.lower() != "expect"}
-        upstream.request(self.command, self.path, body=body, headers=headers)
-        answer = upstream.getresponse()
-        data = answer.read()
-        self.send_response(answer.status)
-        for key, value in answer.getheaders():
+        self.send_response(status)
+        for key, value in answer_headers:
             if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                 self.send_header(key, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
-        upstream.close()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _relay
 
 
 @needs("s3")
+@pytest.mark.parametrize("method, paths", [("PUT", "/objects/"), ("HEAD", "/versions/")])
 def test_a_server_error_is_tried_again_as_aws_sdks_do(
-    s3_endpoint: str, s3_bucket: str, tmp_path: Path, home: Path
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path, home: Path, method: str, paths: str
 ) -> None:
-    """S3 answers an upload now and then with 500 InternalError, "please try again", which
-    AWS's own SDKs retry: so does a publish. Three uploads of its objects fail once each."""
-    proxy = FailingProxy(s3_endpoint, fail_first=3)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    try:
+    """S3 answers a request now and then with 500 InternalError, "please try again", which
+    AWS's own SDKs retry: so does a publish. Three uploads of its objects fail once each, or
+    three look-ups of its version number (a HEAD)."""
+    with FailingProxy(s3_endpoint, fail_first=3, paths=paths, method=method) as proxy:
         registry = ArtifactRegistry(
             f"s3://{s3_bucket}/flaky", storage_options={"endpoint_url": proxy.url}
         )
         data = make_files(tmp_path / "d", {f"{i}.bin": os.urandom(2000 + i) for i in range(6)})
         version = registry.publish(Artifact(path=str(data)), name="d", mode="copy")
-        assert len(proxy.failed) == 3
+        assert len(proxy.failed) == 3 and version.version == 1
         assert registry.verify(version.uri).ok
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
+
+
+@needs("s3")
+def test_a_commit_whose_answer_was_lost_keeps_its_number(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path, home: Path
+) -> None:
+    """S3 stored a version record (the commit point) but its answer was a 500: the retry finds
+    the record there. It is the publish's own, so the version keeps its number (no gap, no
+    second record), and the next publish gets the next one."""
+    with FailingProxy(s3_endpoint, fail_first=1, paths="/versions/", after=True) as proxy:
+        registry = ArtifactRegistry(
+            f"s3://{s3_bucket}/lost", storage_options={"endpoint_url": proxy.url}
+        )
+        first = registry.publish(
+            Artifact(path=str(make_files(tmp_path / "a", {"f": b"a"}))), name="d"
+        )
+        assert len(proxy.failed) == 1 and first.version == 1
+        second = registry.publish(
+            Artifact(path=str(make_files(tmp_path / "b", {"f": b"b"}))), name="d"
+        )
+        assert second.version == 2
+        assert [v.version for v in registry.versions("d")] == [1, 2]
+        assert all(registry.verify(v.uri).ok for v in (first, second))
 
 
 def dead_endpoint() -> str:

@@ -568,15 +568,16 @@ class S3Storage(FsspecStorage):
     """S3 and S3-compatible stores. Exclusive create is a conditional PUT (If-None-Match: *)."""
 
     def _already_exists(self, exc: Exception) -> bool:
-        return isinstance(exc, OSError) and ("PreconditionFailed" in str(exc) or "412" in str(exc))
+        # s3fs raises FileExistsError when the 412 names its condition (AWS and moto do);
+        # a server that leaves it out gives an OSError.
+        code, status = _s3_answer(exc)
+        return code == "PreconditionFailed" or status == 412
 
     def _server_error(self, exc: Exception) -> bool:
         # botocore's own retries are off (see open_s3) and s3fs retries only SlowDown: an
         # InternalError (500, "please try again") failed the publish.
-        response = getattr(exc.__cause__, "response", None)
-        if not isinstance(response, dict) or response.get("Error", {}).get("Code") == "SlowDown":
-            return False
-        return response.get("ResponseMetadata", {}).get("HTTPStatusCode") in _SERVER_ERRORS
+        code, status = _s3_answer(exc)
+        return code != "SlowDown" and status in _SERVER_ERRORS
 
     def touch(self, key: str) -> None:
         # Copying an object onto itself with new metadata refreshes LastModified server-side,
@@ -688,6 +689,20 @@ class GCSStorage(FsspecStorage):
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_ATTEMPTS = 2
+
+
+def _s3_answer(exc: BaseException) -> tuple[str | None, int | None]:
+    """The error code and HTTP status S3 answered with, if ``exc`` came from an answer. s3fs
+    translates botocore's error into an OSError that names it as its cause (a few of its paths
+    leave it only as the context)."""
+    response = getattr(exc.__cause__ or exc.__context__, "response", None)
+    if not isinstance(response, dict):
+        return None, None
+    return response.get("Error", {}).get("Code"), response.get("ResponseMetadata", {}).get(
+        "HTTPStatusCode"
+    )
+
+
 #: Tries of a call the store answered with a server error (see FsspecStorage._server_error):
 #: as many as botocore's legacy mode makes, backing off from 0.1 s (1.5 s at most in all).
 SERVER_ERROR_TRIES = 5
