@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real S3-compatible server on loopback for tests and for trying registry=s3 on a laptop:
-# moto in server mode, serialized (no real S3 server installs from Debian or PyPI; see docs/registry.md).
+# moto in server mode, one request at a time (no real S3 server installs from Debian or PyPI;
+# see docs/registry.md).
 #   scripts/s3-server.sh start    # prints the endpoint; idempotent
 #   scripts/s3-server.sh stop     # stops exactly the server this script started
 #   scripts/s3-server.sh status

@@ -127,8 +127,9 @@ class StorageSuite:
             for p in procs:
                 if p.poll() is None:
                     p.kill()
-        for p, (_, err) in zip(procs, outputs, strict=True):
-            assert p.returncode in (0, -9), err[-2000:]
+        for w, (p, (_, err)) in enumerate(zip(procs, outputs, strict=True)):
+            expected = (0, -9) if kill != "none" else (0,)  # -9: killed at the commit point
+            assert p.returncode in expected, f"writer {w} exited {p.returncode}: {err[-2000:]}"
         got = [int(line) for out, _ in outputs for line in out.split()]
         return got, [p.returncode for p in procs]
 
@@ -277,17 +278,30 @@ class StorageSuite:
             root, options, tmp_path / "scratch", self.writers, self.each, "none"
         )
         total = self.writers * self.each
+        registry = self.registry(root, options)
         twice = sorted(v for v in set(got) if got.count(v) > 1)
         missing = sorted(set(range(1, total + 1)) - set(got))
-        assert not twice and not missing and len(got) == total, (
-            f"{len(got)} versions; given twice: {twice}; given to none: {missing}"
-        )
-        registry = self.registry(root, options)
+        if twice or missing or len(got) != total:  # who was given what, and what is stored
+            whom = {v: [divmod(k, self.each) for k, g in enumerate(got) if g == v] for v in twice}
+            stored = {v: self._stored_as(registry, v) for v in twice + missing}
+            pytest.fail(
+                f"{len(got)} versions; given twice: {twice}; given to none: {missing}; to "
+                f"(writer, publish): {whom}; the records under those numbers: {stored}"
+            )
         assert registry.resolve("art://shared").version == total
         versions = registry.versions("shared")
         seen = {(v.metadata["worker"], v.metadata["i"]) for v in versions}
         assert len(seen) == total  # every version holds its own writer's data
         assert all(registry.verify(v.uri).ok for v in versions[::8])
+
+    @staticmethod
+    def _stored_as(registry: Any, version: int) -> Any:
+        """(writer, publish) of the record of 'shared' under ``version``, or why none."""
+        try:
+            found = registry.resolve(f"art://shared:v{version}")
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return found.metadata["worker"], found.metadata["i"]
 
     def test_writers_of_the_same_content_at_once_each_publish_a_sound_version(
         self, tmp_path: Path
