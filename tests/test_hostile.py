@@ -7,6 +7,7 @@ became visible. Storage cases run on a local directory and on a real S3 server (
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import http.server
 import json
@@ -669,6 +670,16 @@ class FailingProxy(http.server.ThreadingHTTPServer):
         self.failed: list[str] = []
         self.lock = threading.Lock()
 
+    def fate(self, method: str, path: str) -> str:
+        """What becomes of this request: "pass", or a 500 "before" or "after" passing it on,
+        or "drop" (passed on, then the connection closes without an answer)."""
+        with self.lock:
+            if method != self.method or self.paths not in path or self.fail_left <= 0:
+                return "pass"
+            self.fail_left -= 1
+            self.failed.append(path)
+        return "after" if self.after else "before"
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
@@ -682,6 +693,31 @@ class FailingProxy(http.server.ThreadingHTTPServer):
         self.server_close()
 
 
+class LossyProxy(FailingProxy):
+    """Fails about one request in eight, the first time each is made: a 500 before or after
+    the server did the work, or no answer at all. Which ones is fixed by the request (a hash of
+    method and key below ``root``, the same in every run); a retry goes through, so no call
+    runs out of tries."""
+
+    def __init__(self, upstream: str, root: str) -> None:
+        super().__init__(upstream, fail_first=0, paths="")
+        self.root = root
+        self.seen: set[str] = set()
+
+    def fate(self, method: str, path: str) -> str:
+        request = f"{method} {path.partition(self.root)[2] or path}"
+        with self.lock:
+            if request in self.seen:
+                return "pass"
+            self.seen.add(request)
+        share = int.from_bytes(hashlib.blake2b(request.encode(), digest_size=2).digest()) % 100
+        fate = "before" if share < 4 else "after" if share < 9 else "drop" if share < 13 else "pass"
+        if fate != "pass":
+            with self.lock:
+                self.failed.append(f"{fate} {request}")
+        return fate
+
+
 class _ProxyHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: FailingProxy
@@ -691,20 +727,19 @@ class _ProxyHandler(http.server.BaseHTTPRequestHandler):
 
     def _relay(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        with self.server.lock:
-            fail = self.command == self.server.method and self.server.paths in self.path
-            fail = fail and self.server.fail_left > 0
-            if fail:
-                self.server.fail_left -= 1
-                self.server.failed.append(self.path)
-        if not fail or self.server.after:
+        fate = self.server.fate(self.command, self.path)
+        if fate != "before":
             upstream = http.client.HTTPConnection(self.server.upstream, timeout=30)
             headers = {k: v for k, v in self.headers.items() if k.lower() != "expect"}
             upstream.request(self.command, self.path, body=body, headers=headers)
             answer = upstream.getresponse()
             status, answer_headers, data = answer.status, answer.getheaders(), answer.read()
             upstream.close()
-        if fail:
+        if fate == "drop":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fate != "pass":
             status, answer_headers = 500, [("Content-Type", "application/xml")]
             data = (
                 b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
@@ -761,6 +796,29 @@ def test_a_commit_whose_answer_was_lost_keeps_its_number(
         assert second.version == 2
         assert [v.version for v in registry.versions("d")] == [1, 2]
         assert all(registry.verify(v.uri).ok for v in (first, second))
+
+
+@needs("s3")
+def test_racing_publishes_keep_exact_numbers_when_s3_loses_answers(
+    s3_endpoint: str, s3_bucket: str, tmp_path: Path, home: Path
+) -> None:
+    """Eight writers publish five versions each of one name at once, through a proxy that
+    fails about one request in eight: a 500 before or after S3 did the work, or no answer.
+    The numbers are still exactly 1..40, each writer's own, and every version verifies."""
+    from nemotron_kit.registry.testing import StorageSuite
+
+    prefix = f"lossy-{uuid.uuid4().hex}"
+    with LossyProxy(s3_endpoint, root=prefix) as proxy:
+        root, options = f"s3://{s3_bucket}/{prefix}", {"endpoint_url": proxy.url}
+        got, _ = StorageSuite().publishers(root, options, tmp_path / "scratch", 8, 5, "none")
+        lost_commits = [f for f in proxy.failed if "PUT" in f and "/versions/" in f]
+        assert sorted(got) == list(range(1, 41)), proxy.failed
+    registry = ArtifactRegistry(root, storage_options={"endpoint_url": s3_endpoint})
+    versions = registry.versions("shared")
+    assert len({(v.metadata["worker"], v.metadata["i"]) for v in versions}) == 40
+    assert all(registry.verify(v.uri).ok for v in versions)
+    # The commits themselves were hit each way (the same ones in every run: 7 of the 40).
+    assert {fault.split()[0] for fault in lost_commits} == {"before", "after", "drop"}
 
 
 def dead_endpoint() -> str:
